@@ -1,0 +1,89 @@
+#pragma once
+
+// AccountStore: accounts, their public keys, the marketing-consent ledger and the audit trail
+// of admin actions, on SQLite or PostgreSQL (one implementation over db::Database).
+// Every change writes an audit_events row (actor, action, account id, time; no personal values)
+// in the same transaction. Thread-safe: each call takes its own pooled connection.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sftpd/core/accounts/account.h"
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/result.h"
+
+namespace sftplc::db {
+class Database;
+}
+
+namespace sftplc::accounts {
+
+struct AuditEvent {
+  int64_t id = 0;
+  TimePoint at{};
+  std::string actor;
+  std::string action;       // "account.create", "account.update", "key.add", ...
+  std::string account_id;   // may be empty for actions on no account
+  std::string detail;       // no personal values: field names, fingerprints, states
+};
+
+class AccountStore {
+ public:
+  // REQUIRES: db outlives the store; migrations have run.
+  AccountStore(db::Database& db, const Clock& clock);
+
+  // Creates the account (validated with ValidateNewAccount; a fresh random id). If
+  // marketing_consent is set, the first consent_events row is written too.
+  // kInvalidArgument for bad fields; kAlreadyExists if the username is taken.
+  Result<Account> Create(const NewAccount& account, const Actor& actor);
+
+  // kNotFound when there is no such account (purged accounts have none).
+  Result<Account> Get(const AccountId& id);
+  Result<Account> FindByUsername(std::string_view username);
+  // `key` is a username or a 32-hex-digit id.
+  Result<Account> Resolve(std::string_view key);
+  // Ordered by username. `state` filters.
+  Result<std::vector<Account>> List(std::optional<AccountState> state);
+
+  // Changes the fields that are set (validated); kInvalidArgument, kNotFound.
+  Result<Account> Update(const AccountId& id, const AccountUpdate& update, const Actor& actor);
+  // Stores a new PHC hash (admin set-password, or sftpd's rehash after login).
+  Status SetPasswordHash(const AccountId& id, const std::string& phc, const Actor& actor);
+
+  // Keys. AddKey parses one authorized_keys line ("type base64 [comment]");
+  // kInvalidArgument for a malformed line, kAlreadyExists for a key already on this account.
+  Result<PublicKey> AddKey(const AccountId& id, std::string_view authorized_keys_line,
+                           const Actor& actor);
+  // kNotFound when the account has no key with that fingerprint.
+  Status RemoveKey(const AccountId& id, std::string_view fingerprint, const Actor& actor);
+  Result<std::vector<PublicKey>> ListKeys(const AccountId& id);
+
+  // Closure by request or by an admin: login is refused at once; the purge is scheduled by the
+  // lifecycle engine at closed_at + purge_after_closure. kAlreadyExists if already closed.
+  Result<Account> Close(const AccountId& id, CloseReason reason, const Actor& actor);
+  // Back to active (only before the purge). kAlreadyExists if not closed.
+  Result<Account> Reopen(const AccountId& id, const Actor& actor);
+
+  // Consent ledger. Grant when already granted (or withdraw when not granted) is kAlreadyExists.
+  Status GrantConsent(const AccountId& id, std::string_view source, const Actor& actor);
+  Status WithdrawConsent(const AccountId& id, std::string_view source, const Actor& actor);
+  Result<std::vector<ConsentEvent>> ListConsent(const AccountId& id);
+
+  // A successful login: last_login_at = last_activity_at = now; a confirmation_pending account
+  // becomes active again (recorded). Returns the updated account.
+  Result<Account> RecordLogin(const AccountId& id);
+  // Activity without a login (a transfer, or sftpctl files): last_activity_at = at.
+  Status RecordActivity(const AccountId& id, TimePoint at);
+
+  // The audit trail of one account (newest first), or of all accounts when id is empty.
+  Result<std::vector<AuditEvent>> ListAudit(const std::optional<AccountId>& id, int limit);
+
+ private:
+  db::Database& db_;
+  const Clock& clock_;
+};
+
+}  // namespace sftplc::accounts

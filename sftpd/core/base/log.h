@@ -1,0 +1,26 @@
+#pragma once
+
+// Named spdlog loggers, one per component ("sftpd", "auth", "sftp", "lifecycle", "mail",
+// "store", "admin"), all writing to stderr (journald-friendly, no colours when not a TTY).
+// A line is a short sentence then key=value pairs; session lines start "[c42]". Never log a
+// name, email, phone, password, attempted login name or file contents: log AccountId.
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <spdlog/spdlog.h>
+
+namespace sftplc {
+
+using Logger = std::shared_ptr<spdlog::logger>;
+
+// Returns the logger called `name`, creating it on first use with the process-wide level.
+// Thread-safe.
+Logger GetLogger(std::string_view name);
+
+// Sets the level of every logger, existing and future: "trace", "debug", "info", "warn",
+// "error", "off". Returns false for an unknown level name.
+bool SetLogLevel(std::string_view level);
+
+}  // namespace sftplc

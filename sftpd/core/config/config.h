@@ -1,0 +1,127 @@
+#pragma once
+
+// The one TOML configuration file read by sftpd and sftpctl (keys in docs/configuration.md).
+// Relative paths in the file are resolved against the file's folder; every path below is
+// absolute once loaded.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/result.h"
+
+namespace sftplc::config {
+
+struct ListenAddress {
+  std::string host;    // "0.0.0.0", "127.0.0.1", "::1" (written "[::1]:2222" in the file)
+  uint16_t port = 0;   // 0 picks a free port (sftpd prints the one it got)
+};
+
+struct ServerConfig {
+  std::vector<ListenAddress> listen{{"0.0.0.0", 2222}};
+  std::vector<std::string> host_keys;          // default: <config dir>/var/ssh_host_ed25519_key
+  bool allow_root = false;                     // run as uid 0 only if true
+  Seconds login_grace_time{30};                // connect -> authenticated deadline
+  int max_auth_tries = 6;                      // per connection
+  Seconds idle_timeout{900};                   // no SFTP request for this long ends the session
+  int max_sessions = 1000;                     // in total
+  int max_sessions_per_ip = 100;
+  int max_handles_per_session = 256;
+  int max_concurrent_verifies = 2;             // Argon2 verifications at once (memory = m_cost x this)
+  Seconds shutdown_grace{30};                  // SIGTERM: time given to running sessions
+  int listen_backlog = 1024;
+  // Algorithm lists, comma-separated in libssh's syntax; defaults are modern only.
+  std::string kex = "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521";
+  std::string ciphers = "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr";
+  std::string macs = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512";
+  std::string hostkey_algorithms = "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256";
+};
+
+struct StorageConfig {
+  std::string root;  // account roots are <root>/<account id>
+};
+
+struct DatabaseConfig {
+  std::string url;            // "sqlite:/abs/path.db" or "postgresql://user@host:5432/db"
+  std::string password_file;  // PostgreSQL password, read from this file (never argv or URL)
+  int pool_size = 8;
+  Seconds busy_timeout{10};   // SQLite busy timeout
+};
+
+struct Argon2Config {
+  uint32_t t_cost = 3;
+  uint32_t m_cost_kib = 65536;
+  uint32_t parallelism = 1;
+};
+
+struct DefenderConfig {
+  bool enabled = true;
+  int score_wrong_password = 1;   // per failed login of an existing account
+  int score_unknown_user = 2;     // per failed login naming no account
+  int threshold = 15;             // score within `observation` that bans the source IP
+  Seconds observation{600};
+  Seconds ban_time{900};          // first ban; each repeat ban is longer
+  int ban_growth_percent = 100;   // +100% per repeat
+  Seconds max_ban_time{86400};
+};
+
+struct AuthConfig {
+  Argon2Config argon2;
+  std::chrono::milliseconds failure_floor{1000};  // every failed password attempt takes >= this
+  DefenderConfig defender;
+};
+
+struct SmtpConfig {
+  std::string url = "smtp://127.0.0.1:25";  // smtp:// (STARTTLS required unless `tls`), smtps://
+  std::string from = "SFTP service <sftp@example.com>";
+  std::string tls = "required";             // "required" | "try" | "none" (for smtp:// only)
+  std::string auth_file;                    // optional "user:password" file for SMTP AUTH
+  Seconds timeout{30};
+  std::string reply_to;                     // optional Reply-To for notices
+};
+
+struct LifecycleConfig {
+  Period inactivity_after{2, Period::Unit::kYears};
+  Period confirmation_window{30, Period::Unit::kDays};
+  Period purge_after_closure{30, Period::Unit::kDays};   // 0..31 days with `interval`
+  Period marketing_retention{5, Period::Unit::kYears};
+  Period withdrawal_purge{30, Period::Unit::kDays};      // 0..31 days with `interval`
+  Period interval{1, Period::Unit::kHours};
+  bool enabled = true;                                   // sftpd runs sweeps
+  std::string templates_dir;                             // empty: built-in templates
+  int max_delivery_attempts = 20;                        // then the notice is marked failed
+  Seconds retry_base{300};                               // backoff base, doubles per attempt
+  Seconds retry_max{86400};
+};
+
+struct LogConfig {
+  std::string level = "info";
+};
+
+struct Config {
+  std::string path;  // the file this came from (absolute), or "" for defaults
+  std::string dir;   // its folder: the base of relative paths
+  ServerConfig server;
+  StorageConfig storage;
+  DatabaseConfig database;
+  AuthConfig auth;
+  SmtpConfig smtp;
+  LifecycleConfig lifecycle;
+  LogConfig log;
+};
+
+// Where the configuration comes from: `flag` if given, else $SFTPLC_CONFIG, else
+// /etc/sftp-lifecycle/sftpd.toml.
+std::string ResolveConfigPath(const std::optional<std::string>& flag);
+
+// Reads and validates the file. Errors (kInvalidArgument / kNotFound) name the key and the
+// file:line: unknown keys, wrong types and bad values are all refused.
+Result<Config> LoadConfig(const std::string& path);
+
+// Same, from text (for tests); `virtual_path` is used for messages and relative paths.
+Result<Config> ParseConfig(const std::string& text, const std::string& virtual_path);
+
+}  // namespace sftplc::config

@@ -1,0 +1,107 @@
+#pragma once
+
+// Database: a pool of SOCI sessions on SQLite (embedded, the default) or PostgreSQL, the schema
+// migrations, and the transaction helpers every store uses. This header includes SOCI: only
+// store implementations (.cc files) include it. SOCI exceptions stop here: Read() and Write()
+// turn them into Errors (a UNIQUE violation becomes kAlreadyExists, a lost connection
+// kUnavailable).
+//
+// SQLite connections: WAL, busy timeout, foreign_keys=ON, secure_delete=ON on every connection;
+// write transactions are BEGIN IMMEDIATE. Thread-safe.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <soci/soci.h>
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/base/result.h"
+#include "sftpd/core/config/config.h"
+
+namespace sftplc::db {
+
+enum class Backend { kSqlite, kPostgresql };
+
+struct MigrationInfo {
+  int version = 0;
+  std::string name;
+  bool applied = false;
+};
+
+class Database {
+ public:
+  // Opens the pool from config (password from password_file for PostgreSQL). Does not migrate.
+  // kInvalidArgument for a malformed URL, kUnavailable when the server cannot be reached.
+  static Result<std::unique_ptr<Database>> Open(const config::DatabaseConfig& cfg, Logger log);
+  ~Database();
+
+  Backend backend() const { return backend_; }
+
+  // Applies every pending migration in order, each in its own transaction. Refuses
+  // (kInternal, clear message) a database whose schema_version is newer than this binary.
+  Status Migrate();
+  // Applied and pending migrations; the database's version; the binary's newest version.
+  Result<std::vector<MigrationInfo>> MigrationStatus();
+  int SchemaVersion();  // 0 for an empty database
+  static int LatestVersion();
+
+  // Runs `fn` on a pooled session inside a write transaction (BEGIN IMMEDIATE on SQLite; on
+  // PostgreSQL BEGIN, and `FOR UPDATE SKIP LOCKED` is available to `fn`). Commits when `fn`
+  // returns a value, rolls back on an Error or exception.
+  template <typename T>
+  Result<T> Write(const std::function<Result<T>(soci::session&)>& fn);
+  // Runs `fn` on a pooled session without a transaction (single reads).
+  template <typename T>
+  Result<T> Read(const std::function<Result<T>(soci::session&)>& fn);
+
+  // After deleting personal data: on SQLite a WAL checkpoint (TRUNCATE) so freed pages,
+  // already zeroed by secure_delete, leave the -wal file too. On PostgreSQL nothing (see
+  // docs/security.md: VACUUM).
+  Status CheckpointAfterErase();
+
+ private:
+  Database(Backend backend, std::size_t pool_size, Logger log);
+  Result<void> RunWrite(const std::function<Status(soci::session&)>& fn);
+  Result<void> RunRead(const std::function<Status(soci::session&)>& fn);
+
+  Backend backend_;
+  std::size_t pool_size_;
+  std::unique_ptr<soci::connection_pool> pool_;
+  Logger log_;
+};
+
+template <typename T>
+Result<T> Database::Write(const std::function<Result<T>(soci::session&)>& fn) {
+  std::optional<Result<T>> out;
+  Status st = RunWrite([&](soci::session& s) -> Status {
+    out.emplace(fn(s));
+    if (!out->has_value()) {
+      return out->error();
+    }
+    return {};
+  });
+  if (!st.has_value()) {
+    return st.error();
+  }
+  return std::move(*out);
+}
+
+template <typename T>
+Result<T> Database::Read(const std::function<Result<T>(soci::session&)>& fn) {
+  std::optional<Result<T>> out;
+  Status st = RunRead([&](soci::session& s) -> Status {
+    out.emplace(fn(s));
+    if (!out->has_value()) {
+      return out->error();
+    }
+    return {};
+  });
+  if (!st.has_value()) {
+    return st.error();
+  }
+  return std::move(*out);
+}
+
+}  // namespace sftplc::db

@@ -1,0 +1,2 @@
+// Placeholder translation unit until the server sources land.
+namespace sftplc::server {}

@@ -1,0 +1,1 @@
+-- 0001_foundation (postgresql): filled by its issue

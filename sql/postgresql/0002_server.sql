@@ -1,0 +1,1 @@
+-- 0002_server (postgresql): filled by its issue

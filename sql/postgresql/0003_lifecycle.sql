@@ -1,0 +1,1 @@
+-- 0003_lifecycle (postgresql): filled by its issue

@@ -1,0 +1,1 @@
+-- 0001_foundation (sqlite): filled by its issue

@@ -1,0 +1,1 @@
+-- 0002_server (sqlite): filled by its issue

@@ -1,0 +1,1 @@
+-- 0003_lifecycle (sqlite): filled by its issue

@@ -1,0 +1,35 @@
+#pragma once
+
+// What scripts/test provides to the suites through the environment:
+//   SFTPLC_TEST_PG_URL   "postgresql://sftplc@127.0.0.1:PORT/" (a throwaway cluster; a test
+//                        creates its own database in it)
+//   SFTPLC_TEST_SMTP_PORT  port of the aiosmtpd sink on 127.0.0.1 (its maildir:
+//                        SFTPLC_TEST_SMTP_MAILDIR)
+// Suites that need one of these and do not find it fail (GTEST_FAIL), unless
+// SFTPLC_TEST_ALLOW_SKIP=1 (a developer without PostgreSQL): then they skip with a message.
+
+#include <optional>
+#include <string>
+
+namespace sftplc::testing {
+
+std::optional<std::string> Env(const char* name);
+// The PostgreSQL server URL, or nullopt.
+std::optional<std::string> PostgresUrl();
+// Creates a fresh database on the test server and returns its URL; nullopt without a server.
+std::optional<std::string> CreatePostgresDatabase(const std::string& prefix);
+// Path of a built binary: SFTPLC_BINARY_DIR + "/" + rel ("sftpd/sftpd", "admin/sftpctl").
+std::string BinaryPath(const std::string& rel);
+std::string SourcePath(const std::string& rel);
+// True when SFTPLC_TEST_ALLOW_SKIP=1.
+bool SkipAllowed();
+
+// Runs a command line through /bin/sh; returns exit code and captured stdout/stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult RunCommand(const std::string& command_line, const std::string& stdin_data = "");
+
+}  // namespace sftplc::testing
