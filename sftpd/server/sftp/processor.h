@@ -1,0 +1,66 @@
+#pragma once
+
+// The SFTP v3 protocol layer (draft-ietf-secsh-filexfer-02 plus the OpenSSH extensions). It does
+// not include libssh: the transport feeds it the bytes of the channel and sends what it returns,
+// so it is unit-tested and fuzzed on byte buffers.
+//
+// Frame checks come first: length <= kMaxPacket, nothing before INIT, consumed == declared.
+// A frame error ends the session (the transport closes the channel); a bad request inside a good
+// frame gets an SSH_FX_* status with its request id.
+//
+// Not thread-safe: one Processor per SFTP channel, used by the session's thread only.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/base/result.h"
+#include "sftpd/core/files/account_root.h"
+
+namespace sftplc::sftp {
+
+inline constexpr std::size_t kMaxPacket = 256 * 1024 + 1024;  // payload + header slack
+inline constexpr std::size_t kMaxReadLength = 255 * 1024;       // advertised in limits@openssh.com
+
+struct Limits {
+  int max_handles = 256;
+};
+
+// Counters for the usage record of this session. Updated as requests complete.
+struct TransferStats {
+  uint64_t bytes_in = 0;         // file data written by the client
+  uint64_t bytes_out = 0;        // file data read by the client
+  uint64_t files_uploaded = 0;   // files opened for writing and closed
+  uint64_t files_downloaded = 0; // files opened for reading, read, and closed
+  uint64_t files_removed = 0;
+  uint64_t requests = 0;
+};
+
+class Processor {
+ public:
+  // `root` is the account's confined root; `tag` ("[c42]") starts every log line.
+  Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag);
+  ~Processor();
+
+  // Consumes channel bytes (any split), handles every complete packet, and appends the replies
+  // to `out` (coalesced: the transport writes them in one go). Returns an Error when the session
+  // must end (malformed frame, oversize length, packet before INIT); `out` may still hold
+  // replies to send first.
+  Status OnData(const uint8_t* data, std::size_t len, std::string& out);
+
+  const TransferStats& stats() const { return stats_; }
+  // True if a transfer (data read or written, file removed or created) happened since the last
+  // call; resets the flag. The transport uses it to write last_activity_at in batches.
+  bool TakeActivity();
+  // Closes every open handle (end of session).
+  void CloseAll();
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+  TransferStats stats_;
+};
+
+}  // namespace sftplc::sftp
