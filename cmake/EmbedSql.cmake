@@ -2,8 +2,9 @@
 # binaries need no files at run time. The list is explicit: a new migration is added here.
 set(SFTPLC_MIGRATIONS
   0001_foundation
-  0002_server
-  0003_lifecycle
+  0002_auth
+  0003_usage
+  0004_lifecycle
 )
 
 function(sftplc_embed_sql out_var)

@@ -1,0 +1,1 @@
+-- 0002_auth (postgresql): filled by its issue

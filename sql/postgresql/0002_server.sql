@@ -1,1 +1,0 @@
--- 0002_server (postgresql): filled by its issue

@@ -1,1 +1,0 @@
--- 0003_lifecycle (postgresql): filled by its issue

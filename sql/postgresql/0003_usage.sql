@@ -1,0 +1,1 @@
+-- 0003_usage (postgresql): filled by its issue

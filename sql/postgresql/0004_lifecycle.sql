@@ -1,0 +1,1 @@
+-- 0004_lifecycle (postgresql): filled by its issue

@@ -1,0 +1,1 @@
+-- 0002_auth (sqlite): filled by its issue

@@ -1,1 +1,0 @@
--- 0002_server (sqlite): filled by its issue

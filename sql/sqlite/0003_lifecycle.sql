@@ -1,1 +1,0 @@
--- 0003_lifecycle (sqlite): filled by its issue

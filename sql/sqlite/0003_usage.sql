@@ -1,0 +1,1 @@
+-- 0003_usage (sqlite): filled by its issue

@@ -1,0 +1,1 @@
+-- 0004_lifecycle (sqlite): filled by its issue
