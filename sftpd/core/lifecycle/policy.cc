@@ -66,7 +66,14 @@ NextAction NextAccountAction(const Account& a, const config::LifecycleConfig& cf
     }
     case AccountState::kClosed: {
       TimePoint closed = a.closed_at.value_or(a.updated_at);
-      return {Action::kPurge, AddPeriod(closed, cfg.purge_after_closure)};
+      TimePoint due = AddPeriod(closed, cfg.purge_after_closure);
+      // Consent withdrawn: the data of a closed account goes within withdrawal_purge of the
+      // later of closure and withdrawal, if that comes first.
+      if (!a.marketing_consent && a.consent_withdrawn_at) {
+        due = std::min(due, AddPeriod(std::max(closed, *a.consent_withdrawn_at),
+                                      cfg.withdrawal_purge));
+      }
+      return {Action::kPurge, due};
     }
   }
   return {Action::kNone, std::nullopt};

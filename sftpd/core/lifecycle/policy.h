@@ -51,7 +51,9 @@ TimePoint LastActivity(const accounts::Account& a);
 // - confirmation_pending: kReactivate at the activity time if there was activity after the
 //   notice was queued; else, once delivered, kCloseForInactivity at notice_delivered_at +
 //   confirmation_window; while undelivered kNone (undelivered mail never closes an account);
-// - closed: kPurge at closed_at + purge_after_closure (updated_at if closed_at is missing).
+// - closed: kPurge at closed_at + purge_after_closure (updated_at if closed_at is missing), or
+//   earlier at max(closed_at, consent_withdrawn_at) + withdrawal_purge when consent was
+//   withdrawn and that comes first.
 NextAction NextAccountAction(const accounts::Account& a, const config::LifecycleConfig& cfg);
 
 // What is kept of a purged account while marketing consent stands.

@@ -177,6 +177,20 @@ TEST_F(PolicyTest, ClosureWithAndWithoutConsent) {
   EXPECT_EQ(NextAccountAction(a, cfg_).action, Action::kPurge);
 }
 
+// A withdrawal while closed brings the purge forward when withdrawal_purge is shorter.
+TEST_F(PolicyTest, WithdrawalWhileClosedCanBringPurgeForward) {
+  config::LifecycleConfig c = cfg_;
+  c.withdrawal_purge = Period{7, Period::Unit::kDays};
+  Account a = NewAccount("2026-01-01");
+  a.state = AccountState::kClosed;
+  a.closed_at = T("2026-06-01");
+  a.consent_withdrawn_at = T("2026-06-05");
+  EXPECT_EQ(NextAccountAction(a, c).due, T("2026-06-12"));
+  a.consent_withdrawn_at = T("2026-03-01");  // before closure: counts from the closure
+  EXPECT_EQ(NextAccountAction(a, c).due, T("2026-06-08"));
+  EXPECT_EQ(NextAccountAction(a, cfg_).due, T("2026-07-01"));  // 30d both ways
+}
+
 // Reopening before the purge brings back the inactivity rule and drops the purge.
 TEST_F(PolicyTest, ReopenBeforePurge) {
   Account a = NewAccount("2026-01-01");
