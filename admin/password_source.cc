@@ -53,7 +53,9 @@ Result<std::optional<std::string>> ObtainPasswordHash(const PasswordFlags& flags
     return phc.error();
   }
   if (flags.generate) {
-    std::cout << "password: " << password->view() << "  (shown once: give it to the client)\n";
+    // Alone on its line: scripts/demo reads it with sed.
+    std::cout << "password: " << password->view() << "\n"
+              << "(the password is shown only this once: hand it to the client)\n";
   }
   return std::optional<std::string>(std::move(*phc));
 }
