@@ -48,7 +48,8 @@ struct TransferStats {
 
 class Processor {
  public:
-  // `root` is the account's confined root; `tag` ("[c42]") starts every log line. `clock` only
+  // `root` is the account's confined root (REQUIRES: not null); `tag` ("[c42]") starts every
+  // log line; a null `log` means GetLogger("sftp"). `clock` only
   // dates the READDIR longnames (time of day within six months, else the year).
   Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
             const Clock& clock = SystemClock::Instance());

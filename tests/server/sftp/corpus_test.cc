@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,6 +37,26 @@ std::vector<std::string> Seeds() {
               Packet(kFxpStat, Body().u32(2).str("/")) +
               Packet(kFxpRead, Body().u32(3).str(std::string(8, '\0')).u64(0).u32(1 << 30)) +
               Packet(kFxpWrite, Body().u32(4).str("hhhhhhhh").u64(~0ull).str("data")));
+  return s;
+}
+
+// Streams on the harness's open file and directory handles (mode kWithHandles).
+std::vector<std::string> HandleSeeds() {
+  const std::string f(kFileMarker);
+  const std::string d(kDirMarker);
+  std::vector<std::string> s;
+  s.push_back(Packet(kFxpWrite, Body().u32(1).str(f).u64(0).str("hello world")) +
+              Packet(kFxpRead, Body().u32(2).str(f).u64(3).u32(100)) +
+              Packet(kFxpFstat, Body().u32(3).str(f)) +
+              Packet(kFxpFsetstat, Body().u32(4).str(f).u32(kAttrSize).u64(2)) +
+              Packet(kFxpExtended, Body().u32(5).str("fsync@openssh.com").str(f)) +
+              Packet(kFxpClose, Body().u32(6).str(f)) +
+              Packet(kFxpRead, Body().u32(7).str(f).u64(0).u32(1)));
+  s.push_back(Packet(kFxpReaddir, Body().u32(1).str(d)) +
+              Packet(kFxpReaddir, Body().u32(2).str(d)) +
+              Packet(kFxpExtended, Body().u32(3).str("fstatvfs@openssh.com").str(d)) +
+              Packet(kFxpFsetstat, Body().u32(4).str(d).u32(kAttrPermissions).u32(0700)) +
+              Packet(kFxpClose, Body().u32(5).str(d)));
   return s;
 }
 
@@ -91,11 +112,23 @@ TEST_F(CorpusTest, SeedsKeepInvariants) {
     EXPECT_EQ(Run(std::string(1, '\x01') + s), "");
     EXPECT_EQ(Run(std::string(1, '\x03') + s), "");
   }
+  for (const std::string& s : HandleSeeds()) {
+    EXPECT_EQ(Run(std::string(1, '\x0b') + s), "");
+    EXPECT_EQ(Run(std::string(1, '\x09') + s), "");
+    // The markers became live handles: the handlers behind validation ran.
+    const auto& types = harness_->reply_types();
+    EXPECT_TRUE(std::find(types.begin(), types.end(), kFxpData) != types.end() ||
+                std::find(types.begin(), types.end(), kFxpName) != types.end());
+  }
 }
 
 // 1500 seeded mutations of the seeds (bit flips, cuts, splices, interesting lengths) keep them.
 TEST_F(CorpusTest, DeterministicMutationsKeepInvariants) {
-  const std::vector<std::string> seeds = Seeds();
+  std::vector<std::string> seeds = Seeds();
+  const std::size_t plain = seeds.size();
+  for (const std::string& h : HandleSeeds()) {
+    seeds.push_back(h);
+  }
   uint64_t x = 0x5eed5eed12345678ULL;
   auto next = [&x]() {
     x ^= x << 13;
@@ -107,7 +140,8 @@ TEST_F(CorpusTest, DeterministicMutationsKeepInvariants) {
                                   static_cast<uint32_t>(kMaxPacket),
                                   static_cast<uint32_t>(kMaxPacket + 1)};
   for (int i = 0; i < 1500; ++i) {
-    std::string s = seeds[next() % seeds.size()];
+    const std::size_t which = next() % seeds.size();
+    std::string s = seeds[which];
     int edits = 1 + static_cast<int>(next() % 4);
     for (int e = 0; e < edits && !s.empty(); ++e) {
       std::size_t pos = next() % s.size();
@@ -133,7 +167,7 @@ TEST_F(CorpusTest, DeterministicMutationsKeepInvariants) {
           break;
       }
     }
-    char mode = static_cast<char>(1 | ((next() % 3) << 1));
+    char mode = static_cast<char>(1 | ((next() % 3) << 1) | (which >= plain ? kWithHandles : 0));
     std::string input = std::string(1, mode) + std::string(1, static_cast<char>(next())) + s;
     ASSERT_EQ(Run(input), "") << "mutation " << i;
   }

@@ -13,6 +13,15 @@ namespace {
 namespace fs = std::filesystem;
 constexpr const char* kCanary = "canary: must never change";
 
+void Substitute(std::string& s, std::string_view marker, const std::string& with) {
+  if (with.size() != marker.size()) {
+    return;
+  }
+  for (std::size_t at = s.find(marker); at != std::string::npos; at = s.find(marker, at + 1)) {
+    s.replace(at, marker.size(), with);
+  }
+}
+
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;
@@ -32,14 +41,11 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
   }
   const uint8_t mode = data[0];
   std::size_t chunk = size > 1 ? std::size_t{data[1]} + 1 : 1;
-  std::string stream;
-  if (mode & 1) {
-    stream = InitPacket();
-  }
-  stream.append(reinterpret_cast<const char*>(data) + 1, size - 1);
+  std::string stream(reinterpret_cast<const char*>(data) + 1, size - 1);
 
   AccountId id = AccountId::New();
   std::string why;
+  reply_types_.clear();
   {
     auto root = files::AccountRoot::Open(storage_, id);
     if (!root) {
@@ -50,6 +56,27 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
     Processor p(std::move(*root), limits, GetLogger("sftp-fuzz"), "[fuzz]");
     std::string out;
     bool failed = false;
+    if (mode & (1 | kWithHandles)) {
+      std::string prologue = InitPacket();
+      if (mode & kWithHandles) {
+        // Open a file and a directory, then put their handles where the input has the markers,
+        // so the fuzzer reaches the handlers behind handle validation.
+        prologue += Packet(3, Body().u32(1).str("f").u32(0x1b).u32(0));  // READ|WRITE|CREAT|TRUNC
+        prologue += Packet(11, Body().u32(2).str("/"));
+      }
+      Status s = p.OnData(reinterpret_cast<const uint8_t*>(prologue.data()), prologue.size(), out);
+      auto replies = SplitReplies(out);
+      if (!s || replies.size() != ((mode & kWithHandles) ? 3u : 1u)) {
+        return "the prologue failed";
+      }
+      if (mode & kWithHandles) {
+        if (replies[1].type != 102 || replies[2].type != 102) {
+          return "the prologue got no handles";
+        }
+        Substitute(stream, kFileMarker, replies[1].StrAt(4));
+        Substitute(stream, kDirMarker, replies[2].StrAt(4));
+      }
+    }
     auto feed = [&](const char* bytes, std::size_t n) {
       out.clear();
       Status s = p.OnData(reinterpret_cast<const uint8_t*>(bytes), n, out);
@@ -63,7 +90,9 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
         why = "one call buffered " + std::to_string(out.size()) + " bytes of replies";
       }
       bool whole = false;
-      SplitReplies(out, &whole);
+      for (const Reply& r : SplitReplies(out, &whole)) {
+        reply_types_.push_back(r.type);
+      }
       if (!whole) {
         why = "replies are not whole packets";
       }

@@ -29,7 +29,10 @@ class OpenSshClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
     if (RunCommand("command -v sftp").exit_code != 0) {
-      GTEST_SKIP() << "the OpenSSH sftp client is not installed";
+      if (sftplc::testing::SkipAllowed()) {
+        GTEST_SKIP() << "the OpenSSH sftp client is not installed";
+      }
+      FAIL() << "the OpenSSH sftp client is not installed (scripts/setup installs it)";
     }
     fs::create_directories(tmp_.Sub("storage"));
     WriteFile(tmp_.Sub("outside/secret"), "top secret");
