@@ -36,8 +36,10 @@ std::vector<std::string> FetchIds(soci::statement& st, std::string& id) {
 }
 
 // Ids of accounts with something due at `now`, never-scheduled accounts (next_action_due NULL:
-// created or changed by the account store) and closed accounts not yet scheduled for a purge
-// (a closure made elsewhere that kept an older schedule). Each query uses an index.
+// created or changed by the account store), closed accounts not yet scheduled for a purge (a
+// closure made elsewhere that kept an older schedule) and pending accounts with activity since
+// the notice. Each query uses an index (next_action_due, or state: closed and pending accounts
+// are few).
 std::vector<std::string> DueAccountIds(soci::session& s, db::Backend b, long long now, int limit,
                                        bool lock) {
   std::string lk = lock ? SkipLocked(b) : "";
@@ -62,6 +64,17 @@ std::vector<std::string> DueAccountIds(soci::session& s, db::Backend b, long lon
     soci::statement st =
         (s.prepare << "SELECT id FROM accounts WHERE state = 'closed' AND next_action <> 'purge' "
                       "LIMIT :n" + lk,
+         soci::into(id), soci::use(rest));
+    auto more = FetchIds(st, id);
+    ids.insert(ids.end(), more.begin(), more.end());
+  }
+  if (static_cast<int>(ids.size()) < limit) {
+    // Activity without a login (a transfer) while a notice is out: confirmed at once, even if
+    // the store kept the scheduled closure date.
+    int rest = limit - static_cast<int>(ids.size());
+    soci::statement st =
+        (s.prepare << "SELECT id FROM accounts WHERE state = 'confirmation_pending' AND "
+                      "last_activity_at > notice_queued_at LIMIT :n" + lk,
          soci::into(id), soci::use(rest));
     auto more = FetchIds(st, id);
     ids.insert(ids.end(), more.begin(), more.end());
