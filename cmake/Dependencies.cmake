@@ -3,6 +3,7 @@ find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(libssh 0.10 CONFIG REQUIRED)          # imported target: ssh
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
+pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)  # SHA-256 key fingerprints (OpenSSL, as libssh)
 find_package(fmt 9 CONFIG REQUIRED)                # the system fmt that libspdlog is built against
 find_package(spdlog 1.10 CONFIG REQUIRED)
 find_package(CURL REQUIRED)

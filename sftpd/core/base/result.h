@@ -45,12 +45,20 @@ class Error {
   ErrorCode code() const { return code_; }
   const std::string& message() const { return message_; }
   bool IsNotFound() const { return code_ == ErrorCode::kNotFound; }
+  // The errno of the system call that failed, or 0 when the error did not come from one. Set by
+  // files/ (files::SysError) so the SFTP layer maps it to a status exactly (errno_to_portable).
+  int sys_errno() const { return sys_errno_; }
+  Error& set_sys_errno(int e) {
+    sys_errno_ = e;
+    return *this;
+  }
   // "not found: no account named ..." - for logs and CLI output.
   std::string ToString() const;
 
  private:
   ErrorCode code_;
   std::string message_;
+  int sys_errno_ = 0;
 };
 
 // Holds either a T or an Error. Constructible implicitly from either, so functions write

@@ -41,15 +41,24 @@ struct ServerConfig {
 };
 
 struct StorageConfig {
-  std::string root;  // account roots are <root>/<account id>
+  std::string root;  // account roots are <root>/<account id>; default <config dir>/var/files
 };
 
 struct DatabaseConfig {
-  std::string url;            // "sqlite:/abs/path.db" or "postgresql://user@host:5432/db"
+  std::string url;            // "sqlite:/abs/path.db" or "postgresql://user@host:5432/db";
+                              // default sqlite:<config dir>/var/accounts.db
   std::string password_file;  // PostgreSQL password, read from this file (never argv or URL)
   int pool_size = 8;
   Seconds busy_timeout{10};   // SQLite busy timeout
 };
+
+// Accepted Argon2id parameters (the file is refused outside them; the hasher refuses stored hashes
+// outside them, so a tampered hash cannot make a verification allocate gigabytes).
+inline constexpr uint32_t kArgon2MinTCost = 1;
+inline constexpr uint32_t kArgon2MaxTCost = 64;
+inline constexpr uint32_t kArgon2MinMCostKib = 8;
+inline constexpr uint32_t kArgon2MaxMCostKib = 4u * 1024 * 1024;  // 4 GiB
+inline constexpr uint32_t kArgon2MaxParallelism = 16;
 
 struct Argon2Config {
   uint32_t t_cost = 3;
@@ -117,11 +126,14 @@ struct Config {
 // /etc/sftp-lifecycle/sftpd.toml.
 std::string ResolveConfigPath(const std::optional<std::string>& flag);
 
-// Reads and validates the file. Errors (kInvalidArgument / kNotFound) name the key and the
-// file:line: unknown keys, wrong types and bad values are all refused.
+// Reads and validates the file. Errors name the key and the file:line: unknown keys, wrong types
+// and bad values are all refused (kInvalidArgument; the earliest problem by line, and how many
+// more there are). kNotFound when the file does not exist, kPermissionDenied when it cannot be
+// read. Thread-safe (no shared state).
 Result<Config> LoadConfig(const std::string& path);
 
-// Same, from text (for tests); `virtual_path` is used for messages and relative paths.
+// Same, from text (for tests); `virtual_path` is used for messages and relative paths (a relative
+// `virtual_path` is taken from the current directory).
 Result<Config> ParseConfig(const std::string& text, const std::string& virtual_path);
 
 }  // namespace sftplc::config

@@ -10,8 +10,11 @@
 // write transactions are BEGIN IMMEDIATE. Thread-safe.
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <soci/soci.h>
@@ -23,6 +26,27 @@
 namespace sftplc::db {
 
 enum class Backend { kSqlite, kPostgresql };
+
+// database.url, parsed: "sqlite:PATH" or "postgresql://[user@]host[:port]/dbname[?sslmode=..]".
+// The URL never carries a password (database.password_file does).
+struct DatabaseUrl {
+  Backend backend = Backend::kSqlite;
+  std::string sqlite_path;  // kSqlite
+  std::string user;         // kPostgresql; empty: libpq's default
+  std::string host;
+  int port = 5432;
+  std::string dbname;
+  std::map<std::string, std::string> params;  // sslmode, connect_timeout
+  // The URL again, for messages and logs (no secret is ever part of it).
+  std::string ToString() const;
+};
+
+// Parses database.url. kInvalidArgument with a message saying what is accepted.
+Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url);
+
+// Splits a migration into statements: a statement ends with ';' at the end of a line; lines
+// that are only a "--" comment are dropped, and so are empty statements.
+std::vector<std::string> SplitSqlStatements(std::string_view sql);
 
 struct MigrationInfo {
   int version = 0;
@@ -38,13 +62,18 @@ class Database {
   ~Database();
 
   Backend backend() const { return backend_; }
+  // Where the database is ("sqlite:/var/lib/..." or "postgresql://user@host:5432/db").
+  const std::string& description() const { return description_; }
 
   // Applies every pending migration in order, each in its own transaction. Refuses
   // (kInternal, clear message) a database whose schema_version is newer than this binary.
   Status Migrate();
-  // Applied and pending migrations; the database's version; the binary's newest version.
+  // Every migration this binary knows (applied or pending) in order, plus any version recorded
+  // in the database that the binary does not know (applied, name from the database).
   Result<std::vector<MigrationInfo>> MigrationStatus();
-  int SchemaVersion();  // 0 for an empty database
+  // The highest applied version: 0 for an empty database, -1 when the database cannot be read.
+  int SchemaVersion();
+  // The newest migration compiled into this binary.
   static int LatestVersion();
 
   // Runs `fn` on a pooled session inside a write transaction (BEGIN IMMEDIATE on SQLite; on
@@ -65,8 +94,13 @@ class Database {
   Database(Backend backend, std::size_t pool_size, Logger log);
   Result<void> RunWrite(const std::function<Status(soci::session&)>& fn);
   Result<void> RunRead(const std::function<Status(soci::session&)>& fn);
+  // Migrate() one step: applies the next pending migration; returns false when none is left.
+  Result<bool> MigrateOneStep();
+  // After a lost connection: reopens the session so the next caller gets a working one.
+  void Recover(soci::session& s);
 
   Backend backend_;
+  std::string description_;
   std::size_t pool_size_;
   std::unique_ptr<soci::connection_pool> pool_;
   Logger log_;

@@ -1,0 +1,119 @@
+#pragma once
+
+// UsageStore: one row per SFTP session (who, from where, with what client, how, how much, how it
+// ended) and the failed logins of existing accounts, on SQLite or PostgreSQL. The rows are
+// personal data of the account: the purge deletes them (DeleteForAccount).
+//
+// A session row is opened at login with ended_at NULL and closed at the end. Rows carry the
+// node (host name) that opened them, so a node restarting after a crash closes only its own
+// orphans ("crashed"), never the live sessions of another node sharing a PostgreSQL database.
+// Thread-safe: each call takes its own pooled connection.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/ids.h"
+#include "sftpd/core/base/result.h"
+
+namespace sftplc::db {
+class Database;
+}
+
+namespace sftplc::usage {
+
+// Transfer counters of one session (or a sum of sessions).
+struct Counters {
+  uint64_t bytes_in = 0;          // file data written by the client
+  uint64_t bytes_out = 0;         // file data read by the client
+  uint64_t files_uploaded = 0;
+  uint64_t files_downloaded = 0;
+  uint64_t files_removed = 0;
+
+  Counters& operator+=(const Counters& o);
+  friend bool operator==(const Counters&, const Counters&) = default;
+};
+
+struct NewSession {
+  AccountId account;
+  TimePoint started_at{};
+  std::string remote_ip;       // "" for local actors
+  std::string client_version;  // the client's SSH banner (truncated to 200 bytes)
+  std::string auth_method;     // "password", "publickey", or "admin"
+  std::string actor = "client";  // "client" or "admin:<os user>" (sftpctl files)
+};
+
+struct SessionRecord {
+  int64_t id = 0;
+  AccountId account;
+  std::string actor;
+  std::string node;
+  TimePoint started_at{};
+  std::optional<TimePoint> ended_at;  // absent while the session runs
+  std::string remote_ip;
+  std::string client_version;
+  std::string auth_method;
+  Counters counters;
+  std::string end_reason;  // "" while open; "closed", "idle_timeout", "shutdown", "crashed", ...
+};
+
+struct FailedLogin {
+  AccountId account;
+  TimePoint at{};
+  std::string remote_ip;
+  std::string auth_method;
+};
+
+// Per-account totals for `sftpctl usage report`.
+struct AccountUsage {
+  AccountId account;
+  int64_t sessions = 0;
+  int64_t failed_logins = 0;
+  Counters totals;
+  std::optional<TimePoint> last_session_at;
+};
+
+class UsageStore {
+ public:
+  // `node` names this process's host in the rows it opens (default: the host name).
+  // REQUIRES: db outlives the store; migrations have run.
+  UsageStore(db::Database& db, const Clock& clock, std::string node = "");
+
+  const std::string& node() const { return node_; }
+
+  // Opens a session row (ended_at NULL). Returns its id. kInvalidArgument for an empty account.
+  Result<int64_t> Open(const NewSession& session);
+  // Writes the counters so far into an open row. kNotFound if the row is absent or closed.
+  Status Update(int64_t id, const Counters& counters);
+  // Closes an open row with final counters and a reason. kNotFound if absent or already closed.
+  Status Close(int64_t id, const Counters& counters, std::string_view reason, TimePoint at);
+  // Closes every row of this node still open (a previous run died): ended_at = `at`,
+  // reason "crashed". Returns how many were closed.
+  Result<int64_t> CloseOrphans(TimePoint at);
+
+  // A failed login of an existing account (never of an unknown name; no password).
+  Status RecordFailedLogin(const FailedLogin& failure);
+
+  // The sessions of one account, newest first, started at or after `since` when given.
+  Result<std::vector<SessionRecord>> ListSessions(const AccountId& account,
+                                                  std::optional<TimePoint> since, int limit);
+  // Failed logins of one account, newest first.
+  Result<std::vector<FailedLogin>> ListFailedLogins(const AccountId& account,
+                                                    std::optional<TimePoint> since, int limit);
+  // Totals per account (sessions started at or after `since`), ordered by account id. Accounts
+  // without sessions or failures in the range do not appear.
+  Result<std::vector<AccountUsage>> Report(std::optional<TimePoint> since);
+
+  // Deletes the account's sessions and failed logins (the purge). Returns the rows deleted.
+  Result<int64_t> DeleteForAccount(const AccountId& account);
+
+ private:
+  db::Database& db_;
+  const Clock& clock_;
+  std::string node_;
+};
+
+}  // namespace sftplc::usage

@@ -1,0 +1,38 @@
+#pragma once
+
+// ChannelProtocol: what runs inside an accepted "sftp" subsystem channel. The transport feeds it
+// the channel's bytes and writes back what it returns. The production implementation wraps
+// sftp::Processor (sftp_protocol.h); the transport's tests use a minimal stand-in.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "sftpd/core/accounts/account.h"
+#include "sftpd/core/base/result.h"
+#include "sftpd/core/usage/usage_store.h"
+
+namespace sftplc::server {
+
+class ChannelProtocol {
+ public:
+  virtual ~ChannelProtocol() = default;
+  // Consumes bytes (any split) and appends replies to `out`. An Error ends the session after
+  // `out` has been sent.
+  virtual Status OnData(const uint8_t* data, std::size_t len, std::string& out) = 0;
+  // Transfer counters so far (for the usage record).
+  virtual usage::Counters counters() const = 0;
+  // True if a transfer happened since the last call (resets the flag).
+  virtual bool TakeActivity() = 0;
+  // Closes whatever the protocol holds open (end of session).
+  virtual void CloseAll() = 0;
+};
+
+// Creates the protocol for a logged-in account. `tag` ("[c42]") starts every log line.
+// An Error (e.g. the account root cannot be opened) ends the session.
+using ProtocolFactory = std::function<Result<std::unique_ptr<ChannelProtocol>>(
+    const accounts::Account& account, const std::string& tag)>;
+
+}  // namespace sftplc::server

@@ -1,0 +1,38 @@
+#pragma once
+
+// LoginGate: what the SSH transport asks when a client tries to log in. The server calls it from
+// the session's own thread inside libssh's auth callbacks; an implementation may block (Argon2
+// verification) but must not throw. The production implementation delegates to
+// auth::Authenticator (see auth_gate.h); tests use fakes.
+
+#include <string>
+
+#include "sftpd/core/auth/authenticator.h"
+#include "sftpd/core/base/secret.h"
+
+namespace sftplc::server {
+
+// A public key offered by a client, in the forms the account store keeps.
+struct OfferedKey {
+  std::string type;         // "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", ...
+  std::string base64;       // the key blob, base64, as in authorized_keys
+  std::string fingerprint;  // "SHA256:..." as ssh-keygen -l prints it
+};
+
+class LoginGate {
+ public:
+  virtual ~LoginGate() = default;
+
+  // A password attempt. kAccepted carries the account; kRejected and kBanned are answered the
+  // same way to the client (the banned case also ends the connection). Thread-safe; blocking.
+  virtual auth::AuthDecision CheckPassword(const auth::AuthRequest& request,
+                                           const Secret& password) = 0;
+
+  // A public-key attempt. With `signature_verified` false this is the client's probe ("would this
+  // key be accepted?"), answered before the client signs anything; with true, libssh has checked
+  // the signature and this decides the login. Thread-safe; blocking.
+  virtual auth::AuthDecision CheckPublicKey(const auth::AuthRequest& request,
+                                            const OfferedKey& key, bool signature_verified) = 0;
+};
+
+}  // namespace sftplc::server

@@ -1,0 +1,359 @@
+#include "sftpd/server/server.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "sftpd/server/session.h"
+
+namespace sftplc::server {
+namespace {
+
+std::string PeerAddress(const sockaddr_storage& ss) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in&>(ss).sin_addr, buf, sizeof(buf));
+  } else if (ss.ss_family == AF_INET6) {
+    const auto& a6 = reinterpret_cast<const sockaddr_in6&>(ss);
+    // An IPv4 client on a dual-stack socket: count it under its IPv4 address.
+    if (IN6_IS_ADDR_V4MAPPED(&a6.sin6_addr)) {
+      inet_ntop(AF_INET, &a6.sin6_addr.s6_addr[12], buf, sizeof(buf));
+    } else {
+      inet_ntop(AF_INET6, &a6.sin6_addr, buf, sizeof(buf));
+    }
+  }
+  return buf;
+}
+
+uint16_t BoundPort(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return 0;
+  }
+  if (ss.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<sockaddr_in6&>(ss).sin6_port);
+  }
+  return ntohs(reinterpret_cast<sockaddr_in&>(ss).sin_port);
+}
+
+Status SetBindOption(ssh_bind bind, ssh_bind_options_e opt, const void* value, const char* what) {
+  if (ssh_bind_options_set(bind, opt, value) != SSH_OK) {
+    return Error::InvalidArgument(fmt::format("server.{} is not accepted by libssh: {}", what,
+                                              ssh_get_error(bind)));
+  }
+  return {};
+}
+
+SessionLimits LimitsFrom(const config::ServerConfig& cfg) {
+  SessionLimits l;
+  l.login_grace_time = cfg.login_grace_time;
+  l.max_auth_tries = cfg.max_auth_tries;
+  l.idle_timeout = cfg.idle_timeout;
+  return l;
+}
+
+}  // namespace
+
+Server::Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log)
+    : cfg_(cfg), deps_(std::move(deps)), log_(std::move(log)) {
+  limits_ = LimitsFrom(cfg);
+  max_sessions_ = cfg.max_sessions;
+  max_sessions_per_ip_ = cfg.max_sessions_per_ip;
+}
+
+Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, ServerDeps deps,
+                                               Logger log) {
+  if (deps.gate == nullptr || deps.recorder == nullptr || !deps.protocol ||
+      deps.clock == nullptr) {
+    return Error::InvalidArgument("server dependencies missing");
+  }
+  if (cfg.listen.empty()) {
+    return Error::InvalidArgument("server.listen is empty");
+  }
+  auto keys = LoadOrCreateHostKeys(cfg.host_keys);
+  if (!keys) {
+    return keys.error();
+  }
+  std::unique_ptr<Server> s(new Server(cfg, std::move(deps), std::move(log)));
+  s->host_keys_ = std::move(*keys);
+  s->bind_ = ssh_bind_new();
+  if (s->bind_ == nullptr) {
+    return Error::Internal("ssh_bind_new failed");
+  }
+  // Never read /etc/ssh/libssh_server_config: the TOML file is the only configuration.
+  bool process_config = false;
+  if (auto st = SetBindOption(s->bind_, SSH_BIND_OPTIONS_PROCESS_CONFIG, &process_config,
+                              "process_config");
+      !st) {
+    return st.error();
+  }
+  for (const HostKey& k : s->host_keys_) {
+    if (auto st = SetBindOption(s->bind_, SSH_BIND_OPTIONS_HOSTKEY, k.path.c_str(), "host_keys");
+        !st) {
+      return st.error();
+    }
+  }
+  struct {
+    ssh_bind_options_e opt;
+    const std::string& value;
+    const char* name;
+  } algos[] = {
+      {SSH_BIND_OPTIONS_KEY_EXCHANGE, cfg.kex, "kex"},
+      {SSH_BIND_OPTIONS_CIPHERS_C_S, cfg.ciphers, "ciphers"},
+      {SSH_BIND_OPTIONS_CIPHERS_S_C, cfg.ciphers, "ciphers"},
+      {SSH_BIND_OPTIONS_HMAC_C_S, cfg.macs, "macs"},
+      {SSH_BIND_OPTIONS_HMAC_S_C, cfg.macs, "macs"},
+      {SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, cfg.hostkey_algorithms, "hostkey_algorithms"},
+  };
+  for (const auto& a : algos) {
+    if (a.value.empty()) {
+      continue;
+    }
+    if (auto st = SetBindOption(s->bind_, a.opt, a.value.c_str(), a.name); !st) {
+      return st.error();
+    }
+  }
+  if (pipe2(s->wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return Error::Internal(fmt::format("pipe2: {}", std::strerror(errno)));
+  }
+  return s;
+}
+
+Server::~Server() {
+  for (int fd : listen_fds_) {
+    close(fd);
+  }
+  for (int fd : wake_pipe_) {
+    if (fd >= 0) {
+      close(fd);
+    }
+  }
+  if (bind_ != nullptr) {
+    ssh_bind_free(bind_);
+  }
+}
+
+Result<std::vector<std::string>> Server::Listen() {
+  std::vector<std::string> bound;
+  for (const config::ListenAddress& la : cfg_.listen) {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    std::string port = std::to_string(la.port);
+    int gai = getaddrinfo(la.host.c_str(), port.c_str(), &hints, &res);
+    if (gai != 0 || res == nullptr) {
+      return Error::InvalidArgument(
+          fmt::format("server.listen: '{}' is not an IP address: {}", la.host, gai_strerror(gai)));
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      freeaddrinfo(res);
+      return Error::Unavailable(fmt::format("socket: {}", std::strerror(errno)));
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (res->ai_family == AF_INET6) {
+      setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    }
+    int rc = bind(fd, res->ai_addr, res->ai_addrlen);
+    bool v6 = res->ai_family == AF_INET6;
+    freeaddrinfo(res);
+    if (rc != 0 || listen(fd, cfg_.listen_backlog) != 0) {
+      std::string why = std::strerror(errno);
+      close(fd);
+      return Error::Unavailable(
+          fmt::format("cannot listen on {}:{}: {}", la.host, la.port, why));
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    listen_fds_.push_back(fd);
+    uint16_t p = BoundPort(fd);
+    bound.push_back(v6 ? fmt::format("[{}]:{}", la.host, p) : fmt::format("{}:{}", la.host, p));
+  }
+  return bound;
+}
+
+void Server::RequestStop() {
+  char c = 's';
+  // Async-signal-safe; a full pipe already holds a wake-up.
+  [[maybe_unused]] ssize_t n = write(wake_pipe_[1], &c, 1);
+}
+
+void Server::UpdateLimits(const config::ServerConfig& cfg) {
+  std::lock_guard lock(mu_);
+  limits_ = LimitsFrom(cfg);
+  max_sessions_ = cfg.max_sessions;
+  max_sessions_per_ip_ = cfg.max_sessions_per_ip;
+}
+
+int Server::active_sessions() const {
+  std::lock_guard lock(mu_);
+  return active_;
+}
+
+Status Server::Run() {
+  std::vector<pollfd> fds;
+  fds.push_back({wake_pipe_[0], POLLIN, 0});
+  for (int fd : listen_fds_) {
+    fds.push_back({fd, POLLIN, 0});
+  }
+  bool stop = false;
+  while (!stop) {
+    int n = poll(fds.data(), fds.size(), -1);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return Error::Internal(fmt::format("poll: {}", std::strerror(errno)));
+    }
+    if (fds[0].revents != 0) {
+      stop = true;
+      break;
+    }
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents & POLLIN) {
+        Accept(fds[i].fd);
+      }
+    }
+  }
+  // Stop accepting at once: new connections are refused by the kernel from here on.
+  for (int fd : listen_fds_) {
+    close(fd);
+  }
+  listen_fds_.clear();
+  SPDLOG_LOGGER_INFO(log_, "stopping: no new connections sessions={} grace={}s",
+                     active_sessions(), cfg_.shutdown_grace.count());
+  WaitForSessions();
+  SPDLOG_LOGGER_INFO(log_, "stopped");
+  return {};
+}
+
+void Server::WaitForSessions() {
+  std::unique_lock lock(mu_);
+  auto deadline = deps_.clock->SteadyNow() + cfg_.shutdown_grace;
+  // The grace is measured on the injected clock's steady time; the wait itself is bounded in
+  // small steps so a fake clock cannot hang it.
+  while (active_ > 0 && deps_.clock->SteadyNow() < deadline) {
+    idle_cv_.wait_for(lock, std::chrono::milliseconds(200));
+  }
+  if (active_ == 0) {
+    return;
+  }
+  SPDLOG_LOGGER_INFO(log_, "grace over: ending sessions={}", active_);
+  force_stop_.store(true);
+  // Wake sessions blocked in the network (key exchange, a write to a client that does not
+  // read): with their socket shut down every libssh call returns at once.
+  for (const auto& [number, fd] : session_fds_) {
+    shutdown(fd, SHUT_RDWR);
+  }
+  while (active_ > 0) {
+    idle_cv_.wait_for(lock, std::chrono::seconds(5));
+    if (active_ > 0) {
+      SPDLOG_LOGGER_WARN(log_, "waiting for sessions to end sessions={}", active_);
+    }
+  }
+}
+
+void Server::Accept(int listen_fd) {
+  // Drain the backlog: accept until EAGAIN.
+  for (;;) {
+    sockaddr_storage peer{};
+    socklen_t len = sizeof(peer);
+    int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) {
+        continue;
+      }
+      if (errno != EAGAIN && errno != EWOULDBLOCK) {
+        SPDLOG_LOGGER_WARN(log_, "accept failed error={}", std::strerror(errno));
+      }
+      return;
+    }
+    std::string ip = PeerAddress(peer);
+    uint64_t number;
+    SessionLimits limits;
+    {
+      std::lock_guard lock(mu_);
+      if (active_ >= max_sessions_) {
+        SPDLOG_LOGGER_WARN(log_, "connection refused: max_sessions reached sessions={}", active_);
+        close(fd);
+        continue;
+      }
+      if (per_ip_[ip] >= max_sessions_per_ip_) {
+        SPDLOG_LOGGER_WARN(log_, "connection refused: max_sessions_per_ip reached ip={}", ip);
+        close(fd);
+        continue;
+      }
+      ++active_;
+      ++per_ip_[ip];
+      number = next_number_++;
+      session_fds_[number] = fd;
+      limits = limits_;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ssh_session session = ssh_new();
+    bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, fd) == SSH_OK;
+    if (ok) {
+      try {
+        std::thread(&Server::SessionThread, this, number, session, fd, ip, limits).detach();
+      } catch (const std::exception& e) {
+        SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a session thread: {}", number, e.what());
+        ok = false;
+      }
+    } else {
+      SPDLOG_LOGGER_ERROR(log_, "[c{}] ssh_bind_accept_fd failed: {}", number,
+                          bind_ != nullptr ? ssh_get_error(bind_) : "");
+    }
+    if (!ok) {
+      {
+        std::lock_guard lock(mu_);
+        session_fds_.erase(number);
+      }
+      if (session != nullptr) {
+        ssh_free(session);  // the session owns fd once ssh_bind_accept_fd has seen it
+      } else {
+        close(fd);
+      }
+      std::lock_guard lock(mu_);
+      --active_;
+      if (--per_ip_[ip] == 0) {
+        per_ip_.erase(ip);
+      }
+      idle_cv_.notify_all();
+    }
+  }
+}
+
+void Server::SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
+                           SessionLimits limits) noexcept {
+  (void)fd;
+  SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock, log_, force_stop_};
+  RunSession(env, limits, session, ip, number);
+  // Forget the fd before it is closed (ssh_free), so a shutdown sweep never hits a reused fd.
+  {
+    std::lock_guard lock(mu_);
+    session_fds_.erase(number);
+  }
+  ssh_free(session);
+  std::lock_guard lock(mu_);
+  --active_;
+  if (--per_ip_[ip] == 0) {
+    per_ip_.erase(ip);
+  }
+  idle_cv_.notify_all();
+}
+
+}  // namespace sftplc::server

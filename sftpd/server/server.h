@@ -1,0 +1,111 @@
+#pragma once
+
+// Server: the SSH listener of sftpd. It owns its listening sockets (a real backlog; libssh's own
+// ssh_bind_listen hard-codes 10), hands each accepted connection to libssh with
+// ssh_bind_accept_fd, and runs every connection on its own thread (docs/architecture.md says
+// why). Limits enforced here: sessions in total and per source IP (checked at accept, before any
+// cryptography); the per-session limits are enforced by the session (session.h).
+//
+// Lifecycle: Create() -> Listen() -> Run() (blocks) ... RequestStop() from another thread ->
+// Run() stops accepting, gives running sessions shutdown_grace to finish, then ends the rest
+// (their usage rows are closed with reason "shutdown") and returns.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/base/result.h"
+#include "sftpd/core/config/config.h"
+#include "sftpd/server/channel_protocol.h"
+#include "sftpd/server/host_keys.h"
+#include "sftpd/server/login_gate.h"
+#include "sftpd/server/session_recorder.h"
+
+namespace sftplc::server {
+
+// What the server delegates. Every pointer must outlive the Server.
+struct ServerDeps {
+  LoginGate* gate = nullptr;
+  SessionRecorder* recorder = nullptr;
+  ProtocolFactory protocol;
+  const Clock* clock = nullptr;
+};
+
+// The limits a session reads when it starts (SIGHUP may change them for later sessions).
+struct SessionLimits {
+  Seconds login_grace_time{30};
+  int max_auth_tries = 6;
+  Seconds idle_timeout{900};
+};
+
+class Server {
+ public:
+  // Loads (or creates) the host keys and prepares libssh with the configured algorithms; does
+  // not listen. kInvalidArgument for a bad configuration (missing deps, bad algorithm list, bad
+  // key), kUnavailable when a key cannot be written.
+  static Result<std::unique_ptr<Server>> Create(const config::ServerConfig& cfg, ServerDeps deps,
+                                                Logger log);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  const std::vector<HostKey>& host_keys() const { return host_keys_; }
+
+  // Binds and listens on every configured address. Returns them as "ADDRESS:PORT" with the
+  // port actually bound (a configured port 0 picks a free one); IPv6 as "[::1]:PORT".
+  // kUnavailable when an address cannot be bound.
+  Result<std::vector<std::string>> Listen();
+
+  // Accepts connections until RequestStop(), then shuts down as described above. Returns an
+  // Error only if the listener itself fails. REQUIRES: Listen() succeeded. Call once.
+  Status Run();
+
+  // Asks Run() to stop. Thread-safe; async-signal-safe (writes to a pipe).
+  void RequestStop();
+
+  // Applies the limits that can change safely while running (idle timeout, login grace time,
+  // auth tries, session caps). Running sessions keep the limits they started with.
+  // Thread-safe.
+  void UpdateLimits(const config::ServerConfig& cfg);
+
+  // Connections being served now. Thread-safe.
+  int active_sessions() const;
+
+ private:
+  Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
+  void Accept(int listen_fd);
+  void SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
+                     SessionLimits limits) noexcept;
+  void WaitForSessions();
+
+  config::ServerConfig cfg_;
+  ServerDeps deps_;
+  Logger log_;
+  std::vector<HostKey> host_keys_;
+  ssh_bind bind_ = nullptr;
+  std::vector<int> listen_fds_;
+  int wake_pipe_[2] = {-1, -1};
+
+  mutable std::mutex mu_;
+  std::condition_variable idle_cv_;
+  SessionLimits limits_;           // guarded by mu_
+  int max_sessions_ = 0;           // guarded by mu_
+  int max_sessions_per_ip_ = 0;    // guarded by mu_
+  int active_ = 0;                 // guarded by mu_
+  std::map<std::string, int> per_ip_;       // guarded by mu_
+  std::map<uint64_t, int> session_fds_;     // guarded by mu_ (to end sessions at shutdown)
+  uint64_t next_number_ = 1;
+  std::atomic<bool> force_stop_{false};
+};
+
+}  // namespace sftplc::server

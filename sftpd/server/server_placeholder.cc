@@ -1,2 +1,0 @@
-// Placeholder translation unit until the server sources land.
-namespace sftplc::server {}

@@ -1,0 +1,70 @@
+#pragma once
+
+// DaemonHarness: runs the real sftpd binary for integration tests. It writes a config for a
+// temporary world (listen on 127.0.0.1 port 0, a fresh SQLite database, host key and storage
+// under a TempDir, allow_root for CI running as root, cheap Argon2 parameters), starts
+// `sftpd --config FILE`, and waits for its "listening on ADDRESS:PORT" line on stdout (never a
+// sleep). The daemon's stderr (its log) goes to a file the test can read. Stop() sends a signal
+// and returns the exit status; the destructor stops a daemon still running (SIGKILL after a
+// bounded wait).
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_env.h"
+
+namespace sftplc::testing {
+
+class DaemonHarness {
+ public:
+  DaemonHarness();
+  ~DaemonHarness();
+  DaemonHarness(const DaemonHarness&) = delete;
+  DaemonHarness& operator=(const DaemonHarness&) = delete;
+
+  // Extra lines for a section of the config ("server" -> "idle_timeout = \"5s\""). Call before
+  // WriteConfig()/Start().
+  void Set(const std::string& section, const std::string& line);
+  // Writes the config file (Start() calls it when needed) and returns its path.
+  std::string WriteConfig();
+
+  // Starts sftpd and waits (up to 60 s) for `listen_lines` "listening on" lines. Returns false
+  // (with the reason in error()) if the daemon exits or stays silent.
+  bool Start(int listen_lines = 1);
+  // Sends `sig` and waits (up to `wait_s` seconds) for the exit: exit code, 128+signal when it
+  // was killed, or -1 if it did not exit in time (it is then killed).
+  int Stop(int sig, int wait_s = 60);
+  bool running() const { return pid_ > 0; }
+  pid_t pid() const { return pid_; }
+
+  int port() const { return port_; }
+  const std::vector<std::string>& addresses() const { return addresses_; }
+  const std::string& error() const { return error_; }
+  // The daemon's log so far.
+  std::string Log() const { return ReadFile(log_path_); }
+
+  // Runs the built sftpctl with this config: `sftpctl --config FILE <args>`.
+  CommandResult Sftpctl(const std::string& args, const std::string& stdin_data = "");
+
+  const TempDir& dir() const { return dir_; }
+  std::string config_path() const { return dir_.Sub("sftpd.toml"); }
+  std::string database_path() const { return dir_.Sub("var/accounts.db"); }
+  std::string storage_root() const { return dir_.Sub("var/files"); }
+  std::string host_key_path() const { return dir_.Sub("var/ssh_host_ed25519_key"); }
+
+ private:
+  TempDir dir_;
+  std::map<std::string, std::vector<std::string>> extra_;
+  std::string log_path_;
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  int port_ = 0;
+  std::vector<std::string> addresses_;
+  std::string error_;
+};
+
+}  // namespace sftplc::testing
