@@ -257,11 +257,16 @@ Result<std::vector<Ban>> Defender::ListBans(bool include_expired) {
   });
 }
 
-Status Defender::RemoveBan(std::string_view ip) {
+Status Defender::RemoveBan(std::string_view ip, std::string_view actor) {
   auto key = BanKey(ip);
   if (!key) {
     return Error::InvalidArgument("not an IP address: give an address as `ban list` shows it");
   }
+  if (actor.empty() || actor.size() > 200) {
+    return Error::InvalidArgument("the actor of a change must be named (1-200 bytes)");
+  }
+  std::string who(actor);
+  std::string detail = "ip=" + *key;
   long long now_s = ToUnix(clock_.Now());
   auto removed = db_.Write<long long>([&](soci::session& s) -> Result<long long> {
     long long active = 0;
@@ -272,6 +277,9 @@ Status Defender::RemoveBan(std::string_view ip) {
     }
     s << "DELETE FROM auth_bans WHERE ip = :ip", soci::use(*key);
     s << "DELETE FROM auth_failures WHERE ip = :ip", soci::use(*key);
+    s << "INSERT INTO audit_events (at, actor, action, account_id, detail) "
+         "VALUES (:at, :actor, 'ban.remove', '', :detail)",
+        soci::use(now_s), soci::use(who), soci::use(detail);
     return active;
   });
   if (!removed) {

@@ -80,9 +80,11 @@ class Defender {
   Result<std::vector<Ban>> ListBans(bool include_expired = false);
 
   // Lifts the ban on `ip` (an address or an IPv6 /64 as ListBans shows it) and forgets its
-  // history and recent failures. kNotFound when no ban is in force for it; kInvalidArgument
-  // for text that is no address. For `sftpctl ban remove`.
-  Status RemoveBan(std::string_view ip);
+  // history and recent failures; writes an audit_events row ("ban.remove", detail "ip=...")
+  // naming `actor` ("admin:<os user>") in the same transaction. kNotFound when no ban is in
+  // force for it; kInvalidArgument for text that is no address or an empty actor. For
+  // `sftpctl ban remove`.
+  Status RemoveBan(std::string_view ip, std::string_view actor);
 
   // The key an address is scored and banned under: IPv4 as is, IPv4-mapped IPv6 as IPv4, other
   // IPv6 as its /64 ("2001:db8:1:2::/64"). nullopt when `ip` is no address.

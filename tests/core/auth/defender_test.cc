@@ -126,7 +126,7 @@ TEST_P(DefenderTest, BansAreSharedThroughTheDatabase) {
   auto admin = MakeDefender(SmallConfig());
   ASSERT_TRUE(Fail(4, "192.0.2.7").has_value());
   EXPECT_TRUE(other_node->IsBanned("192.0.2.7"));
-  ASSERT_TRUE(admin->RemoveBan("192.0.2.7").has_value());
+  ASSERT_TRUE(admin->RemoveBan("192.0.2.7", "admin:test").has_value());
   EXPECT_FALSE(admin->IsBanned("192.0.2.7"));
   clock_.Advance(Seconds(10));
   EXPECT_FALSE(defender_->IsBanned("192.0.2.7"));
@@ -144,11 +144,20 @@ TEST_P(DefenderTest, ListAndRemoveBans) {
   EXPECT_EQ((*list)[0].ip, "192.0.2.7");
   EXPECT_EQ((*list)[1].ip, "192.0.2.9");
 
-  ASSERT_TRUE(defender_->RemoveBan("192.0.2.7").has_value());
+  ASSERT_TRUE(defender_->RemoveBan("192.0.2.7", "admin:test").has_value());
   EXPECT_FALSE(defender_->IsBanned("192.0.2.7"));
   EXPECT_EQ(defender_->ListBans()->size(), 1u);
-  EXPECT_EQ(defender_->RemoveBan("192.0.2.7").error().code(), ErrorCode::kNotFound);
-  EXPECT_EQ(defender_->RemoveBan("not-an-ip").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(defender_->RemoveBan("192.0.2.7", "admin:test").error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(defender_->RemoveBan("not-an-ip", "admin:test").error().code(), ErrorCode::kInvalidArgument);
+  // The removal is audited (actor, action, address; no account).
+  auto audited = db_->Read<std::string>([](soci::session& s) -> Result<std::string> {
+    std::string actor, detail;
+    s << "SELECT actor, detail FROM audit_events WHERE action = 'ban.remove'", soci::into(actor),
+        soci::into(detail);
+    return actor + " " + detail;
+  });
+  ASSERT_TRUE(audited.has_value());
+  EXPECT_EQ(*audited, "admin:test ip=192.0.2.7");
   // History forgotten: the next ban is a first ban again.
   EXPECT_EQ(Fail(4, "192.0.2.7")->ban_count, 1);
 
@@ -166,7 +175,7 @@ TEST_P(DefenderTest, Ipv6PerSlash64AndMappedIpv4) {
 
   ASSERT_TRUE(Fail(4, "::ffff:192.0.2.44").has_value());
   EXPECT_TRUE(defender_->IsBanned("192.0.2.44"));
-  ASSERT_TRUE(defender_->RemoveBan("2001:db8:1:2::/64").has_value());
+  ASSERT_TRUE(defender_->RemoveBan("2001:db8:1:2::/64", "admin:test").has_value());
   EXPECT_FALSE(defender_->IsBanned("2001:db8:1:2::5"));
 }
 

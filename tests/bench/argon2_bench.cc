@@ -10,7 +10,8 @@
 // helper thread whose CPU time the CPU column does not see. The figures behind the defaults in
 // docs/security.md.
 //
-//   build/release/scripts/bench/argon2_bench --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//   scripts/bench argon2   (or: build/bench/tests/bench/argon2_bench --benchmark_repetitions=3
+//                                --benchmark_report_aggregates_only=true)
 
 #include <benchmark/benchmark.h>
 

@@ -1,0 +1,44 @@
+#pragma once
+
+// Reading and writing the lifecycle columns of an `accounts` row on a session that is already
+// inside a transaction (the runner's claims). Used only by the lifecycle module; the account
+// store owns everything else about the row. May throw soci::soci_error: call only inside
+// db::Database::Write/Read, which turn it into an Error.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <soci/soci.h>
+
+#include "sftpd/core/accounts/account.h"
+#include "sftpd/core/db/database.h"
+
+namespace sftplc::lifecycle {
+
+// The stored due time of an action that waits for something else (a notice delivery): far in
+// the future so the due index never returns it; NULL means "not scheduled yet" (new or changed
+// by the account store), which the sweep schedules.
+inline constexpr long long kNeverDue = 253402300799;  // 9999-12-31T23:59:59Z
+
+// Loads the whole row; nullopt when there is none. `lock` adds FOR UPDATE on PostgreSQL (the
+// SQLite write transaction already excludes other writers).
+std::optional<accounts::Account> LoadAccount(soci::session& s, db::Backend backend,
+                                             const AccountId& id, bool lock);
+
+// Writes state, updated_at, notice_queued_at, notice_delivered_at, closed_at, closed_reason,
+// last_activity_at, last_communication_at, next_action and next_action_due from `a`.
+void SaveLifecycleFields(soci::session& s, const accounts::Account& a);
+
+// Stored names of the enums (the same strings as accounts::StateName / CloseReasonName).
+std::string StateText(accounts::AccountState st);
+std::string CloseReasonText(accounts::CloseReason r);
+
+// Whether a table exists in the current database (for tables of modules that may be absent).
+bool TableExists(soci::session& s, db::Backend backend, const std::string& table);
+
+// Writes an audit_events row (actor, action, account id, detail without personal values).
+void WriteAudit(soci::session& s, TimePoint at, const std::string& actor, const std::string& action,
+                const AccountId& id, const std::string& detail);
+
+}  // namespace sftplc::lifecycle

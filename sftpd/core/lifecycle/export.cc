@@ -1,0 +1,341 @@
+#include "sftpd/core/lifecycle/export.h"
+
+#include <fmt/format.h>
+
+#include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/time_format.h"
+#include "sftpd/core/lifecycle/account_rows.h"
+#include "sftpd/core/lifecycle/file_tree.h"
+#include "sftpd/core/lifecycle/policy.h"
+
+namespace sftplc::lifecycle {
+namespace {
+
+using json = nlohmann::ordered_json;
+using accounts::Account;
+using accounts::AccountState;
+
+json TimeOrNull(const std::optional<TimePoint>& t) {
+  return t ? json(FormatTime(*t)) : json(nullptr);
+}
+
+json Category(const std::string& name, const std::string& description,
+              const std::string& purpose, const std::string& legal_basis,
+              const std::string& retention, const std::optional<TimePoint>& deadline,
+              json data) {
+  return json{{"category", name},
+              {"description", description},
+              {"purpose", purpose},
+              {"legal_basis", legal_basis},
+              {"recipients", json::array()},
+              {"retention", retention},
+              {"retention_deadline", TimeOrNull(deadline)},
+              {"data", std::move(data)}};
+}
+
+json ConsentLedger(soci::session& s, const AccountId& id) {
+  json out = json::array();
+  std::string sid = id.str(), source, actor;
+  int granted = 0;
+  long long at = 0;
+  soci::statement st = (s.prepare << "SELECT granted, at, source, actor FROM consent_events "
+                                     "WHERE account_id = :id ORDER BY id",
+                        soci::into(granted), soci::into(at), soci::into(source),
+                        soci::into(actor), soci::use(sid));
+  st.execute();
+  while (st.fetch()) {
+    out.push_back({{"event", granted ? "granted" : "withdrawn"},
+                   {"at", FormatTime(FromUnix(at))},
+                   {"how", source},
+                   {"recorded_by", actor}});
+  }
+  return out;
+}
+
+json UsageSessions(soci::session& s, db::Backend b, const AccountId& id) {
+  json out = json::array();
+  if (!TableExists(s, b, "usage_sessions")) {
+    return out;
+  }
+  std::string sid = id.str(), ip, client, method, reason;
+  long long started = 0, ended = 0, in = 0, outb = 0, up = 0, down = 0, removed = 0;
+  soci::indicator i_ended, i_reason;
+  soci::statement st =
+      (s.prepare << "SELECT started_at, ended_at, remote_ip, client_version, auth_method, "
+                    "bytes_in, bytes_out, files_uploaded, files_downloaded, files_removed, "
+                    "end_reason FROM usage_sessions WHERE account_id = :id ORDER BY started_at",
+       soci::into(started), soci::into(ended, i_ended), soci::into(ip), soci::into(client),
+       soci::into(method), soci::into(in), soci::into(outb), soci::into(up), soci::into(down),
+       soci::into(removed), soci::into(reason, i_reason), soci::use(sid));
+  st.execute();
+  while (st.fetch()) {
+    out.push_back({{"started_at", FormatTime(FromUnix(started))},
+                   {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended)))
+                                                      : json(nullptr)},
+                   {"remote_ip", ip},
+                   {"client", client},
+                   {"auth_method", method},
+                   {"bytes_uploaded", in},
+                   {"bytes_downloaded", outb},
+                   {"files_uploaded", up},
+                   {"files_downloaded", down},
+                   {"files_removed", removed},
+                   {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
+  }
+  return out;
+}
+
+json FailedLogins(soci::session& s, db::Backend b, const AccountId& id) {
+  json out = json::array();
+  if (!TableExists(s, b, "usage_failed_logins")) {
+    return out;
+  }
+  std::string sid = id.str(), ip, method;
+  long long at = 0;
+  soci::statement st = (s.prepare << "SELECT at, remote_ip, auth_method FROM usage_failed_logins "
+                                     "WHERE account_id = :id ORDER BY at",
+                        soci::into(at), soci::into(ip), soci::into(method), soci::use(sid));
+  st.execute();
+  while (st.fetch()) {
+    out.push_back({{"at", FormatTime(FromUnix(at))}, {"remote_ip", ip}, {"auth_method", method}});
+  }
+  return out;
+}
+
+json Keys(soci::session& s, const AccountId& id) {
+  json out = json::array();
+  std::string sid = id.str(), type, fp, comment;
+  long long added = 0;
+  soci::statement st = (s.prepare << "SELECT key_type, fingerprint, comment, added_at FROM "
+                                     "public_keys WHERE account_id = :id ORDER BY id",
+                        soci::into(type), soci::into(fp), soci::into(comment), soci::into(added),
+                        soci::use(sid));
+  st.execute();
+  while (st.fetch()) {
+    out.push_back({{"type", type},
+                   {"fingerprint", fp},
+                   {"comment", comment},
+                   {"added_at", FormatTime(FromUnix(added))}});
+  }
+  return out;
+}
+
+json Notices(soci::session& s, const AccountId& id) {
+  json out = json::array();
+  std::string sid = id.str(), kind, state, subject;
+  long long created = 0, sent = 0;
+  soci::indicator i_sent;
+  soci::statement st = (s.prepare << "SELECT kind, state, created_at, sent_at, subject FROM "
+                                     "outbox WHERE account_id = :id ORDER BY id",
+                        soci::into(kind), soci::into(state), soci::into(created),
+                        soci::into(sent, i_sent), soci::into(subject), soci::use(sid));
+  st.execute();
+  while (st.fetch()) {
+    out.push_back({{"kind", kind},
+                   {"state", state},
+                   {"queued_at", FormatTime(FromUnix(created))},
+                   {"sent_at", i_sent == soci::i_ok ? json(FormatTime(FromUnix(sent)))
+                                                    : json(nullptr)},
+                   {"subject", subject}});
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const AccountId& id,
+                           TimePoint now) {
+  const db::Backend b = db.backend();
+  const auto& lc = cfg.lifecycle;
+  auto files = ListAccountFiles(cfg.storage.root, id);
+  return db.Read<json>([&](soci::session& s) -> Result<json> {
+    json out;
+    out["account_id"] = id.str();
+    out["generated_at"] = FormatTime(now);
+    out["recipients_note"] =
+        "This data is not shared with other organisations; it is disclosed to no one.";
+    auto acc = LoadAccount(s, b, id, false);
+    json categories = json::array();
+    if (acc) {
+      const Account& a = *acc;
+      std::optional<TimePoint> deadline = AccountRetentionDeadline(a, lc);
+      std::string while_open = fmt::format(
+          "while the account is open; {} without a login or transfer we ask you to confirm, "
+          "and if you do not within {} of our notice the account is closed and this data "
+          "deleted within {}",
+          lc.inactivity_after.ToString(), lc.confirmation_window.ToString(),
+          lc.purge_after_closure.ToString());
+      if (a.state == AccountState::kClosed) {
+        while_open = fmt::format("the account is closed: deleted within {} of the closure",
+                                 lc.purge_after_closure.ToString());
+      }
+      out["status"] = StateText(a.state);
+      categories.push_back(Category(
+          "profile", "Your name, company, email address and telephone number, and your login name.",
+          "To provide the secure FTP facility and to contact you about your account.",
+          "contract", while_open, deadline,
+          json{{"username", a.username},
+               {"full_name", a.full_name},
+               {"company", a.company},
+               {"email", a.email},
+               {"phone", a.phone},
+               {"created_at", FormatTime(a.created_at)}}));
+      categories.push_back(Category(
+          "credentials",
+          "How you log in: a one-way (Argon2id) hash of your password - the password itself is "
+          "not stored - and your SSH public keys.",
+          "To check that it is you when you log in.", "contract", while_open, deadline,
+          json{{"password_set", !a.password_hash.empty()}, {"public_keys", Keys(s, id)}}));
+      categories.push_back(Category(
+          "usage", "Your sessions on the facility: when, from which address, with which "
+                   "client, what was transferred; and failed login attempts.",
+          "To run and secure the facility and to tailor it to you (usage tracking).",
+          "contract", while_open, deadline,
+          json{{"sessions", UsageSessions(s, b, id)},
+               {"failed_logins", FailedLogins(s, b, id)}}));
+      json file_list = json::array();
+      if (files) {
+        for (const auto& f : *files) {
+          if (f.is_dir) {
+            continue;
+          }
+          file_list.push_back({{"path", f.path},
+                               {"size", f.size},
+                               {"modified", FormatTime(f.modified)},
+                               {"symlink", f.is_symlink}});
+        }
+      }
+      categories.push_back(Category(
+          "files", "The files in your account folder (exchanged between you and us).",
+          "To exchange files with you, which is what the facility is for.", "contract",
+          while_open, deadline, file_list));
+      categories.push_back(Category(
+          "notices", "The emails we sent you about your account.",
+          "To ask you to confirm an unused account and to tell you when it was closed.",
+          "contract", while_open, deadline, Notices(s, id)));
+      NextAction next = NextAccountAction(a, lc);
+      categories.push_back(Category(
+          "lifecycle", "The dates that decide what happens to your account next.",
+          "To keep the promise of our privacy notice: delete what is no longer needed.",
+          "legal obligation", while_open, deadline,
+          json{{"state", StateText(a.state)},
+               {"last_login_at", TimeOrNull(a.last_login_at)},
+               {"last_activity_at", TimeOrNull(a.last_activity_at)},
+               {"notice_queued_at", TimeOrNull(a.notice_queued_at)},
+               {"notice_delivered_at", TimeOrNull(a.notice_delivered_at)},
+               {"closed_at", TimeOrNull(a.closed_at)},
+               {"closed_reason", a.closed_reason ? json(CloseReasonText(*a.closed_reason))
+                                                 : json(nullptr)},
+               {"last_communication_at", TimeOrNull(a.last_communication_at)},
+               {"next_action", std::string(ActionName(next.action))},
+               {"next_action_due", TimeOrNull(next.due)}}));
+      std::optional<TimePoint> consent_deadline;
+      std::string consent_retention;
+      if (a.marketing_consent) {
+        TimePoint base = a.last_communication_at.value_or(LastActivity(a));
+        consent_deadline = AddPeriod(base, lc.marketing_retention);
+        consent_retention = fmt::format(
+            "while you consent: {} after our last communication with you, or {} after you "
+            "withdraw consent, whichever is first",
+            lc.marketing_retention.ToString(), lc.withdrawal_purge.ToString());
+      } else {
+        consent_deadline = deadline;
+        consent_retention = "with the account (no marketing consent stands)";
+      }
+      categories.push_back(Category(
+          "marketing_consent",
+          "Whether you agreed to receive marketing, and each time you granted or withdrew it.",
+          "To contact you with marketing only while you agree, and to prove your choice.",
+          "consent", consent_retention, consent_deadline,
+          json{{"consent", a.marketing_consent},
+               {"withdrawn_at", TimeOrNull(a.consent_withdrawn_at)},
+               {"ledger", ConsentLedger(s, id)}}));
+    } else {
+      // Purged (or never existed): the marketing contact and the receipt, if any.
+      std::string full_name, company, email, phone;
+      int consent = 0;
+      long long withdrawn = 0, last_comm = 0, due = 0;
+      soci::indicator i_w;
+      std::string sid = id.str();
+      s << "SELECT full_name, company, email, phone, consent, consent_withdrawn_at, "
+           "last_communication_at, delete_due FROM marketing_contacts WHERE account_id = :id",
+          soci::into(full_name), soci::into(company), soci::into(email), soci::into(phone),
+          soci::into(consent), soci::into(withdrawn, i_w), soci::into(last_comm), soci::into(due),
+          soci::use(sid);
+      bool has_contact = s.got_data();
+      long long purged_at = 0;
+      std::string reason;
+      s << "SELECT purged_at, reason FROM purge_receipts WHERE account_id = :id",
+          soci::into(purged_at), soci::into(reason), soci::use(sid);
+      bool has_receipt = s.got_data();
+      if (!has_contact && !has_receipt) {
+        return Error::NotFound("nothing is held for this account id");
+      }
+      out["status"] = "purged";
+      if (has_receipt) {
+        out["purge"] = {{"purged_at", FormatTime(FromUnix(purged_at))}, {"reason", reason}};
+      }
+      if (has_contact) {
+        categories.push_back(Category(
+            "marketing_contact",
+            "Your name, company, email address and telephone number, kept after your account "
+            "was deleted because you consented to marketing.",
+            "To send you marketing you agreed to receive.", "consent",
+            fmt::format("{} after our last communication with you, or {} after you withdraw "
+                        "consent, whichever is first",
+                        lc.marketing_retention.ToString(), lc.withdrawal_purge.ToString()),
+            FromUnix(due),
+            json{{"full_name", full_name},
+                 {"company", company},
+                 {"email", email},
+                 {"phone", phone},
+                 {"consent", consent != 0},
+                 {"withdrawn_at",
+                  i_w == soci::i_ok ? json(FormatTime(FromUnix(withdrawn))) : json(nullptr)},
+                 {"last_communication_at", FormatTime(FromUnix(last_comm))},
+                 {"ledger", ConsentLedger(s, id)}}));
+      }
+    }
+    out["categories"] = std::move(categories);
+    return out;
+  });
+}
+
+std::string ExportText(const json& e) {
+  std::string out;
+  out += fmt::format("Personal data held for account {}\nGenerated {}\nStatus: {}\n",
+                     e.value("account_id", ""), e.value("generated_at", ""),
+                     e.value("status", ""));
+  if (e.contains("purge")) {
+    out += fmt::format("The account was deleted on {} (reason: {}).\n",
+                       e["purge"].value("purged_at", ""), e["purge"].value("reason", ""));
+  }
+  out += e.value("recipients_note", "") + "\n";
+  for (const auto& c : e["categories"]) {
+    out += fmt::format("\n== {} ==\n", c.value("category", ""));
+    out += "What it is:     " + c.value("description", "") + "\n";
+    out += "Why we hold it: " + c.value("purpose", "") + " (legal basis: " +
+           c.value("legal_basis", "") + ")\n";
+    out += "Disclosed to:   no one\n";
+    out += "Kept:           " + c.value("retention", "") + "\n";
+    if (!c["retention_deadline"].is_null()) {
+      out += "Deleted by:     " + c["retention_deadline"].get<std::string>() +
+             " at the latest if nothing changes\n";
+    }
+    out += "Data:\n";
+    std::string dump = c["data"].dump(2);
+    size_t pos = 0;
+    while (pos < dump.size()) {
+      size_t nl = dump.find('\n', pos);
+      out += "  " + dump.substr(pos, nl == std::string::npos ? nl : nl - pos + 1);
+      if (nl == std::string::npos) {
+        out += "\n";
+        break;
+      }
+      pos = nl + 1;
+    }
+  }
+  return out;
+}
+
+}  // namespace sftplc::lifecycle

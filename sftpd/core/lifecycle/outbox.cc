@@ -1,0 +1,96 @@
+#include "sftpd/core/lifecycle/outbox.h"
+
+#include <fmt/format.h>
+
+namespace sftplc::lifecycle {
+namespace {
+
+constexpr const char* kColumns =
+    "SELECT id, account_id, kind, event_key, state, created_at, next_attempt_at, attempts, "
+    "last_error, sent_at, subject FROM outbox";
+
+std::vector<Notice> Fetch(soci::session& s, const std::string& where, const std::string& order,
+                          std::optional<std::string> account, int limit) {
+  std::vector<Notice> out;
+  Notice n;
+  long long id = 0, created = 0, next = 0, sent = 0;
+  std::string aid;
+  soci::indicator i_next, i_sent;
+  std::string sql = std::string(kColumns) + where + order + " LIMIT :lim";
+  std::string acc = account.value_or("");
+  // Two shapes of the same query: with and without the account filter.
+  soci::statement st =
+      account ? (s.prepare << sql, soci::into(id), soci::into(aid), soci::into(n.kind),
+                 soci::into(n.event_key), soci::into(n.state), soci::into(created),
+                 soci::into(next, i_next), soci::into(n.attempts), soci::into(n.last_error),
+                 soci::into(sent, i_sent), soci::into(n.subject), soci::use(acc),
+                 soci::use(limit))
+              : (s.prepare << sql, soci::into(id), soci::into(aid), soci::into(n.kind),
+                 soci::into(n.event_key), soci::into(n.state), soci::into(created),
+                 soci::into(next, i_next), soci::into(n.attempts), soci::into(n.last_error),
+                 soci::into(sent, i_sent), soci::into(n.subject), soci::use(limit));
+  st.execute();
+  while (st.fetch()) {
+    Notice copy = n;
+    copy.id = id;
+    auto parsed = AccountId::Parse(aid);
+    if (parsed) {
+      copy.account_id = *parsed;
+    }
+    copy.created_at = FromUnix(created);
+    copy.next_attempt_at = i_next == soci::i_ok ? std::optional(FromUnix(next)) : std::nullopt;
+    copy.sent_at = i_sent == soci::i_ok ? std::optional(FromUnix(sent)) : std::nullopt;
+    out.push_back(std::move(copy));
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<Notice>> OutboxStore::List(bool failed_only,
+                                              const std::optional<AccountId>& account,
+                                              int limit) {
+  return db_.Read<std::vector<Notice>>([&](soci::session& s) -> Result<std::vector<Notice>> {
+    std::string where = " WHERE 1 = 1";
+    if (failed_only) {
+      where += " AND state = 'failed'";
+    }
+    if (account) {
+      where += " AND account_id = :a";
+    }
+    return Fetch(s, where, " ORDER BY id DESC",
+                 account ? std::optional(account->str()) : std::nullopt, limit);
+  });
+}
+
+Result<std::vector<Notice>> OutboxStore::Undelivered(int limit) {
+  return db_.Read<std::vector<Notice>>([&](soci::session& s) -> Result<std::vector<Notice>> {
+    return Fetch(s, " WHERE state IN ('pending', 'sending')", " ORDER BY id", std::nullopt,
+                 limit);
+  });
+}
+
+Result<int64_t> OutboxStore::RetryFailed(const std::vector<int64_t>& ids, TimePoint now) {
+  return db_.Write<int64_t>([&](soci::session& s) -> Result<int64_t> {
+    long long t = ToUnix(now);
+    if (ids.empty()) {
+      soci::statement st = (s.prepare << "UPDATE outbox SET state = 'pending', attempts = 0, "
+                                         "next_attempt_at = :t WHERE state = 'failed'",
+                            soci::use(t));
+      st.execute(true);
+      return static_cast<int64_t>(st.get_affected_rows());
+    }
+    int64_t n = 0;
+    for (int64_t id : ids) {
+      long long v = id;
+      soci::statement st = (s.prepare << "UPDATE outbox SET state = 'pending', attempts = 0, "
+                                         "next_attempt_at = :t WHERE state = 'failed' AND id = :id",
+                            soci::use(t), soci::use(v));
+      st.execute(true);
+      n += st.get_affected_rows();
+    }
+    return n;
+  });
+}
+
+}  // namespace sftplc::lifecycle

@@ -1,0 +1,49 @@
+#pragma once
+
+// The notice outbox as the admin sees it: list (all, or the failed ones) and retry. The runner
+// (runner.h) fills and drains it. Thread-safe: each call uses its own pooled session.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/ids.h"
+#include "sftpd/core/base/result.h"
+#include "sftpd/core/db/database.h"
+
+namespace sftplc::lifecycle {
+
+struct Notice {
+  int64_t id = 0;
+  AccountId account_id;
+  std::string kind;       // "inactivity_notice", "closure_notice", "files_waiting"
+  std::string event_key;  // unique per account
+  std::string state;      // "pending", "sending", "sent", "failed", "cancelled"
+  TimePoint created_at{};
+  std::optional<TimePoint> next_attempt_at;
+  int attempts = 0;
+  std::string last_error;  // no personal data
+  std::optional<TimePoint> sent_at;
+  std::string subject;
+};
+
+class OutboxStore {
+ public:
+  // REQUIRES: db outlives the store.
+  explicit OutboxStore(db::Database& db) : db_(db) {}
+
+  // Newest first; `failed_only` lists permanent failures; `account` filters.
+  Result<std::vector<Notice>> List(bool failed_only, const std::optional<AccountId>& account,
+                                   int limit);
+  // Puts failed notices back in the queue (attempts reset, due now); all of them, or those of
+  // `ids`. Returns how many. Idempotent.
+  Result<int64_t> RetryFailed(const std::vector<int64_t>& ids, TimePoint now);
+  // Notices not yet delivered (pending or sending), oldest first.
+  Result<std::vector<Notice>> Undelivered(int limit);
+
+ private:
+  db::Database& db_;
+};
+
+}  // namespace sftplc::lifecycle

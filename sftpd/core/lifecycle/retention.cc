@@ -1,0 +1,184 @@
+#include "sftpd/core/lifecycle/retention.h"
+
+#include <dirent.h>
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/time_format.h"
+#include "sftpd/core/lifecycle/account_rows.h"
+#include "sftpd/core/lifecycle/policy.h"
+
+namespace sftplc::lifecycle {
+namespace {
+
+using accounts::Account;
+using accounts::AccountState;
+
+std::vector<std::string> StorageFolders(const std::string& root) {
+  std::vector<std::string> out;
+  if (root.empty()) {
+    return out;
+  }
+  DIR* d = opendir(root.c_str());
+  if (d == nullptr) {
+    return out;
+  }
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] != '.') {
+      out.emplace_back(e->d_name);
+    }
+  }
+  closedir(d);
+  return out;
+}
+
+}  // namespace
+
+Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Config& cfg,
+                                             TimePoint now) {
+  const db::Backend b = db.backend();
+  const auto& lc = cfg.lifecycle;
+  // Missed = past the deadline by more than one sweep interval.
+  auto late = [&](TimePoint deadline) { return AddPeriod(deadline, lc.interval) < now; };
+  std::vector<std::string> folders = StorageFolders(cfg.storage.root);
+  return db.Read<RetentionReport>([&](soci::session& s) -> Result<RetentionReport> {
+    RetentionReport rep;
+    rep.generated_at = now;
+    std::set<std::string> live;
+    std::vector<std::string> ids;
+    {
+      std::string id;
+      soci::statement st = (s.prepare << "SELECT id FROM accounts ORDER BY id", soci::into(id));
+      st.execute();
+      while (st.fetch()) {
+        ids.push_back(id);
+      }
+    }
+    for (const auto& sid : ids) {
+      auto aid = AccountId::Parse(sid);
+      if (!aid) {
+        continue;
+      }
+      auto acc = LoadAccount(s, b, *aid, false);
+      if (!acc) {
+        continue;
+      }
+      live.insert(sid);
+      rep.accounts++;
+      const Account& a = *acc;
+      NextAction next = NextAccountAction(a, lc);
+      RetentionEntry e;
+      e.record = "account";
+      e.account_id = a.id;
+      e.state = StateText(a.state);
+      e.rule = std::string(ActionName(next.action));
+      e.deadline = next.due;
+      e.status = "ok";
+      if (next.action == Action::kNone) {
+        e.rule = "close_inactivity";
+        e.status = "waiting";
+        e.note = fmt::format("inactivity notice queued {} and not delivered yet: the account "
+                             "cannot be closed until it is",
+                             FormatTime(a.notice_queued_at));
+        rep.waiting++;
+      } else if (next.due && late(*next.due)) {
+        e.status = "overdue";
+        e.note = "no sweep has carried this out: is the lifecycle sweep running?";
+        rep.overdue++;
+      }
+      rep.entries.push_back(std::move(e));
+    }
+    {
+      std::string id;
+      int consent = 0;
+      long long due = 0;
+      soci::statement st = (s.prepare << "SELECT account_id, consent, delete_due FROM "
+                                         "marketing_contacts ORDER BY delete_due",
+                            soci::into(id), soci::into(consent), soci::into(due));
+      st.execute();
+      while (st.fetch()) {
+        auto aid = AccountId::Parse(id);
+        if (!aid) {
+          continue;
+        }
+        rep.contacts++;
+        RetentionEntry e;
+        e.record = "marketing_contact";
+        e.account_id = *aid;
+        e.state = consent ? "consent" : "withdrawn";
+        e.rule = "delete_contact";
+        e.deadline = FromUnix(due);
+        e.status = late(FromUnix(due)) ? "overdue" : "ok";
+        if (e.status == "overdue") {
+          rep.overdue++;
+        }
+        rep.entries.push_back(std::move(e));
+      }
+    }
+    {
+      std::string id, kind, state, err;
+      long long created = 0;
+      int attempts = 0;
+      soci::statement st =
+          (s.prepare << "SELECT account_id, kind, state, created_at, attempts, last_error FROM "
+                        "outbox WHERE state IN ('pending', 'sending', 'failed') ORDER BY id",
+           soci::into(id), soci::into(kind), soci::into(state), soci::into(created),
+           soci::into(attempts), soci::into(err));
+      st.execute();
+      while (st.fetch()) {
+        auto aid = AccountId::Parse(id);
+        if (!aid) {
+          continue;
+        }
+        RetentionEntry e;
+        e.record = "notice";
+        e.account_id = *aid;
+        e.state = state;
+        e.rule = kind;
+        e.deadline = std::nullopt;
+        if (state == "failed") {
+          e.status = "failed";
+          e.note = fmt::format("gave up after {} attempts ({}); fix the mail setup and run "
+                               "`sftpctl notices retry`",
+                               attempts, err);
+          rep.failed++;
+        } else {
+          e.status = "waiting";
+          rep.waiting++;
+          e.note = fmt::format("queued {}, {} attempts so far", FormatTime(FromUnix(created)),
+                               attempts);
+        }
+        rep.entries.push_back(std::move(e));
+      }
+    }
+    long long receipts = 0;
+    s << "SELECT COUNT(*) FROM purge_receipts", soci::into(receipts);
+    rep.receipts = receipts;
+    for (const auto& f : folders) {
+      if (live.count(f) != 0) {
+        continue;
+      }
+      RetentionEntry e;
+      e.record = "files";
+      auto aid = AccountId::Parse(f);
+      if (aid) {
+        e.account_id = *aid;
+      }
+      e.state = "no account";
+      e.rule = "purge";
+      e.status = "overdue";
+      e.note = aid ? "a storage folder whose account is gone (an interrupted purge?): "
+                     "`sftpctl account erase` removes it"
+                   : "a storage entry that is not an account folder";
+      rep.overdue++;
+      rep.entries.push_back(std::move(e));
+    }
+    return rep;
+  });
+}
+
+}  // namespace sftplc::lifecycle

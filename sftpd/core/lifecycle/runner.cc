@@ -1,0 +1,985 @@
+#include "sftpd/core/lifecycle/runner.h"
+
+#include <algorithm>
+#include <map>
+
+#include <fmt/format.h>
+
+#include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/time_format.h"
+#include "sftpd/core/lifecycle/account_rows.h"
+#include "sftpd/core/lifecycle/file_tree.h"
+#include "sftpd/core/notify/message.h"
+
+namespace sftplc::lifecycle {
+
+using accounts::Account;
+using accounts::AccountState;
+using accounts::CloseReason;
+
+namespace {
+
+constexpr const char* kActor = "lifecycle";
+constexpr long long kLeaseSeconds = 600;  // a claimed notice is retried after this long
+
+std::string SkipLocked(db::Backend b) {
+  return b == db::Backend::kPostgresql ? " FOR UPDATE SKIP LOCKED" : "";
+}
+
+std::vector<std::string> FetchIds(soci::statement& st, std::string& id) {
+  std::vector<std::string> out;
+  st.execute();
+  while (st.fetch()) {
+    out.push_back(id);
+  }
+  return out;
+}
+
+// Ids of accounts with something due at `now`, never-scheduled accounts (next_action_due NULL:
+// created or changed by the account store), closed accounts not yet scheduled for a purge (a
+// closure made elsewhere that kept an older schedule) and pending accounts with activity since
+// the notice. Each query uses an index (next_action_due, or state: closed and pending accounts
+// are few).
+std::vector<std::string> DueAccountIds(soci::session& s, db::Backend b, long long now, int limit,
+                                       bool lock) {
+  std::string lk = lock ? SkipLocked(b) : "";
+  std::vector<std::string> ids;
+  std::string id;
+  {
+    soci::statement st = (s.prepare << "SELECT id FROM accounts WHERE next_action_due <= :now "
+                                       "ORDER BY next_action_due LIMIT :n" + lk,
+                          soci::into(id), soci::use(now), soci::use(limit));
+    ids = FetchIds(st, id);
+  }
+  if (static_cast<int>(ids.size()) < limit) {
+    int rest = limit - static_cast<int>(ids.size());
+    soci::statement st = (s.prepare << "SELECT id FROM accounts WHERE next_action_due IS NULL "
+                                       "LIMIT :n" + lk,
+                          soci::into(id), soci::use(rest));
+    auto more = FetchIds(st, id);
+    ids.insert(ids.end(), more.begin(), more.end());
+  }
+  if (static_cast<int>(ids.size()) < limit) {
+    int rest = limit - static_cast<int>(ids.size());
+    soci::statement st =
+        (s.prepare << "SELECT id FROM accounts WHERE state = 'closed' AND next_action <> 'purge' "
+                      "LIMIT :n" + lk,
+         soci::into(id), soci::use(rest));
+    auto more = FetchIds(st, id);
+    ids.insert(ids.end(), more.begin(), more.end());
+  }
+  if (static_cast<int>(ids.size()) < limit) {
+    // Activity without a login (a transfer) while a notice is out: confirmed at once, even if
+    // the store kept the scheduled closure date.
+    int rest = limit - static_cast<int>(ids.size());
+    soci::statement st =
+        (s.prepare << "SELECT id FROM accounts WHERE state = 'confirmation_pending' AND "
+                      "last_activity_at > notice_queued_at LIMIT :n" + lk,
+         soci::into(id), soci::use(rest));
+    auto more = FetchIds(st, id);
+    ids.insert(ids.end(), more.begin(), more.end());
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
+}
+
+// Stores the policy's next action on `a` (kNone is stored as "" with kNeverDue).
+void Schedule(Account& a, const config::LifecycleConfig& cfg) {
+  NextAction next = NextAccountAction(a, cfg);
+  a.next_action = std::string(ActionName(next.action));
+  a.next_action_due = next.action == Action::kNone || !next.due ? FromUnix(kNeverDue) : *next.due;
+}
+
+std::string InactivityKey(const Account& a) {
+  return fmt::format("inactivity:{}", ToUnix(LastActivity(a)));
+}
+
+bool InsertNotice(soci::session& s, const AccountId& id, notify::NoticeKind kind,
+                  const std::string& key, TimePoint now, const std::string& detail) {
+  std::string sid = id.str(), k(notify::NoticeKindName(kind)), ek = key, d = detail;
+  long long t = ToUnix(now);
+  soci::statement st =
+      (s.prepare << "INSERT INTO outbox (account_id, kind, event_key, state, created_at, "
+                    "next_attempt_at, attempts, detail) VALUES (:a, :k, :e, 'pending', :c, :n, "
+                    "0, :d) ON CONFLICT (account_id, event_key) DO NOTHING",
+       soci::use(sid), soci::use(k), soci::use(ek), soci::use(t), soci::use(t), soci::use(d));
+  st.execute(true);
+  return st.get_affected_rows() > 0;
+}
+
+int64_t CancelNotices(soci::session& s, const AccountId& id, const std::string& kind) {
+  std::string sid = id.str(), k = kind;
+  soci::statement st =
+      (s.prepare << "UPDATE outbox SET state = 'cancelled', next_attempt_at = NULL "
+                    "WHERE account_id = :a AND kind = :k AND state IN ('pending', 'sending')",
+       soci::use(sid), soci::use(k));
+  st.execute(true);
+  return st.get_affected_rows();
+}
+
+int64_t Exec(soci::session& s, const std::string& sql, const std::string& id) {
+  std::string v = id;
+  soci::statement st = (s.prepare << sql, soci::use(v));
+  st.execute(true);
+  return st.get_affected_rows();
+}
+
+TimePoint LastCommunicationOrActivity(const Account& a) {
+  TimePoint t = LastActivity(a);
+  if (a.last_communication_at && *a.last_communication_at > t) {
+    t = *a.last_communication_at;
+  }
+  return t;
+}
+
+// Deletes everything held for `a` (files first: a failure there rolls the whole purge back and
+// the next sweep retries), writes the receipt, and keeps the marketing contact if `keep`.
+Result<PurgeReceipt> PurgeInTx(soci::session& s, db::Backend b, const config::Config& cfg,
+                               const Account& a, const std::string& reason, TimePoint now,
+                               bool keep) {
+  PurgeReceipt r;
+  r.account_id = a.id;
+  r.purged_at = now;
+  r.reason = reason;
+  r.closed_at = a.closed_at;
+  auto files = RemoveAccountRoot(cfg.storage.root, a.id);
+  if (!files) {
+    return files.error();
+  }
+  r.files_deleted = files->files;
+  r.bytes_deleted = files->bytes;
+  const std::string id = a.id.str();
+  r.keys_deleted = Exec(s, "DELETE FROM public_keys WHERE account_id = :id", id);
+  for (const char* table : {"usage_sessions", "usage_failed_logins"}) {
+    if (TableExists(s, b, table)) {
+      r.usage_rows_deleted +=
+          Exec(s, fmt::format("DELETE FROM {} WHERE account_id = :id", table), id);
+    }
+  }
+  r.notices_deleted = Exec(s, "DELETE FROM outbox WHERE account_id = :id", id);
+  r.contact_kept = keep;
+  if (keep) {
+    ContactRetention c{true, std::nullopt, LastCommunicationOrActivity(a)};
+    long long last_comm = ToUnix(c.last_communication_at), created = ToUnix(now),
+              due = ToUnix(ContactDeadline(c, cfg.lifecycle));
+    std::string name = a.full_name, company = a.company, email = a.email, phone = a.phone;
+    std::string sid = id;
+    s << "INSERT INTO marketing_contacts (account_id, full_name, company, email, phone, consent, "
+         "consent_withdrawn_at, last_communication_at, created_at, delete_due) VALUES (:id, :n, "
+         ":c, :e, :p, 1, NULL, :lc, :ca, :due)",
+        soci::use(sid), soci::use(name), soci::use(company), soci::use(email), soci::use(phone),
+        soci::use(last_comm), soci::use(created), soci::use(due);
+  } else {
+    r.consent_events_deleted = Exec(s, "DELETE FROM consent_events WHERE account_id = :id", id);
+  }
+  Exec(s, "DELETE FROM accounts WHERE id = :id", id);
+  {
+    std::string sid = id, rs = reason;
+    long long purged = ToUnix(now);
+    long long closed = a.closed_at ? ToUnix(*a.closed_at) : 0;
+    soci::indicator i_closed = a.closed_at ? soci::i_ok : soci::i_null;
+    long long fd = r.files_deleted, bd = r.bytes_deleted, kd = r.keys_deleted,
+              ud = r.usage_rows_deleted, nd = r.notices_deleted, cd = r.consent_events_deleted;
+    int kept = keep ? 1 : 0;
+    s << "INSERT INTO purge_receipts (account_id, purged_at, reason, closed_at, files_deleted, "
+         "bytes_deleted, keys_deleted, usage_rows_deleted, notices_deleted, "
+         "consent_events_deleted, contact_kept) VALUES (:id, :at, :r, :ca, :fd, :bd, :kd, :ud, "
+         ":nd, :cd, :kept)",
+        soci::use(sid), soci::use(purged), soci::use(rs), soci::use(closed, i_closed),
+        soci::use(fd), soci::use(bd), soci::use(kd), soci::use(ud), soci::use(nd), soci::use(cd),
+        soci::use(kept);
+  }
+  WriteAudit(s, now, kActor, "lifecycle.purge", a.id,
+             fmt::format("reason={} files={} keys={} usage_rows={} notices={} contact_kept={}",
+                         reason, r.files_deleted, r.keys_deleted, r.usage_rows_deleted,
+                         r.notices_deleted, keep));
+  return r;
+}
+
+std::optional<MarketingContact> LoadContact(soci::session& s, db::Backend b, const AccountId& id,
+                                            bool lock) {
+  std::string sid = id.str();
+  MarketingContact c;
+  int consent = 0;
+  long long withdrawn = 0, last_comm = 0, created = 0, due = 0;
+  soci::indicator i_withdrawn;
+  std::string sql =
+      "SELECT full_name, company, email, phone, consent, consent_withdrawn_at, "
+      "last_communication_at, created_at, delete_due FROM marketing_contacts "
+      "WHERE account_id = :id";
+  if (lock && b == db::Backend::kPostgresql) {
+    sql += " FOR UPDATE";
+  }
+  s << sql, soci::into(c.full_name), soci::into(c.company), soci::into(c.email),
+      soci::into(c.phone), soci::into(consent), soci::into(withdrawn, i_withdrawn),
+      soci::into(last_comm), soci::into(created), soci::into(due), soci::use(sid);
+  if (!s.got_data()) {
+    return std::nullopt;
+  }
+  c.account_id = id;
+  c.consent = consent != 0;
+  if (i_withdrawn == soci::i_ok) {
+    c.consent_withdrawn_at = FromUnix(withdrawn);
+  }
+  c.last_communication_at = FromUnix(last_comm);
+  c.created_at = FromUnix(created);
+  c.delete_due = FromUnix(due);
+  return c;
+}
+
+void DeleteContactInTx(soci::session& s, const AccountId& id, TimePoint now,
+                       const std::string& reason) {
+  std::string sid = id.str(), rs = reason;
+  long long t = ToUnix(now);
+  Exec(s, "DELETE FROM marketing_contacts WHERE account_id = :id", sid);
+  Exec(s, "DELETE FROM consent_events WHERE account_id = :id", sid);
+  s << "UPDATE purge_receipts SET contact_deleted_at = :t, contact_deleted_reason = :r "
+       "WHERE account_id = :id",
+      soci::use(t), soci::use(rs), soci::use(sid);
+  WriteAudit(s, now, kActor, "lifecycle.contact_delete", id, "reason=" + reason);
+}
+
+Seconds Backoff(const config::LifecycleConfig& cfg, int attempts) {
+  Seconds d = cfg.retry_base;
+  for (int i = 1; i < attempts && d < cfg.retry_max; ++i) {
+    d *= 2;
+  }
+  return std::min(d, cfg.retry_max);
+}
+
+}  // namespace
+
+struct LifecycleRunner::Job {
+  int64_t outbox_id = 0;
+  AccountId account_id;
+  notify::NoticeKind kind = notify::NoticeKind::kInactivity;
+  std::string event_key;
+  int attempts = 0;
+  notify::Envelope envelope;
+  std::string message;
+  std::string subject;
+};
+
+LifecycleRunner::LifecycleRunner(db::Database& db, config::Config cfg, notify::Mailer* mailer,
+                                 notify::TemplateSet templates, Logger log)
+    : db_(db), cfg_(std::move(cfg)), mailer_(mailer), templates_(std::move(templates)),
+      log_(std::move(log)) {}
+
+Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& opts) {
+  SweepReport report;
+  int batch = std::max(1, opts.batch_size);
+  // Accounts.
+  std::vector<std::string> seen;
+  int64_t done = 0;
+  while (true) {
+    auto n = AccountBatch(now, opts, report, seen);
+    if (!n) {
+      return n.error();
+    }
+    done += *n;
+    if (opts.progress) {
+      opts.progress({"accounts", done});
+    }
+    if (*n == 0 || opts.dry_run) {
+      break;
+    }
+  }
+  if (opts.dry_run) {
+    // Notices and contacts that are due, without touching them.
+    auto r = db_.Read<std::vector<PlannedAction>>(
+        [&](soci::session& s) -> Result<std::vector<PlannedAction>> {
+          std::vector<PlannedAction> out;
+          long long t = ToUnix(now);
+          std::string id, kind;
+          long long due = 0;
+          soci::statement st =
+              (s.prepare << "SELECT account_id, kind, next_attempt_at FROM outbox WHERE "
+                            "next_attempt_at <= :now AND state IN ('pending', 'sending')",
+               soci::into(id), soci::into(kind), soci::into(due), soci::use(t));
+          st.execute();
+          while (st.fetch()) {
+            auto aid = AccountId::Parse(id);
+            if (aid) {
+              out.push_back({*aid, "deliver_notice:" + kind, FromUnix(due)});
+            }
+          }
+          soci::statement st2 =
+              (s.prepare << "SELECT account_id, delete_due FROM marketing_contacts WHERE "
+                            "delete_due <= :now",
+               soci::into(id), soci::into(due), soci::use(t));
+          st2.execute();
+          while (st2.fetch()) {
+            auto aid = AccountId::Parse(id);
+            if (aid) {
+              out.push_back({*aid, "delete_contact", FromUnix(due)});
+            }
+          }
+          return out;
+        });
+    if (!r) {
+      return r.error();
+    }
+    report.planned.insert(report.planned.end(), r->begin(), r->end());
+    return report;
+  }
+  if (report.purged > 0) {
+    Status cp = db_.CheckpointAfterErase();
+    if (!cp) {
+      SPDLOG_LOGGER_WARN(log_, "checkpoint after purge deferred error=\"{}\"", cp.error().ToString());
+    }
+  }
+  // Notices.
+  if (mailer_ != nullptr) {
+    int64_t handled = 0;
+    while (true) {
+      auto jobs = ClaimNotices(now, batch, report);
+      if (!jobs) {
+        return jobs.error();
+      }
+      if (jobs->empty()) {
+        break;
+      }
+      for (const Job& job : *jobs) {
+        Status sent = job.message.empty() ? Status(Error::InvalidArgument("cannot build notice"))
+                                          : mailer_->Send(job.envelope, job.message);
+        Settle(job, sent, now, report);
+      }
+      handled += static_cast<int64_t>(jobs->size());
+      if (opts.progress) {
+        opts.progress({"notices", handled});
+      }
+    }
+  }
+  // Marketing contacts.
+  int64_t contacts = 0;
+  while (true) {
+    auto n = ContactBatch(now, batch, report);
+    if (!n) {
+      return n.error();
+    }
+    contacts += *n;
+    if (opts.progress) {
+      opts.progress({"contacts", contacts});
+    }
+    if (*n == 0) {
+      break;
+    }
+  }
+  if (report.contacts_deleted > 0) {
+    (void)db_.CheckpointAfterErase();
+  }
+  SPDLOG_LOGGER_INFO(log_,
+                     "sweep done queued={} reactivated={} closed={} purged={} sent={} "
+                     "deferred={} failed={} contacts_deleted={} errors={}",
+                     report.notices_queued, report.reactivated, report.closed, report.purged,
+                     report.notices_sent, report.notices_deferred, report.notices_failed,
+                     report.contacts_deleted, report.errors);
+  return report;
+}
+
+Result<int64_t> LifecycleRunner::AccountBatch(TimePoint now, const SweepOptions& opts,
+                                              SweepReport& report,
+                                              std::vector<std::string>& seen) {
+  const db::Backend b = db_.backend();
+  const auto& lc = cfg_.lifecycle;
+  auto body = [&](soci::session& s) -> Result<int64_t> {
+    long long t = ToUnix(now);
+    // A dry run looks at everything due at once; a real sweep works in batches.
+    int limit = opts.dry_run ? 1 << 30 : std::max(1, opts.batch_size);
+    std::vector<std::string> ids = DueAccountIds(s, b, t, limit, !opts.dry_run);
+    int64_t handled = 0;
+    for (const std::string& sid : ids) {
+      if (std::binary_search(seen.begin(), seen.end(), sid)) {
+        continue;  // handled earlier in this sweep; its new schedule is in the future
+      }
+      seen.insert(std::upper_bound(seen.begin(), seen.end(), sid), sid);
+      auto id = AccountId::Parse(sid);
+      if (!id) {
+        continue;
+      }
+      auto acc = LoadAccount(s, b, *id, !opts.dry_run);
+      if (!acc) {
+        continue;
+      }
+      Account a = std::move(*acc);
+      ++handled;
+      if (opts.dry_run) {
+        NextAction next = NextAccountAction(a, lc);
+        if (next.IsDue(now)) {
+          report.planned.push_back({a.id, std::string(ActionName(next.action)), *next.due});
+        }
+        continue;
+      }
+      bool purged = false;
+      bool acted = false;
+      // An account may need more than one step (e.g. an idle closed account reopened long
+      // ago); a few steps per sweep, each re-evaluated, never loop forever.
+      for (int step = 0; step < 4 && !purged; ++step) {
+        NextAction next = NextAccountAction(a, lc);
+        if (!next.IsDue(now)) {
+          break;
+        }
+        acted = true;
+        switch (next.action) {
+          case Action::kQueueInactivityNotice: {
+            a.state = AccountState::kConfirmationPending;
+            a.notice_queued_at = now;
+            a.notice_delivered_at.reset();
+            a.updated_at = now;
+            if (InsertNotice(s, a.id, notify::NoticeKind::kInactivity, InactivityKey(a), now,
+                             "")) {
+              report.notices_queued++;
+            }
+            WriteAudit(s, now, kActor, "lifecycle.notice_queued", a.id,
+                       "kind=inactivity_notice state=confirmation_pending");
+            SPDLOG_LOGGER_INFO(log_, "inactivity notice queued account={}", a.id.short_str());
+            break;
+          }
+          case Action::kReactivate: {
+            a.state = AccountState::kActive;
+            a.notice_queued_at.reset();
+            a.notice_delivered_at.reset();
+            a.updated_at = now;
+            report.notices_cancelled += CancelNotices(s, a.id, "inactivity_notice");
+            report.reactivated++;
+            WriteAudit(s, now, kActor, "lifecycle.reactivate", a.id,
+                       "state=active cause=activity");
+            SPDLOG_LOGGER_INFO(log_, "account confirmed by activity account={}",
+                               a.id.short_str());
+            break;
+          }
+          case Action::kCloseForInactivity: {
+            // The policy only gets here with a delivered notice and a window without activity.
+            a.state = AccountState::kClosed;
+            a.closed_at = now;
+            a.closed_reason = CloseReason::kInactivity;
+            a.updated_at = now;
+            if (InsertNotice(s, a.id, notify::NoticeKind::kClosure,
+                             fmt::format("closure:{}", ToUnix(now)), now, "")) {
+              report.notices_queued++;
+            }
+            report.closed++;
+            WriteAudit(s, now, kActor, "lifecycle.close", a.id,
+                       fmt::format("reason=inactivity notice_delivered_at={}",
+                                   FormatTime(a.notice_delivered_at)));
+            SPDLOG_LOGGER_INFO(log_, "account closed for inactivity account={}",
+                               a.id.short_str());
+            break;
+          }
+          case Action::kPurge: {
+            std::string reason =
+                a.closed_reason ? CloseReasonText(*a.closed_reason) : std::string("request");
+            auto r = PurgeInTx(s, b, cfg_, a, reason, now, KeepsMarketingContact(a));
+            if (!r) {
+              return r.error();
+            }
+            purged = true;
+            report.purged++;
+            SPDLOG_LOGGER_INFO(log_, "account purged account={} reason={} files={} contact_kept={}",
+                               a.id.short_str(), reason, r->files_deleted, r->contact_kept);
+            break;
+          }
+          case Action::kNone:
+          case Action::kDeleteMarketingContact:
+            break;
+        }
+      }
+      if (purged) {
+        continue;
+      }
+      std::string before_action = a.next_action;
+      std::optional<TimePoint> before_due = a.next_action_due;
+      Schedule(a, lc);
+      if (acted || before_action != a.next_action || before_due != a.next_action_due) {
+        SaveLifecycleFields(s, a);
+      }
+      if (!acted) {
+        report.scheduled++;
+      }
+    }
+    return handled;
+  };
+  if (opts.dry_run) {
+    return db_.Read<int64_t>(body);
+  }
+  return db_.Write<int64_t>(body);
+}
+
+Result<std::vector<LifecycleRunner::Job>> LifecycleRunner::ClaimNotices(TimePoint now, int limit,
+                                                                         SweepReport& report) {
+  const db::Backend b = db_.backend();
+  auto from = notify::ParseMailbox(cfg_.smtp.from);
+  return db_.Write<std::vector<Job>>([&](soci::session& s) -> Result<std::vector<Job>> {
+    std::vector<Job> jobs;
+    long long t = ToUnix(now);
+    struct Row {
+      long long id;
+      std::string account_id, kind, key, detail;
+      int attempts;
+    };
+    std::vector<Row> rows;
+    {
+      Row r{};
+      soci::statement st =
+          (s.prepare << "SELECT id, account_id, kind, event_key, detail, attempts FROM outbox "
+                        "WHERE next_attempt_at <= :now AND state IN ('pending', 'sending') "
+                        "ORDER BY next_attempt_at LIMIT :n" + SkipLocked(b),
+           soci::into(r.id), soci::into(r.account_id), soci::into(r.kind), soci::into(r.key),
+           soci::into(r.detail), soci::into(r.attempts), soci::use(t), soci::use(limit));
+      st.execute();
+      while (st.fetch()) {
+        rows.push_back(r);
+      }
+    }
+    for (Row& r : rows) {
+      long long oid = r.id;
+      auto cancel = [&](const char* why) {
+        std::string reason = why;
+        s << "UPDATE outbox SET state = 'cancelled', next_attempt_at = NULL, last_error = :e "
+             "WHERE id = :id",
+            soci::use(reason), soci::use(oid);
+        report.notices_cancelled++;
+      };
+      auto id = AccountId::Parse(r.account_id);
+      auto kind = notify::ParseNoticeKind(r.kind);
+      if (!id || !kind) {
+        cancel("malformed outbox row");
+        continue;
+      }
+      auto acc = LoadAccount(s, b, *id, true);
+      if (!acc) {
+        cancel("account no longer exists");
+        continue;
+      }
+      const Account& a = *acc;
+      if (*kind == notify::NoticeKind::kInactivity &&
+          (a.state != AccountState::kConfirmationPending || a.notice_delivered_at ||
+           InactivityKey(a) != r.key)) {
+        cancel("account confirmed meanwhile");
+        continue;
+      }
+      if (*kind == notify::NoticeKind::kClosure && a.state != AccountState::kClosed) {
+        cancel("account reopened meanwhile");
+        continue;
+      }
+      Job job;
+      job.outbox_id = r.id;
+      job.account_id = *id;
+      job.kind = *kind;
+      job.event_key = r.key;
+      job.attempts = r.attempts;
+      // Render now: the inactivity deadline counts from delivery, i.e. from this sweep.
+      std::map<std::string, std::string> values = {
+          {"name", a.full_name},
+          {"username", a.username},
+          {"company", a.company},
+          {"service", from && !from->display_name.empty() ? from->display_name
+                                                          : std::string("secure FTP service")},
+          {"reply_to", !cfg_.smtp.reply_to.empty() ? cfg_.smtp.reply_to
+                                                   : (from ? from->address : std::string())},
+          {"last_activity", FormatDate(LastActivity(a))},
+          {"deadline", FormatDate(AddPeriod(now, cfg_.lifecycle.confirmation_window))},
+          {"purge_date", a.state == AccountState::kClosed
+                             ? FormatDate(*NextAccountAction(a, cfg_.lifecycle).due)
+                             : std::string()},
+          {"account_id", a.id.str()},
+      };
+      if (*kind == notify::NoticeKind::kFilesWaiting) {
+        int64_t count = 0;
+        std::string list;
+        size_t pos = 0;
+        while (pos < r.detail.size()) {
+          size_t nl = r.detail.find('\n', pos);
+          std::string name = r.detail.substr(pos, nl == std::string::npos ? nl : nl - pos);
+          if (!name.empty()) {
+            list += (count ? "\n  " : "  ") + name;
+            ++count;
+          }
+          if (nl == std::string::npos) {
+            break;
+          }
+          pos = nl + 1;
+        }
+        values["files"] = list;
+        values["file_count"] = std::to_string(count);
+      }
+      auto rendered = templates_.Render(*kind, values);
+      auto to = notify::ParseMailbox(a.email);
+      if (rendered && to && from) {
+        notify::MailMessage m;
+        m.from = *from;
+        m.to = notify::Mailbox{a.full_name, to->address};
+        m.reply_to = cfg_.smtp.reply_to;
+        m.subject = rendered->subject;
+        m.body = rendered->body;
+        m.date = now;
+        auto built = notify::BuildMessage(m);
+        if (built) {
+          job.message = std::move(*built);
+          job.subject = rendered->subject;
+          job.envelope = {from->address, to->address};
+        }
+      }
+      long long lease = t + kLeaseSeconds;
+      s << "UPDATE outbox SET state = 'sending', next_attempt_at = :l WHERE id = :id",
+          soci::use(lease), soci::use(oid);
+      jobs.push_back(std::move(job));
+    }
+    return jobs;
+  });
+}
+
+void LifecycleRunner::Settle(const Job& job, const Status& sent, TimePoint now,
+                             SweepReport& report) {
+  const db::Backend b = db_.backend();
+  const auto& lc = cfg_.lifecycle;
+  auto r = db_.Write<int>([&](soci::session& s) -> Result<int> {
+    long long t = ToUnix(now), oid = job.outbox_id;
+    int attempts = job.attempts + 1;
+    if (sent) {
+      std::string subject = job.subject;
+      s << "UPDATE outbox SET state = 'sent', sent_at = :t, next_attempt_at = NULL, "
+           "attempts = :a, subject = :s, last_error = '' WHERE id = :id",
+          soci::use(t), soci::use(attempts), soci::use(subject), soci::use(oid);
+      auto acc = LoadAccount(s, b, job.account_id, true);
+      if (acc) {
+        Account a = std::move(*acc);
+        a.last_communication_at = now;
+        if (job.kind == notify::NoticeKind::kInactivity &&
+            a.state == AccountState::kConfirmationPending && !a.notice_delivered_at &&
+            InactivityKey(a) == job.event_key) {
+          // The confirmation window starts now, at delivery.
+          a.notice_delivered_at = now;
+          a.updated_at = now;
+          WriteAudit(s, now, kActor, "lifecycle.notice_delivered", a.id,
+                     "kind=inactivity_notice");
+        }
+        Schedule(a, lc);
+        SaveLifecycleFields(s, a);
+      }
+      return 0;
+    }
+    bool permanent = !notify::IsTemporary(sent.error()) || attempts >= lc.max_delivery_attempts;
+    std::string err = sent.error().ToString();
+    if (permanent) {
+      s << "UPDATE outbox SET state = 'failed', next_attempt_at = NULL, attempts = :a, "
+           "last_error = :e WHERE id = :id",
+          soci::use(attempts), soci::use(err), soci::use(oid);
+      return 2;
+    }
+    long long next = t + Backoff(lc, attempts).count();
+    s << "UPDATE outbox SET state = 'pending', next_attempt_at = :n, attempts = :a, "
+         "last_error = :e WHERE id = :id",
+        soci::use(next), soci::use(attempts), soci::use(err), soci::use(oid);
+    return 1;
+  });
+  if (!r) {
+    report.errors++;
+    SPDLOG_LOGGER_ERROR(log_, "cannot record a notice result notice={} error=\"{}\"",
+                        job.outbox_id, r.error().ToString());
+    return;
+  }
+  if (*r == 0) {
+    report.notices_sent++;
+    SPDLOG_LOGGER_INFO(log_, "notice delivered account={} kind={} notice={}",
+                       job.account_id.short_str(), notify::NoticeKindName(job.kind),
+                       job.outbox_id);
+  } else if (*r == 1) {
+    report.notices_deferred++;
+    SPDLOG_LOGGER_WARN(log_, "notice deferred account={} kind={} notice={} attempts={} error=\"{}\"",
+                       job.account_id.short_str(), notify::NoticeKindName(job.kind),
+                       job.outbox_id, job.attempts + 1, sent.error().ToString());
+  } else {
+    report.notices_failed++;
+    SPDLOG_LOGGER_ERROR(log_, "notice failed account={} kind={} notice={} attempts={} error=\"{}\"",
+                        job.account_id.short_str(), notify::NoticeKindName(job.kind),
+                        job.outbox_id, job.attempts + 1, sent.error().ToString());
+  }
+}
+
+Result<int64_t> LifecycleRunner::ContactBatch(TimePoint now, int limit, SweepReport& report) {
+  const db::Backend b = db_.backend();
+  return db_.Write<int64_t>([&](soci::session& s) -> Result<int64_t> {
+    long long t = ToUnix(now);
+    std::string id;
+    soci::statement st = (s.prepare << "SELECT account_id FROM marketing_contacts WHERE "
+                                       "delete_due <= :now ORDER BY delete_due LIMIT :n" +
+                                           SkipLocked(b),
+                          soci::into(id), soci::use(t), soci::use(limit));
+    auto ids = FetchIds(st, id);
+    for (const auto& sid : ids) {
+      auto aid = AccountId::Parse(sid);
+      if (!aid) {
+        continue;
+      }
+      auto c = LoadContact(s, b, *aid, false);
+      std::string reason = c && !c->consent ? "withdrawal" : "retention";
+      DeleteContactInTx(s, *aid, now, reason);
+      report.contacts_deleted++;
+      SPDLOG_LOGGER_INFO(log_, "marketing contact deleted account={} reason={}",
+                         aid->short_str(), reason);
+    }
+    return static_cast<int64_t>(ids.size());
+  });
+}
+
+Result<std::vector<PlannedAction>> LifecycleRunner::Plan(TimePoint now, TimePoint until) {
+  const db::Backend b = db_.backend();
+  const auto& lc = cfg_.lifecycle;
+  return db_.Read<std::vector<PlannedAction>>(
+      [&](soci::session& s) -> Result<std::vector<PlannedAction>> {
+        std::vector<PlannedAction> out;
+        long long u = ToUnix(until);
+        std::string id;
+        std::vector<std::string> ids;
+        {
+          soci::statement st =
+              (s.prepare << "SELECT id FROM accounts WHERE next_action_due <= :u OR "
+                            "next_action_due IS NULL OR (state = 'closed' AND next_action <> "
+                            "'purge')",
+               soci::into(id), soci::use(u));
+          ids = FetchIds(st, id);
+        }
+        for (const auto& sid : ids) {
+          auto aid = AccountId::Parse(sid);
+          if (!aid) {
+            continue;
+          }
+          auto a = LoadAccount(s, b, *aid, false);
+          if (!a) {
+            continue;
+          }
+          NextAction next = NextAccountAction(*a, lc);
+          if (next.action != Action::kNone && next.due && *next.due <= until) {
+            out.push_back({*aid, std::string(ActionName(next.action)), std::max(*next.due, now)});
+          }
+        }
+        std::string kind;
+        long long due = 0;
+        soci::statement st =
+            (s.prepare << "SELECT account_id, kind, next_attempt_at FROM outbox WHERE "
+                          "next_attempt_at <= :u AND state IN ('pending', 'sending')",
+             soci::into(id), soci::into(kind), soci::into(due), soci::use(u));
+        st.execute();
+        while (st.fetch()) {
+          if (auto aid = AccountId::Parse(id)) {
+            out.push_back({*aid, "deliver_notice:" + kind, std::max(FromUnix(due), now)});
+          }
+        }
+        soci::statement st2 =
+            (s.prepare << "SELECT account_id, delete_due FROM marketing_contacts WHERE "
+                          "delete_due <= :u",
+             soci::into(id), soci::into(due), soci::use(u));
+        st2.execute();
+        while (st2.fetch()) {
+          if (auto aid = AccountId::Parse(id)) {
+            out.push_back({*aid, "delete_contact", std::max(FromUnix(due), now)});
+          }
+        }
+        std::sort(out.begin(), out.end(), [](const PlannedAction& x, const PlannedAction& y) {
+          return std::tie(x.due, x.action) < std::tie(y.due, y.action);
+        });
+        return out;
+      });
+}
+
+Result<PurgeReceipt> LifecycleRunner::EraseNow(const AccountId& id, TimePoint now,
+                                               const std::string& actor) {
+  const db::Backend b = db_.backend();
+  auto r = db_.Write<PurgeReceipt>([&](soci::session& s) -> Result<PurgeReceipt> {
+    auto acc = LoadAccount(s, b, id, true);
+    if (acc) {
+      auto receipt = PurgeInTx(s, b, cfg_, *acc, "erasure", now, false);
+      if (receipt) {
+        WriteAudit(s, now, actor, "account.erase", id, "erasure request");
+      }
+      return receipt;
+    }
+    auto contact = LoadContact(s, b, id, true);
+    if (!contact) {
+      // Files left behind by an interrupted purge are still erased.
+      auto files = RemoveAccountRoot(cfg_.storage.root, id);
+      if (files && files->files > 0) {
+        PurgeReceipt pr;
+        pr.account_id = id;
+        pr.purged_at = now;
+        pr.reason = "erasure";
+        pr.files_deleted = files->files;
+        pr.bytes_deleted = files->bytes;
+        return pr;
+      }
+      return Error::NotFound("nothing is held for this account id");
+    }
+    DeleteContactInTx(s, id, now, "erasure");
+    WriteAudit(s, now, actor, "account.erase", id, "erasure request (marketing contact)");
+    PurgeReceipt pr;
+    pr.account_id = id;
+    pr.purged_at = now;
+    pr.reason = "erasure";
+    pr.contact_deleted_at = now;
+    pr.contact_deleted_reason = "erasure";
+    return pr;
+  });
+  if (r) {
+    Status cp = db_.CheckpointAfterErase();
+    if (!cp) {
+      SPDLOG_LOGGER_WARN(log_, "checkpoint after erasure deferred error=\"{}\"",
+                         cp.error().ToString());
+    }
+    SPDLOG_LOGGER_INFO(log_, "account erased account={}", id.short_str());
+  }
+  return r;
+}
+
+Result<Account> LifecycleRunner::Confirm(const AccountId& id, TimePoint now,
+                                         const std::string& actor) {
+  const db::Backend b = db_.backend();
+  return db_.Write<Account>([&](soci::session& s) -> Result<Account> {
+    auto acc = LoadAccount(s, b, id, true);
+    if (!acc) {
+      return Error::NotFound("no such account");
+    }
+    Account a = std::move(*acc);
+    if (a.state == AccountState::kClosed) {
+      return Error::AlreadyExists("the account is closed: reopen it instead of confirming");
+    }
+    std::string before = StateText(a.state);
+    a.state = AccountState::kActive;
+    a.last_activity_at = now;
+    a.notice_queued_at.reset();
+    a.notice_delivered_at.reset();
+    a.updated_at = now;
+    CancelNotices(s, id, "inactivity_notice");
+    Schedule(a, cfg_.lifecycle);
+    SaveLifecycleFields(s, a);
+    WriteAudit(s, now, actor, "account.confirm", id, "state=" + before + "->active");
+    return a;
+  });
+}
+
+Status LifecycleRunner::QueueFilesNotice(const AccountId& id,
+                                         const std::vector<std::string>& files,
+                                         const std::string& event_key, TimePoint now) {
+  const db::Backend b = db_.backend();
+  auto r = db_.Write<int>([&](soci::session& s) -> Result<int> {
+    if (!LoadAccount(s, b, id, true)) {
+      return Error::NotFound("no such account");
+    }
+    std::string detail;
+    for (const auto& f : files) {
+      std::string line = f;
+      std::replace(line.begin(), line.end(), '\n', ' ');
+      std::replace(line.begin(), line.end(), '\r', ' ');
+      detail += line + "\n";
+    }
+    if (!InsertNotice(s, id, notify::NoticeKind::kFilesWaiting, "files:" + event_key, now,
+                      detail)) {
+      return Error::AlreadyExists("a notice with this key is already queued");
+    }
+    WriteAudit(s, now, "lifecycle", "lifecycle.notice_queued", id,
+               fmt::format("kind=files_waiting files={}", files.size()));
+    return 0;
+  });
+  if (!r) {
+    return r.error();
+  }
+  return {};
+}
+
+Status LifecycleRunner::WithdrawContactConsent(const AccountId& id, TimePoint now,
+                                               const std::string& source,
+                                               const std::string& actor) {
+  const db::Backend b = db_.backend();
+  auto r = db_.Write<int>([&](soci::session& s) -> Result<int> {
+    auto c = LoadContact(s, b, id, true);
+    if (!c) {
+      return Error::NotFound("no marketing contact for this account id");
+    }
+    if (!c->consent) {
+      return Error::AlreadyExists("consent is already withdrawn");
+    }
+    ContactRetention cr{false, now, c->last_communication_at};
+    long long t = ToUnix(now), due = ToUnix(ContactDeadline(cr, cfg_.lifecycle));
+    std::string sid = id.str(), src = source, act = actor;
+    int granted = 0;
+    s << "INSERT INTO consent_events (account_id, granted, at, source, actor) VALUES (:id, :g, "
+         ":at, :s, :a)",
+        soci::use(sid), soci::use(granted), soci::use(t), soci::use(src), soci::use(act);
+    s << "UPDATE marketing_contacts SET consent = 0, consent_withdrawn_at = :t, delete_due = :d "
+         "WHERE account_id = :id",
+        soci::use(t), soci::use(due), soci::use(sid);
+    WriteAudit(s, now, actor, "contact.consent_withdraw", id, "");
+    return 0;
+  });
+  if (!r) {
+    return r.error();
+  }
+  return {};
+}
+
+Status LifecycleRunner::Reschedule(const AccountId& id) {
+  const db::Backend b = db_.backend();
+  auto r = db_.Write<int>([&](soci::session& s) -> Result<int> {
+    auto acc = LoadAccount(s, b, id, true);
+    if (!acc) {
+      return Error::NotFound("no such account");
+    }
+    Schedule(*acc, cfg_.lifecycle);
+    SaveLifecycleFields(s, *acc);
+    return 0;
+  });
+  if (!r) {
+    return r.error();
+  }
+  return {};
+}
+
+Result<std::optional<PurgeReceipt>> LifecycleRunner::GetReceipt(const AccountId& id) {
+  return db_.Read<std::optional<PurgeReceipt>>(
+      [&](soci::session& s) -> Result<std::optional<PurgeReceipt>> {
+        std::string sid = id.str();
+        PurgeReceipt r;
+        long long purged = 0, closed = 0, cdel = 0;
+        soci::indicator i_closed, i_cdel;
+        long long fd = 0, bd = 0, kd = 0, ud = 0, nd = 0, cd = 0;
+        int kept = 0;
+        s << "SELECT purged_at, reason, closed_at, files_deleted, bytes_deleted, keys_deleted, "
+             "usage_rows_deleted, notices_deleted, consent_events_deleted, contact_kept, "
+             "contact_deleted_at, contact_deleted_reason FROM purge_receipts WHERE "
+             "account_id = :id",
+            soci::into(purged), soci::into(r.reason), soci::into(closed, i_closed),
+            soci::into(fd), soci::into(bd), soci::into(kd), soci::into(ud), soci::into(nd),
+            soci::into(cd), soci::into(kept), soci::into(cdel, i_cdel),
+            soci::into(r.contact_deleted_reason), soci::use(sid);
+        if (!s.got_data()) {
+          return std::optional<PurgeReceipt>();
+        }
+        r.account_id = id;
+        r.purged_at = FromUnix(purged);
+        if (i_closed == soci::i_ok) {
+          r.closed_at = FromUnix(closed);
+        }
+        r.files_deleted = fd;
+        r.bytes_deleted = bd;
+        r.keys_deleted = kd;
+        r.usage_rows_deleted = ud;
+        r.notices_deleted = nd;
+        r.consent_events_deleted = cd;
+        r.contact_kept = kept != 0;
+        if (i_cdel == soci::i_ok) {
+          r.contact_deleted_at = FromUnix(cdel);
+        }
+        return std::optional<PurgeReceipt>(r);
+      });
+}
+
+Result<std::optional<MarketingContact>> LifecycleRunner::GetContact(const AccountId& id) {
+  const db::Backend b = db_.backend();
+  return db_.Read<std::optional<MarketingContact>>(
+      [&](soci::session& s) -> Result<std::optional<MarketingContact>> {
+        return LoadContact(s, b, id, false);
+      });
+}
+
+}  // namespace sftplc::lifecycle
