@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "admin/account_commands.h"
+#include "admin/ban_commands.h"
 #include "admin/command_context.h"
 #include "admin/config_commands.h"
 #include "admin/consent_commands.h"
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     RegisterConsentCommands(app, ctx);
     RegisterDbCommands(app, ctx);
     RegisterConfigCommands(app, ctx);
+    RegisterBanCommands(app, ctx);
 
     try {
       app.parse(argc, argv);
