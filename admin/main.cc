@@ -9,6 +9,7 @@
 #include "admin/config_commands.h"
 #include "admin/consent_commands.h"
 #include "admin/db_commands.h"
+#include "admin/usage_cmd.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc::admin;  // NOLINT: main only
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
     RegisterDbCommands(app, ctx);
     RegisterConfigCommands(app, ctx);
     RegisterBanCommands(app, ctx);
+    RegisterUsageCommands(app, ctx);
 
     try {
       app.parse(argc, argv);
