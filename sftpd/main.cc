@@ -1,7 +1,31 @@
 // sftpd: flags -> config -> logging -> run. Nothing else lives here.
-#include <cstdio>
+#include <exception>
+#include <optional>
+#include <string>
 
-int main() {
-  std::fputs("sftpd: not built yet\n", stderr);
-  return 1;
+#include <CLI/CLI.hpp>
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/config/config.h"
+#include "sftpd/server/daemon.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"sftpd: the SFTP service (runs in the foreground, logs to stderr)"};
+  std::optional<std::string> config_flag;
+  bool check = false;
+  app.add_option("--config", config_flag,
+                 "configuration file (default $SFTPLC_CONFIG, else /etc/sftp-lifecycle/sftpd.toml)");
+  app.add_flag("--check-config", check, "validate the configuration and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  std::string path = sftplc::config::ResolveConfigPath(config_flag);
+  try {
+    return check ? sftplc::server::CheckConfig(path) : sftplc::server::RunDaemon(path);
+  } catch (const std::exception& e) {
+    SPDLOG_LOGGER_CRITICAL(sftplc::GetLogger("sftpd"), "fatal: {}", e.what());
+    return 1;
+  }
 }

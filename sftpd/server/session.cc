@@ -67,6 +67,8 @@ class Session {
   bool Handshake();
   bool Authenticate();
   void Pump();
+  bool Feed(const uint8_t* data, std::size_t len, std::string& out);
+  bool Send(const std::string& out);
   void Close(bool clean);
   bool Closed() const {
     int st = ssh_get_status(session_);
@@ -397,6 +399,44 @@ void Session::Progress(bool final_record) {
   }
 }
 
+bool Session::Send(const std::string& out) {
+  if (out.empty()) {
+    return true;
+  }
+  int w = ssh_channel_write(channel_, out.data(), static_cast<uint32_t>(out.size()));
+  if (w != static_cast<int>(out.size())) {
+    SPDLOG_LOGGER_INFO(env_.log, "{} write to client failed account={}", tag_,
+                       account_->id.short_str());
+    end_reason_ = "error";
+    return false;
+  }
+  return true;
+}
+
+// Hands bytes to the protocol and sends its coalesced replies; then, while the protocol holds
+// complete requests it has not handled yet (its reply bound was reached), sends and asks again
+// before reading more. Returns false when the session must end (end_reason_ set).
+bool Session::Feed(const uint8_t* data, std::size_t len, std::string& out) {
+  out.clear();
+  Status st = protocol_->OnData(data, len, out);
+  for (;;) {
+    if (!Send(out)) {
+      return false;
+    }
+    if (!st) {
+      SPDLOG_LOGGER_WARN(env_.log, "{} protocol error, ending session account={} error={}", tag_,
+                         account_->id.short_str(), st.error());
+      end_reason_ = "protocol_error";
+      return false;
+    }
+    if (!protocol_->HasPendingRequests()) {
+      return true;
+    }
+    out.clear();
+    st = protocol_->OnData(nullptr, 0, out);
+  }
+}
+
 void Session::Pump() {
   // In libssh 0.10 a read asking for N bytes grows the channel window to N, so the buffer must
   // really be N bytes. It is allocated uninitialised: only the pages data lands in get touched.
@@ -410,6 +450,9 @@ void Session::Pump() {
   for (;;) {
     if (env_.stop.load()) {
       end_reason_ = "shutdown";
+      return;
+    }
+    if (!protocol_->WantsInput() && !Feed(nullptr, 0, out)) {
       return;
     }
     int n = ssh_channel_read_timeout(channel_, buf.get(), kChannelReadSize, 0, kTickMs);
@@ -431,21 +474,7 @@ void Session::Pump() {
       }
     } else {
       last_request = now;
-      out.clear();
-      Status st = protocol_->OnData(buf.get(), static_cast<std::size_t>(n), out);
-      if (!out.empty()) {
-        int w = ssh_channel_write(channel_, out.data(), static_cast<uint32_t>(out.size()));
-        if (w != static_cast<int>(out.size())) {
-          SPDLOG_LOGGER_INFO(env_.log, "{} write to client failed account={}", tag_,
-                             account_->id.short_str());
-          end_reason_ = "error";
-          return;
-        }
-      }
-      if (!st) {
-        SPDLOG_LOGGER_WARN(env_.log, "{} protocol error, ending session account={} error={}",
-                           tag_, account_->id.short_str(), st.error());
-        end_reason_ = "protocol_error";
+      if (!Feed(buf.get(), static_cast<std::size_t>(n), out)) {
         return;
       }
     }

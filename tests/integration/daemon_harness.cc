@@ -174,6 +174,18 @@ int DaemonHarness::Stop(int sig, int wait_s) {
   }
 }
 
+bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s) const {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+  while (Log().find(text) == std::string::npos) {
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return false;
+    }
+    // The log is a file another process appends to: re-read it at a short interval.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
 CommandResult DaemonHarness::Sftpctl(const std::string& args, const std::string& stdin_data) {
   return RunCommand("'" + BinaryPath("admin/sftpctl") + "' --config '" + config_path() + "' " +
                         args,

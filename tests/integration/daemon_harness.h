@@ -47,6 +47,9 @@ class DaemonHarness {
   // The daemon's log so far.
   std::string Log() const { return ReadFile(log_path_); }
 
+  // Waits (up to `timeout_s`) until the daemon's log contains `text`; true if it did.
+  bool WaitForLog(const std::string& text, int timeout_s = 30) const;
+
   // Runs the built sftpctl with this config: `sftpctl --config FILE <args>`.
   CommandResult Sftpctl(const std::string& args, const std::string& stdin_data = "");
 

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "sftpd/core/base/ids.h"
+#include "tests/server/fakes.h"
 #include "tests/server/test_protocol.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -22,114 +23,6 @@ using sftplc::testing::ReadFile;
 using sftplc::testing::RunCommand;
 using sftplc::testing::TempDir;
 using sftplc::testing::WriteFile;
-
-constexpr const char* kPassword = "correct horse battery staple";
-
-class FakeGate final : public LoginGate {
- public:
-  explicit FakeGate(AccountId id) : id_(id) {}
-  auth::AuthDecision CheckPassword(const auth::AuthRequest& r, const Secret& pw) override {
-    std::lock_guard lock(mu_);
-    ++password_checks;
-    last_version = r.client_version;
-    if (r.username == "banned") {
-      return {auth::AuthOutcome::kBanned, std::nullopt};
-    }
-    if (r.username == "alice" && pw.view() == kPassword) {
-      return Accept();
-    }
-    return {};
-  }
-  auth::AuthDecision CheckPublicKey(const auth::AuthRequest& r, const OfferedKey& key,
-                                    bool verified) override {
-    std::lock_guard lock(mu_);
-    if (verified) {
-      ++verified_key_checks;
-    } else {
-      ++key_probes;
-    }
-    if (r.username == "alice" && key.fingerprint == allowed_fingerprint) {
-      return Accept();
-    }
-    return {};
-  }
-  auth::AuthDecision Accept() {
-    accounts::Account a;
-    a.id = id_;
-    return {auth::AuthOutcome::kAccepted, a};
-  }
-
-  std::mutex mu_;
-  AccountId id_;
-  std::string allowed_fingerprint;
-  int password_checks = 0;
-  int key_probes = 0;
-  int verified_key_checks = 0;
-  std::string last_version;
-};
-
-struct Record {
-  LoginInfo login;
-  usage::Counters counters;
-  std::string reason;
-  bool ended = false;
-  bool activity = false;
-};
-
-class FakeRecorder final : public SessionRecorder {
- public:
-  Result<int64_t> Begin(const LoginInfo& login) override {
-    std::lock_guard lock(mu_);
-    records_.push_back(Record{login, {}, "", false, false});
-    cv_.notify_all();
-    return static_cast<int64_t>(records_.size());
-  }
-  Status Progress(int64_t id, const AccountId&, const usage::Counters& c, bool activity,
-                  TimePoint) override {
-    std::lock_guard lock(mu_);
-    records_[id - 1].counters = c;
-    records_[id - 1].activity |= activity;
-    return {};
-  }
-  Status End(int64_t id, const AccountId&, const usage::Counters& c, bool activity,
-             std::string_view reason, TimePoint) override {
-    std::lock_guard lock(mu_);
-    Record& r = records_[id - 1];
-    r.counters = c;
-    r.activity |= activity;
-    r.reason = reason;
-    r.ended = true;
-    cv_.notify_all();
-    return {};
-  }
-  // Waits (bounded) until `n` sessions have ended; returns the records.
-  std::vector<Record> WaitEnded(std::size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(60), [&] {
-      std::size_t ended = 0;
-      for (const Record& r : records_) {
-        ended += r.ended ? 1 : 0;
-      }
-      return ended >= n;
-    });
-    return records_;
-  }
-  // Waits (bounded) until `n` sessions have logged in.
-  std::size_t WaitBegun(std::size_t n) {
-    std::unique_lock lock(mu_);
-    cv_.wait_for(lock, std::chrono::seconds(60), [&] { return records_.size() >= n; });
-    return records_.size();
-  }
-  std::vector<Record> Snapshot() {
-    std::lock_guard lock(mu_);
-    return records_;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<Record> records_;
-};
 
 class ServerTest : public ::testing::Test {
  protected:

@@ -52,8 +52,8 @@ struct AccountRow {
     st.exchange(soci::into(state));
     st.exchange(soci::into(created_at));
     st.exchange(soci::into(updated_at));
-    for (OptTime* t : {&last_login_at, &last_activity_at, &notice_queued_at,
-                       &notice_delivered_at, &closed_at}) {
+    for (OptTime* t :
+         {&last_login_at, &last_activity_at, &notice_queued_at, &notice_delivered_at, &closed_at}) {
       st.exchange(soci::into(t->v, t->ind));
     }
     st.exchange(soci::into(closed_reason, closed_reason_ind));
@@ -75,8 +75,8 @@ struct AccountRow {
     st.exchange(soci::use(state));
     st.exchange(soci::use(created_at));
     st.exchange(soci::use(updated_at));
-    for (OptTime* t : {&last_login_at, &last_activity_at, &notice_queued_at,
-                       &notice_delivered_at, &closed_at}) {
+    for (OptTime* t :
+         {&last_login_at, &last_activity_at, &notice_queued_at, &notice_delivered_at, &closed_at}) {
       st.exchange(soci::use(t->v, t->ind));
     }
     st.exchange(soci::use(closed_reason, closed_reason_ind));
@@ -476,8 +476,7 @@ Result<PublicKey> AccountStore::AddKey(const AccountId& id, std::string_view aut
     s << "INSERT INTO public_keys (account_id, key_type, key_base64, fingerprint, comment, "
          "added_at) VALUES (:a, :t, :b, :f, :c, :at) RETURNING id",
         soci::use(account_id), soci::use(key.key_type), soci::use(key.key_base64),
-        soci::use(key.fingerprint), soci::use(key.comment), soci::use(added),
-        soci::into(new_id);
+        soci::use(key.fingerprint), soci::use(key.comment), soci::use(added), soci::into(new_id);
     key.id = new_id;
     WriteAudit(s, key.added_at, actor, "key.add", account_id,
                "type=" + key.key_type + " fingerprint=" + key.fingerprint);
@@ -498,8 +497,7 @@ Status AccountStore::RemoveKey(const AccountId& id, std::string_view fingerprint
   if (fp.rfind("SHA256:", 0) != 0) {
     fp = "SHA256:" + fp;
   }
-  if (fp.size() != 7 + 43 ||
-      !std::all_of(fp.begin() + 7, fp.end(), [](char c) {
+  if (fp.size() != 7 + 43 || !std::all_of(fp.begin() + 7, fp.end(), [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
                c == '+' || c == '/';
       })) {
@@ -530,35 +528,34 @@ Status AccountStore::RemoveKey(const AccountId& id, std::string_view fingerprint
 }
 
 Result<std::vector<PublicKey>> AccountStore::ListKeys(const AccountId& id) {
-  return db_.Read<std::vector<PublicKey>>(
-      [&](soci::session& s) -> Result<std::vector<PublicKey>> {
-        auto a = LoadOne(s, "WHERE id = :k", id.str(), false, db_.backend());
-        if (!a) {
-          return a.error();
-        }
-        std::vector<PublicKey> out;
-        std::string account_id = id.str();
-        long long key_id = 0, added = 0;
-        std::string type, b64, fp, comment;
-        soci::statement st =
-            (s.prepare << "SELECT id, key_type, key_base64, fingerprint, comment, added_at "
-                          "FROM public_keys WHERE account_id = :a ORDER BY id",
-             soci::use(account_id), soci::into(key_id), soci::into(type), soci::into(b64),
-             soci::into(fp), soci::into(comment), soci::into(added));
-        st.execute(false);
-        while (st.fetch()) {
-          PublicKey k;
-          k.id = key_id;
-          k.account_id = id;
-          k.key_type = type;
-          k.key_base64 = b64;
-          k.fingerprint = fp;
-          k.comment = comment;
-          k.added_at = FromUnix(added);
-          out.push_back(std::move(k));
-        }
-        return out;
-      });
+  return db_.Read<std::vector<PublicKey>>([&](soci::session& s) -> Result<std::vector<PublicKey>> {
+    auto a = LoadOne(s, "WHERE id = :k", id.str(), false, db_.backend());
+    if (!a) {
+      return a.error();
+    }
+    std::vector<PublicKey> out;
+    std::string account_id = id.str();
+    long long key_id = 0, added = 0;
+    std::string type, b64, fp, comment;
+    soci::statement st =
+        (s.prepare << "SELECT id, key_type, key_base64, fingerprint, comment, added_at "
+                      "FROM public_keys WHERE account_id = :a ORDER BY id",
+         soci::use(account_id), soci::into(key_id), soci::into(type), soci::into(b64),
+         soci::into(fp), soci::into(comment), soci::into(added));
+    st.execute(false);
+    while (st.fetch()) {
+      PublicKey k;
+      k.id = key_id;
+      k.account_id = id;
+      k.key_type = type;
+      k.key_base64 = b64;
+      k.fingerprint = fp;
+      k.comment = comment;
+      k.added_at = FromUnix(added);
+      out.push_back(std::move(k));
+    }
+    return out;
+  });
 }
 
 Result<Account> AccountStore::Close(const AccountId& id, CloseReason reason, const Actor& actor) {
@@ -741,8 +738,7 @@ Status AccountStore::RecordActivity(const AccountId& id, TimePoint at) {
     st.execute(true);
     if (st.get_affected_rows() == 0) {
       int exists = 0;
-      s << "SELECT COUNT(*) FROM accounts WHERE id = :a", soci::use(account_id),
-          soci::into(exists);
+      s << "SELECT COUNT(*) FROM accounts WHERE id = :a", soci::use(account_id), soci::into(exists);
       if (exists == 0) {
         return Error::NotFound("no such account");
       }

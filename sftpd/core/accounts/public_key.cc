@@ -13,10 +13,13 @@ namespace {
 constexpr std::string_view kB64 =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<std::string_view, 7> kKeyTypes = {
-    "ssh-ed25519",         "ecdsa-sha2-nistp256",        "ecdsa-sha2-nistp384",
-    "ecdsa-sha2-nistp521", "ssh-rsa",                    "sk-ssh-ed25519@openssh.com",
-    "sk-ecdsa-sha2-nistp256@openssh.com"};
+constexpr std::array<std::string_view, 7> kKeyTypes = {"ssh-ed25519",
+                                                       "ecdsa-sha2-nistp256",
+                                                       "ecdsa-sha2-nistp384",
+                                                       "ecdsa-sha2-nistp521",
+                                                       "ssh-rsa",
+                                                       "sk-ssh-ed25519@openssh.com",
+                                                       "sk-ecdsa-sha2-nistp256@openssh.com"};
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 

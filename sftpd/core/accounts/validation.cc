@@ -146,8 +146,7 @@ Status ValidateEmail(std::string_view email) {
   if (local.empty() || local.size() > 64) {
     return Error::InvalidArgument("email: the part before '@' must be 1 to 64 characters");
   }
-  if (local.front() == '.' || local.back() == '.' ||
-      local.find("..") != std::string_view::npos) {
+  if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
     return Error::InvalidArgument("email: the part before '@' has a misplaced '.'");
   }
   for (char c : local) {
@@ -230,9 +229,7 @@ Result<std::string> NormalizePhone(std::string_view phone) {
 
 Status ValidateFullName(std::string_view name) { return ValidateText("name", name, false); }
 
-Status ValidateCompany(std::string_view company) {
-  return ValidateText("company", company, true);
-}
+Status ValidateCompany(std::string_view company) { return ValidateText("company", company, true); }
 
 Status ValidateConsentSource(std::string_view source) {
   return ValidateText("consent source", source, false);

@@ -68,9 +68,7 @@ std::string PqQuote(std::string_view v) {
   return out;
 }
 
-bool AllOf(std::string_view s, bool (*pred)(char)) {
-  return std::all_of(s.begin(), s.end(), pred);
-}
+bool AllOf(std::string_view s, bool (*pred)(char)) { return std::all_of(s.begin(), s.end(), pred); }
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsNameChar(char c) {
@@ -220,8 +218,7 @@ Result<DatabaseUrl> ParseDatabaseUrl(std::string_view url) {
           "database.url: the only parameters accepted are sslmode and connect_timeout");
     }
     if (v.empty() || !AllOf(v, IsNameChar)) {
-      return Error::InvalidArgument("database.url: parameter " + std::string(k) +
-                                    " needs a value");
+      return Error::InvalidArgument("database.url: parameter " + std::string(k) + " needs a value");
     }
     out.params[std::string(k)] = std::string(v);
   }
@@ -232,8 +229,9 @@ std::vector<std::string> SplitSqlStatements(std::string_view sql) {
   std::vector<std::string> out;
   std::string current;
   auto flush = [&] {
-    bool blank = std::all_of(current.begin(), current.end(),
-                             [](char c) { return c == ' ' || c == '\n' || c == '\t' || c == '\r'; });
+    bool blank = std::all_of(current.begin(), current.end(), [](char c) {
+      return c == ' ' || c == '\n' || c == '\t' || c == '\r';
+    });
     if (!blank) {
       out.push_back(current);
     }
@@ -244,8 +242,8 @@ std::vector<std::string> SplitSqlStatements(std::string_view sql) {
     std::string_view line = sql.substr(0, nl);
     sql = nl == std::string_view::npos ? std::string_view() : sql.substr(nl + 1);
     std::string_view trimmed = line;
-    while (!trimmed.empty() && (trimmed.back() == ' ' || trimmed.back() == '\t' ||
-                                trimmed.back() == '\r')) {
+    while (!trimmed.empty() &&
+           (trimmed.back() == ' ' || trimmed.back() == '\t' || trimmed.back() == '\r')) {
       trimmed.remove_suffix(1);
     }
     std::string_view lead = trimmed;
@@ -285,8 +283,8 @@ Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& c
   const char* backend_name = nullptr;
   if (url->backend == Backend::kSqlite) {
     backend_name = "sqlite3";
-    connect = "db=\"" + url->sqlite_path + "\" timeout=" +
-              std::to_string(std::max<long long>(1, cfg.busy_timeout.count()));
+    connect = "db=\"" + url->sqlite_path +
+              "\" timeout=" + std::to_string(std::max<long long>(1, cfg.busy_timeout.count()));
   } else {
     backend_name = "postgresql";
     connect = "host=" + PqQuote(url->host) + " port=" + std::to_string(url->port) +
@@ -338,8 +336,8 @@ Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& c
     st = Error::Unavailable("cannot open database " + db->description_ + ": " +
                             FirstLine(e.get_error_message()));
   } catch (const std::exception& e) {
-    st = Error::Unavailable("cannot open database " + db->description_ + ": " +
-                            FirstLine(e.what()));
+    st =
+        Error::Unavailable("cannot open database " + db->description_ + ": " + FirstLine(e.what()));
   }
   SecureClear(connect);
   if (!st) {
@@ -514,8 +512,8 @@ Result<std::vector<MigrationInfo>> Database::MigrationStatus() {
   if (current < 0) {
     return Error::Unavailable("cannot read the schema version of " + description_);
   }
-  auto applied = Read<std::map<int, std::string>>(
-      [&](soci::session& s) -> Result<std::map<int, std::string>> {
+  auto applied =
+      Read<std::map<int, std::string>>([&](soci::session& s) -> Result<std::map<int, std::string>> {
         std::map<int, std::string> out;
         if (current == 0) {
           return out;

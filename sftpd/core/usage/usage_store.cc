@@ -22,6 +22,24 @@ std::string HostName() {
 long long Signed(uint64_t v) { return static_cast<long long>(v); }
 uint64_t Unsigned(long long v) { return v < 0 ? 0 : static_cast<uint64_t>(v); }
 
+// An integer column as long long. The SOCI type of a column depends on the backend and on the
+// declared type (SQLite INTEGER is dt_integer, PostgreSQL BIGINT dt_long_long, SUM() over BIGINT
+// is NUMERIC), so read whichever type the column has.
+long long Int64(const soci::row& r, std::size_t i) {
+  switch (r.get_properties(i).get_data_type()) {
+    case soci::dt_long_long:
+      return r.get<long long>(i);
+    case soci::dt_unsigned_long_long:
+      return static_cast<long long>(r.get<unsigned long long>(i));
+    case soci::dt_integer:
+      return r.get<int>(i);
+    case soci::dt_double:
+      return static_cast<long long>(r.get<double>(i));
+    default:
+      return std::stoll(r.get<std::string>(i));
+  }
+}
+
 // Column list shared by the session queries, in the order ReadSession expects.
 constexpr const char* kSessionColumns =
     "id, account_id, actor, node, started_at, ended_at, remote_ip, client_version, auth_method, "
@@ -29,7 +47,7 @@ constexpr const char* kSessionColumns =
 
 Result<SessionRecord> ReadSession(const soci::row& r) {
   SessionRecord s;
-  s.id = r.get<long long>(0);
+  s.id = Int64(r, 0);
   auto id = AccountId::Parse(r.get<std::string>(1));
   if (!id) {
     return Error::Internal("usage_sessions row with a malformed account id");
@@ -37,18 +55,18 @@ Result<SessionRecord> ReadSession(const soci::row& r) {
   s.account = *id;
   s.actor = r.get<std::string>(2);
   s.node = r.get<std::string>(3);
-  s.started_at = FromUnix(r.get<long long>(4));
+  s.started_at = FromUnix(Int64(r, 4));
   if (r.get_indicator(5) == soci::i_ok) {
-    s.ended_at = FromUnix(r.get<long long>(5));
+    s.ended_at = FromUnix(Int64(r, 5));
   }
   s.remote_ip = r.get<std::string>(6);
   s.client_version = r.get<std::string>(7);
   s.auth_method = r.get<std::string>(8);
-  s.counters.bytes_in = Unsigned(r.get<long long>(9));
-  s.counters.bytes_out = Unsigned(r.get<long long>(10));
-  s.counters.files_uploaded = Unsigned(r.get<long long>(11));
-  s.counters.files_downloaded = Unsigned(r.get<long long>(12));
-  s.counters.files_removed = Unsigned(r.get<long long>(13));
+  s.counters.bytes_in = Unsigned(Int64(r, 9));
+  s.counters.bytes_out = Unsigned(Int64(r, 10));
+  s.counters.files_uploaded = Unsigned(Int64(r, 11));
+  s.counters.files_downloaded = Unsigned(Int64(r, 12));
+  s.counters.files_removed = Unsigned(Int64(r, 13));
   if (r.get_indicator(14) == soci::i_ok) {
     s.end_reason = r.get<std::string>(14);
   }
@@ -218,7 +236,7 @@ Result<std::vector<FailedLogin>> UsageStore::ListFailedLogins(const AccountId& a
         for (const soci::row& r : rows) {
           FailedLogin f;
           f.account = account;
-          f.at = FromUnix(r.get<long long>(0));
+          f.at = FromUnix(Int64(r, 0));
           f.remote_ip = r.get<std::string>(1);
           f.auth_method = r.get<std::string>(2);
           out.push_back(std::move(f));
@@ -256,29 +274,13 @@ Result<std::vector<AccountUsage>> UsageStore::Report(std::optional<TimePoint> si
           if (!u) {
             return u.error();
           }
-          // Aggregate types differ by backend (SQLite: integer or long long; PostgreSQL: bigint
-          // for COUNT, numeric for SUM), so read whichever type the column has.
-          auto num = [&](std::size_t i) -> long long {
-            switch (r.get_properties(i).get_data_type()) {
-              case soci::dt_long_long:
-                return r.get<long long>(i);
-              case soci::dt_unsigned_long_long:
-                return static_cast<long long>(r.get<unsigned long long>(i));
-              case soci::dt_integer:
-                return r.get<int>(i);
-              case soci::dt_double:
-                return static_cast<long long>(r.get<double>(i));
-              default:
-                return std::stoll(r.get<std::string>(i));
-            }
-          };
-          (*u)->sessions = num(1);
-          (*u)->totals.bytes_in = Unsigned(num(2));
-          (*u)->totals.bytes_out = Unsigned(num(3));
-          (*u)->totals.files_uploaded = Unsigned(num(4));
-          (*u)->totals.files_downloaded = Unsigned(num(5));
-          (*u)->totals.files_removed = Unsigned(num(6));
-          (*u)->last_session_at = FromUnix(num(7));
+          (*u)->sessions = Int64(r, 1);
+          (*u)->totals.bytes_in = Unsigned(Int64(r, 2));
+          (*u)->totals.bytes_out = Unsigned(Int64(r, 3));
+          (*u)->totals.files_uploaded = Unsigned(Int64(r, 4));
+          (*u)->totals.files_downloaded = Unsigned(Int64(r, 5));
+          (*u)->totals.files_removed = Unsigned(Int64(r, 6));
+          (*u)->last_session_at = FromUnix(Int64(r, 7));
         }
         soci::rowset<soci::row> failures =
             (sql.prepare << "SELECT account_id, COUNT(*) FROM usage_failed_logins "
@@ -289,9 +291,7 @@ Result<std::vector<AccountUsage>> UsageStore::Report(std::optional<TimePoint> si
           if (!u) {
             return u.error();
           }
-          (*u)->failed_logins = r.get_properties(1).get_data_type() == soci::dt_integer
-                                    ? r.get<int>(1)
-                                    : r.get<long long>(1);
+          (*u)->failed_logins = Int64(r, 1);
         }
         std::vector<AccountUsage> out;
         out.reserve(by_account.size());

@@ -15,6 +15,7 @@
 #include <memory>
 #include <string>
 
+#include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/files/account_root.h"
@@ -26,6 +27,13 @@ inline constexpr std::size_t kMaxReadLength = 255 * 1024;       // advertised in
 
 struct Limits {
   int max_handles = 256;
+  // Replies buffered by one OnData call before it stops handling further complete packets
+  // (they stay buffered; see HasPendingRequests). Bounds a session's memory against a client
+  // that pipelines thousands of READs.
+  std::size_t max_output = 1024 * 1024;
+  // Refuse every request that writes (the `writes` column of the dispatch table, and OPEN for
+  // writing) with SSH_FX_PERMISSION_DENIED.
+  bool read_only = false;
 };
 
 // Counters for the usage record of this session. Updated as requests complete.
@@ -40,15 +48,29 @@ struct TransferStats {
 
 class Processor {
  public:
-  // `root` is the account's confined root; `tag` ("[c42]") starts every log line.
-  Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag);
+  // `root` is the account's confined root (REQUIRES: not null); `tag` ("[c42]") starts every
+  // log line; a null `log` means GetLogger("sftp"). `clock` only
+  // dates the READDIR longnames (time of day within six months, else the year).
+  Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
+            const Clock& clock = SystemClock::Instance());
   ~Processor();
 
   // Consumes channel bytes (any split), handles every complete packet, and appends the replies
   // to `out` (coalesced: the transport writes them in one go). Returns an Error when the session
   // must end (malformed frame, oversize length, packet before INIT); `out` may still hold
   // replies to send first.
+  //
+  // Backpressure: once the replies of this call reach Limits.max_output, complete packets that
+  // remain stay buffered and HasPendingRequests() turns true. The transport then sends `out`
+  // and calls OnData(nullptr, 0, out) until HasPendingRequests() is false, before it blocks on
+  // the channel again (else a client waiting for those replies and the server would wait for
+  // each other). It should also stop reading the channel while !WantsInput().
   Status OnData(const uint8_t* data, std::size_t len, std::string& out);
+
+  // True when complete requests are buffered, unhandled (see OnData).
+  bool HasPendingRequests() const;
+  // False while more than two maximal packets are buffered, unhandled.
+  bool WantsInput() const;
 
   const TransferStats& stats() const { return stats_; }
   // True if a transfer (data read or written, file removed or created) happened since the last

@@ -19,8 +19,9 @@ const Actor kAdmin{"admin:root"};
 constexpr const char* kPhc = "$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ$aGFzaGhhc2g";
 
 NewAccount Alice() {
-  return {"alice", "Alice Example", "Example Ltd", "alice@example.com", "+44 151 357 7700", kPhc,
-          false, ""};
+  return {
+      "alice", "Alice Example", "Example Ltd", "alice@example.com", "+44 151 357 7700", kPhc, false,
+      ""};
 }
 
 class AccountStoreTest : public ::testing::TestWithParam<db::Backend> {
@@ -141,22 +142,37 @@ TEST_P(AccountStoreTest, BadInputChangesNothing) {
   Account a = MustCreate(Alice());
   std::string before = Snapshot();
   std::string too_long(201, 'x');
-  const std::string bad_utf8 = "Al\xff" "ce";
+  const std::string bad_utf8 =
+      "Al\xff"
+      "ce";
   const std::string sql = "x'); DROP TABLE accounts; --";
   struct Case {
     std::string field;
     std::string value;
   };
-  std::vector<Case> cases = {
-      {"username", ""},        {"username", "Al"},     {"username", std::string(33, 'a')},
-      {"username", sql},       {"username", bad_utf8}, {"full_name", ""},
-      {"full_name", too_long}, {"full_name", bad_utf8}, {"full_name", "a\x01z"},
-      {"company", too_long},   {"company", bad_utf8},  {"email", ""},
-      {"email", "no-at"},      {"email", sql},         {"email", bad_utf8 + "@x.org"},
-      {"email", std::string(250, 'a') + "@x.org"},     {"phone", ""},
-      {"phone", "0151 357 7700"},                      {"phone", "+44 ABC"},
-      {"phone", sql},          {"phone", "+123"},      {"phone", std::string(70, '1')},
-      {"phone", bad_utf8}};
+  std::vector<Case> cases = {{"username", ""},
+                             {"username", "Al"},
+                             {"username", std::string(33, 'a')},
+                             {"username", sql},
+                             {"username", bad_utf8},
+                             {"full_name", ""},
+                             {"full_name", too_long},
+                             {"full_name", bad_utf8},
+                             {"full_name", "a\x01z"},
+                             {"company", too_long},
+                             {"company", bad_utf8},
+                             {"email", ""},
+                             {"email", "no-at"},
+                             {"email", sql},
+                             {"email", bad_utf8 + "@x.org"},
+                             {"email", std::string(250, 'a') + "@x.org"},
+                             {"phone", ""},
+                             {"phone", "0151 357 7700"},
+                             {"phone", "+44 ABC"},
+                             {"phone", sql},
+                             {"phone", "+123"},
+                             {"phone", std::string(70, '1')},
+                             {"phone", bad_utf8}};
   for (const Case& c : cases) {
     NewAccount n = Alice();
     n.username = "carol";
@@ -331,8 +347,7 @@ TEST_P(AccountStoreTest, ConsentLedger) {
   n.consent_source = "registration form";
   Account a = MustCreate(n);
   EXPECT_TRUE(a.marketing_consent);
-  EXPECT_EQ(store_->GrantConsent(a.id, "again", kAdmin).error().code(),
-            ErrorCode::kAlreadyExists);
+  EXPECT_EQ(store_->GrantConsent(a.id, "again", kAdmin).error().code(), ErrorCode::kAlreadyExists);
   clock_.Advance(Seconds(86400));
   ASSERT_TRUE(store_->WithdrawConsent(a.id, "email 2026-11-26", kAdmin));
   auto got = store_->Get(a.id);

@@ -45,8 +45,8 @@ TEST(PublicKeyTest, RefusesMalformedLines) {
         "no-pty " + std::string(kEd25519Key), "ssh-dss " + ed_blob, std::string("ssh-ed25519"),
         std::string("ssh-ed25519 !!!notbase64"), "ssh-rsa " + ed_blob,
         std::string("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5"), "ssh-ed25519 " + ed_blob + " a\x01z",
-        "ssh-ed25519 " + ed_blob + " \xff\xfe", std::string("ssh-ed25519 '; DROP TABLE public_keys; --"),
-        std::string(20000, 'A')}) {
+        "ssh-ed25519 " + ed_blob + " \xff\xfe",
+        std::string("ssh-ed25519 '; DROP TABLE public_keys; --"), std::string(20000, 'A')}) {
     auto k = ParseAuthorizedKey(bad);
     ASSERT_FALSE(k) << bad;
     EXPECT_EQ(k.error().code(), ErrorCode::kInvalidArgument);

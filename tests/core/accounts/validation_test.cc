@@ -10,9 +10,9 @@ TEST(ValidationTest, Username) {
   for (const char* ok : {"abc", "a.b", "0-9", "alice_smith", "abcdefghijklmnopqrstuvwxyz012345"}) {
     EXPECT_TRUE(ValidateUsername(ok)) << ok;
   }
-  for (const char* bad : {"", "ab", "Alice", ".abc", "-abc", "_abc", "abc def", "abc@x",
-                          "abcdefghijklmnopqrstuvwxyz0123456", "al'ice", "a;b--", "ålice",
-                          "abc\n"}) {
+  for (const char* bad :
+       {"", "ab", "Alice", ".abc", "-abc", "_abc", "abc def", "abc@x",
+        "abcdefghijklmnopqrstuvwxyz0123456", "al'ice", "a;b--", "ålice", "abc\n"}) {
     auto st = ValidateUsername(bad);
     ASSERT_FALSE(st) << bad;
     EXPECT_EQ(st.error().code(), ErrorCode::kInvalidArgument);
@@ -30,13 +30,26 @@ TEST(ValidationTest, Email) {
   std::string long_total = std::string(60, 'a') + "@" + std::string(63, 'b') + "." +
                            std::string(63, 'c') + "." + std::string(63, 'd') + ".com";
   std::string long_label = "a@" + std::string(64, 'b') + ".com";
-  for (const std::string& bad :
-       {std::string(""), std::string("plain"), std::string("a@@b.com"), std::string("a@b@c.com"),
-        std::string("@b.com"), std::string("a@"), std::string("a b@c.com"),
-        std::string("a@b .com"), std::string("a@localhost"), std::string("a@-b.com"),
-        std::string("a@b..com"), std::string(".a@b.com"), std::string("a..b@c.com"),
-        std::string("a\n@b.com"), std::string("a@b.com\t"), std::string("x'; DROP TABLE a;--@b.com"),
-        std::string("\xc3\xa9@b.com"), long_local, long_total, long_label}) {
+  for (const std::string& bad : {std::string(""),
+                                 std::string("plain"),
+                                 std::string("a@@b.com"),
+                                 std::string("a@b@c.com"),
+                                 std::string("@b.com"),
+                                 std::string("a@"),
+                                 std::string("a b@c.com"),
+                                 std::string("a@b .com"),
+                                 std::string("a@localhost"),
+                                 std::string("a@-b.com"),
+                                 std::string("a@b..com"),
+                                 std::string(".a@b.com"),
+                                 std::string("a..b@c.com"),
+                                 std::string("a\n@b.com"),
+                                 std::string("a@b.com\t"),
+                                 std::string("x'; DROP TABLE a;--@b.com"),
+                                 std::string("\xc3\xa9@b.com"),
+                                 long_local,
+                                 long_total,
+                                 long_label}) {
     auto st = ValidateEmail(bad);
     ASSERT_FALSE(st) << bad;
     EXPECT_NE(st.error().message().find("email"), std::string::npos);
@@ -50,9 +63,11 @@ TEST(ValidationTest, PhoneNormalisation) {
   EXPECT_EQ(NormalizePhone("0044 (151) 357-7700").value_or("?"), "+441513577700");
   EXPECT_EQ(NormalizePhone("+44 (0)151 357.7700").value_or("?"), "+441513577700");
   EXPECT_EQ(NormalizePhone("+1-212-555-0100").value_or("?"), "+12125550100");
-  for (const char* bad : {"", "0151 357 7700", "151 357 7700", "+44 151 CALL ME",
-                          "+4415135777001234", "+1234567", "+0441513577700", "+44;151",
-                          "+44 151 357 7700'--", "++441513577700", "+44\x01" "1513577700"}) {
+  for (const char* bad :
+       {"", "0151 357 7700", "151 357 7700", "+44 151 CALL ME", "+4415135777001234", "+1234567",
+        "+0441513577700", "+44;151", "+44 151 357 7700'--", "++441513577700",
+        "+44\x01"
+        "1513577700"}) {
     auto p = NormalizePhone(bad);
     ASSERT_FALSE(p) << bad;
     EXPECT_NE(p.error().message().find("phone"), std::string::npos) << bad;
@@ -86,8 +101,8 @@ TEST(ValidationTest, NamesAndUtf8) {
 
 // ValidateNewAccount checks every field, normalises the phone, and ties source to consent.
 TEST(ValidationTest, NewAccount) {
-  NewAccount a{"alice", "Alice Example", "", "alice@example.com", "+44 151 357 7700", "", false,
-               ""};
+  NewAccount a{"alice", "Alice Example", "", "alice@example.com", "+44 151 357 7700",
+               "",      false,           ""};
   auto v = ValidateNewAccount(a);
   ASSERT_TRUE(v);
   EXPECT_EQ(v->phone, "+441513577700");

@@ -1,13 +1,12 @@
 #include "sftpd/core/db/database.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <atomic>
 #include <functional>
 #include <thread>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/core/base/log.h"
 #include "tests/core/db/test_database.h"
@@ -202,25 +201,27 @@ TEST(SqliteDatabaseTest, PragmasOnEveryConnection) {
   // Nested reads hold one connection each, so the innermost level has taken all four.
   std::function<Status(int)> level = [&](int depth) -> Status {
     return db->Read<int>([&](soci::session& s) -> Result<int> {
-      std::string mode;
-      int fk = 0, sd = 0, busy = 0;
-      s << "PRAGMA journal_mode", soci::into(mode);
-      s << "PRAGMA foreign_keys", soci::into(fk);
-      s << "PRAGMA secure_delete", soci::into(sd);
-      s << "PRAGMA busy_timeout", soci::into(busy);
-      EXPECT_EQ(mode, "wal");
-      EXPECT_EQ(fk, 1);
-      EXPECT_EQ(sd, 1);
-      EXPECT_EQ(busy, 10000);
-      ++checked;
-      if (depth + 1 < 4) {
-        auto st = level(depth + 1);
-        if (!st) {
-          return st.error();
-        }
-      }
-      return 0;
-    }).has_value() ? Status() : Status(Error::Internal("read failed"));
+               std::string mode;
+               int fk = 0, sd = 0, busy = 0;
+               s << "PRAGMA journal_mode", soci::into(mode);
+               s << "PRAGMA foreign_keys", soci::into(fk);
+               s << "PRAGMA secure_delete", soci::into(sd);
+               s << "PRAGMA busy_timeout", soci::into(busy);
+               EXPECT_EQ(mode, "wal");
+               EXPECT_EQ(fk, 1);
+               EXPECT_EQ(sd, 1);
+               EXPECT_EQ(busy, 10000);
+               ++checked;
+               if (depth + 1 < 4) {
+                 auto st = level(depth + 1);
+                 if (!st) {
+                   return st.error();
+                 }
+               }
+               return 0;
+             }).has_value()
+               ? Status()
+               : Status(Error::Internal("read failed"));
   };
   ASSERT_TRUE(level(0));
   EXPECT_EQ(checked, 4);

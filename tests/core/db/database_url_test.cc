@@ -40,11 +40,11 @@ TEST(DatabaseUrlTest, PostgresqlParts) {
 // Malformed URLs are refused with kInvalidArgument, and a password in the URL is refused
 // without being repeated in the message.
 TEST(DatabaseUrlTest, RefusesMalformed) {
-  for (const char* bad : {"", "sqlite:", "mysql://u@h/db", "postgresql://u@h:5432/",
-                          "postgresql://u@h:0/db", "postgresql://u@h:99999/db",
-                          "postgresql://u@h:x/db", "postgresql://u@/db", "postgresql://u@h/d;b",
-                          "postgresql://u@h/db?options=-c", "postgresql://u@[::1/db",
-                          "sqlite:/tmp/a\"b.db"}) {
+  for (const char* bad :
+       {"", "sqlite:", "mysql://u@h/db", "postgresql://u@h:5432/", "postgresql://u@h:0/db",
+        "postgresql://u@h:99999/db", "postgresql://u@h:x/db", "postgresql://u@/db",
+        "postgresql://u@h/d;b", "postgresql://u@h/db?options=-c", "postgresql://u@[::1/db",
+        "sqlite:/tmp/a\"b.db"}) {
     auto u = ParseDatabaseUrl(bad);
     ASSERT_FALSE(u) << bad;
     EXPECT_EQ(u.error().code(), ErrorCode::kInvalidArgument) << bad;

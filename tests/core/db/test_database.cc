@@ -9,8 +9,7 @@ std::string BackendName(const ::testing::TestParamInfo<db::Backend>& info) {
   return info.param == db::Backend::kSqlite ? "sqlite" : "postgresql";
 }
 
-std::unique_ptr<TestDatabase> TestDatabase::Create(db::Backend backend,
-                                                   const std::string& prefix) {
+std::unique_ptr<TestDatabase> TestDatabase::Create(db::Backend backend, const std::string& prefix) {
   auto t = std::unique_ptr<TestDatabase>(new TestDatabase());
   if (backend == db::Backend::kSqlite) {
     t->cfg_.url = "sqlite:" + t->dir_.Sub(prefix + ".db");

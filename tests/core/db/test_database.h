@@ -4,11 +4,11 @@
 // or a new database on the PostgreSQL server of scripts/test (SFTPLC_TEST_PG_URL). Used by
 // every suite instantiated over both backends (INSTANTIATE_TEST_SUITE_P with BackendName).
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"

@@ -1,0 +1,37 @@
+#include "admin/config_commands.h"
+
+#include <iostream>
+
+namespace sftplc::admin {
+
+void RegisterConfigCommands(CLI::App& app, CommandContext& ctx) {
+  auto* group = app.add_subcommand("config", "the configuration file");
+  group->require_subcommand(1);
+  group->footer(
+      "Example:\n  sftpctl config check\nRun a command with --help for its options and an "
+      "example.");
+  auto json_out = std::make_shared<bool>(false);
+  auto* cmd = group->add_subcommand(
+      "check", "validate the configuration file (--config, $SFTPLC_CONFIG, or the default)");
+  cmd->add_flag("--json", *json_out, "print JSON");
+  cmd->footer("Example:\n  sftpctl --config /etc/sftp-lifecycle/sftpd.toml config check");
+  cmd->callback([&ctx, json_out] {
+    ctx.Run([&]() -> Status {
+      auto cfg = ctx.Config();
+      if (!cfg) {
+        return cfg.error();
+      }
+      if (*json_out) {
+        PrintJson({{"path", (*cfg)->path},
+                   {"ok", true},
+                   {"database", (*cfg)->database.url},
+                   {"storage_root", (*cfg)->storage.root}});
+      } else {
+        std::cout << "configuration OK: " << (*cfg)->path << "\n";
+      }
+      return {};
+    });
+  });
+}
+
+}  // namespace sftplc::admin

@@ -1,0 +1,204 @@
+#include "sftpd/server/daemon.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include <libssh/libssh.h>
+
+#include "sftpd/core/accounts/account_store.h"
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/config/config.h"
+#include "sftpd/core/db/database.h"
+#include "sftpd/core/usage/usage_store.h"
+#include "sftpd/server/db_session_recorder.h"
+#include "sftpd/server/server.h"
+
+namespace sftplc::server {
+namespace {
+
+// Until the authenticator is wired in, every login is refused (and said so once at start).
+class RefuseAllGate final : public LoginGate {
+ public:
+  auth::AuthDecision CheckPassword(const auth::AuthRequest&, const Secret&) override { return {}; }
+  auth::AuthDecision CheckPublicKey(const auth::AuthRequest&, const OfferedKey&, bool) override {
+    return {};
+  }
+};
+
+// Until the SFTP layer is wired in, a logged-in client's subsystem request is refused.
+ProtocolFactory NoSftpLayer() {
+  return [](const accounts::Account&, const std::string&)
+             -> Result<std::unique_ptr<ChannelProtocol>> {
+    return Error::Unavailable("the SFTP layer is not built in yet");
+  };
+}
+
+Status EnsureStorageRoot(const std::string& root) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(root, ec)) {
+    return {};
+  }
+  std::filesystem::create_directories(root, ec);
+  if (ec) {
+    return Error::Unavailable("cannot create storage.root " + root + ": " + ec.message());
+  }
+  ::chmod(root.c_str(), 0700);
+  return {};
+}
+
+// Blocks the signals the daemon handles in every thread (the mask is inherited), so only the
+// signal thread's sigwait() sees them.
+sigset_t HandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  return set;
+}
+
+}  // namespace
+
+int CheckConfig(const std::string& config_path) {
+  auto cfg = config::LoadConfig(config_path);
+  if (!cfg) {
+    std::fprintf(stderr, "sftpd: %s\n", cfg.error().ToString().c_str());
+    return 1;
+  }
+  for (const std::string& path : cfg->server.host_keys) {
+    if (!std::filesystem::exists(path)) {
+      continue;  // generated at first start
+    }
+    ssh_key key = nullptr;
+    if (ssh_pki_import_privkey_file(path.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
+      std::fprintf(stderr, "sftpd: host key %s is not a readable private key\n", path.c_str());
+      return 1;
+    }
+    ssh_key_free(key);
+  }
+  std::printf("config ok: %s\n", cfg->path.c_str());
+  return 0;
+}
+
+int RunDaemon(const std::string& config_path) {
+  Logger log = GetLogger("sftpd");
+  auto loaded = config::LoadConfig(config_path);
+  if (!loaded) {
+    SPDLOG_LOGGER_ERROR(log, "cannot load configuration: {}", loaded.error());
+    return 1;
+  }
+  const config::Config& cfg = *loaded;
+  SetLogLevel(cfg.log.level);
+  if (geteuid() == 0 && !cfg.server.allow_root) {
+    SPDLOG_LOGGER_ERROR(log,
+                        "refusing to run as root: run as a service user, or set "
+                        "server.allow_root = true");
+    return 1;
+  }
+
+  sigset_t signals = HandledSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  ssh_init();
+  const Clock& clock = SystemClock::Instance();
+
+  auto db = db::Database::Open(cfg.database, GetLogger("store"));
+  if (!db) {
+    SPDLOG_LOGGER_ERROR(log, "cannot open the database: {}", db.error());
+    return 1;
+  }
+  if (auto st = (*db)->Migrate(); !st) {
+    SPDLOG_LOGGER_ERROR(log, "cannot migrate the database: {}", st.error());
+    return 1;
+  }
+  if (auto st = EnsureStorageRoot(cfg.storage.root); !st) {
+    SPDLOG_LOGGER_ERROR(log, "{}", st.error());
+    return 1;
+  }
+  accounts::AccountStore accounts(**db, clock);
+  usage::UsageStore usage(**db, clock);
+  // Rows a killed predecessor on this host left open.
+  auto orphans = usage.CloseOrphans(clock.Now());
+  if (!orphans) {
+    SPDLOG_LOGGER_ERROR(log, "cannot close orphaned usage sessions: {}", orphans.error());
+    return 1;
+  }
+  if (*orphans > 0) {
+    SPDLOG_LOGGER_WARN(log, "closed usage sessions left open by a previous run count={}",
+                       *orphans);
+  }
+  DbSessionRecorder recorder(accounts, usage);
+  RefuseAllGate gate;
+  SPDLOG_LOGGER_WARN(log, "no authenticator is built in yet: every login is refused");
+
+  ServerDeps deps;
+  deps.gate = &gate;
+  deps.recorder = &recorder;
+  deps.clock = &clock;
+  deps.protocol = NoSftpLayer();
+  auto server = Server::Create(cfg.server, std::move(deps), log);
+  if (!server) {
+    SPDLOG_LOGGER_ERROR(log, "{}", server.error());
+    return 1;
+  }
+  for (const HostKey& k : (*server)->host_keys()) {
+    SPDLOG_LOGGER_INFO(log, "host key {}type={} fingerprint={} path={}",
+                       k.generated ? "generated " : "", k.type, k.fingerprint, k.path);
+  }
+  auto bound = (*server)->Listen();
+  if (!bound) {
+    SPDLOG_LOGGER_ERROR(log, "{}", bound.error());
+    return 1;
+  }
+  for (const std::string& addr : *bound) {
+    std::printf("listening on %s\n", addr.c_str());
+    SPDLOG_LOGGER_INFO(log, "listening on {}", addr);
+  }
+  std::fflush(stdout);
+
+  Server& srv = **server;
+  std::thread signal_thread([&srv, &log, &signals, config_path] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&signals, &sig) != 0) {
+        continue;
+      }
+      if (sig == SIGHUP) {
+        auto fresh = config::LoadConfig(config_path);
+        if (!fresh) {
+          SPDLOG_LOGGER_ERROR(log, "reload refused, keeping the running configuration: {}",
+                              fresh.error());
+          continue;
+        }
+        SetLogLevel(fresh->log.level);
+        srv.UpdateLimits(fresh->server);
+        SPDLOG_LOGGER_INFO(log,
+                           "configuration reloaded (log level and session limits; listen "
+                           "addresses, keys, algorithms and database need a restart)");
+        continue;
+      }
+      SPDLOG_LOGGER_INFO(log, "signal received signal={}", sig == SIGTERM ? "TERM" : "INT");
+      srv.RequestStop();
+      return;
+    }
+  });
+  Status run = srv.Run();
+  if (!run) {
+    SPDLOG_LOGGER_ERROR(log, "listener failed: {}", run.error());
+    pthread_kill(signal_thread.native_handle(), SIGTERM);
+  }
+  signal_thread.join();
+  server->reset();
+  ssh_finalize();
+  spdlog::shutdown();
+  return run ? 0 : 1;
+}
+
+}  // namespace sftplc::server

@@ -1,0 +1,116 @@
+#pragma once
+
+// Private to the SFTP layer: the state of one Processor and its request handlers
+// (processor.cc: framing and dispatch; handlers.cc: one method per request type).
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/files/account_root.h"
+#include "sftpd/server/sftp/handle_table.h"
+#include "sftpd/server/sftp/processor.h"
+#include "sftpd/server/sftp/wire.h"
+
+namespace sftplc::sftp {
+
+class Processor::Impl {
+ public:
+  Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
+       const Clock& clock, TransferStats& stats);
+
+  Status OnData(const uint8_t* data, std::size_t len, std::string& out);
+  bool HasPendingRequests() const;
+  bool WantsInput() const;
+  bool TakeActivity();
+  void CloseAll();
+
+  // A request handler: parses the rest of the packet from `r` (the request id is read), checks
+  // it was exactly consumed, acts, and appends one reply to `out`.
+  using Fn = void (Impl::*)(uint32_t id, Reader& r, std::string& out);
+  // One row of the dispatch table (like OpenSSH sftp-server.c handlers[]).
+  struct Handler {
+    const char* name;
+    uint8_t type;
+    Fn fn;
+    bool writes;  // refused by RequestPermitted() in a read-only session
+  };
+  struct ExtHandler {
+    std::string_view name;
+    Fn fn;
+    bool writes;
+  };
+
+ private:
+  Status CheckLength(uint32_t len);
+  Status HandlePacket(const uint8_t* p, std::size_t len, std::string& out);
+  void Dispatch(uint8_t type, uint32_t id, Reader& r, std::string& out);
+  // The one gate every request passes before its handler.
+  bool RequestPermitted(bool writes) const;
+  void Compact();
+
+  // Replies.
+  void SendStatus(std::string& out, uint32_t id, uint32_t code);
+  void SendError(std::string& out, uint32_t id, const Error& e, const char* op);
+  void SendHandle(std::string& out, uint32_t id, const char* handle);
+  void SendAttrs(std::string& out, uint32_t id, const struct stat& st);
+  void SendName1(std::string& out, uint32_t id, std::string_view name);
+  // False (and a BAD_MESSAGE reply) unless every field was present and nothing is left.
+  bool Parsed(const Reader& r, uint32_t id, std::string& out);
+  // The open handle named by `h` (of the wanted kind), or nullptr after a FAILURE reply.
+  OpenHandle* FileHandle(std::string_view h, uint32_t id, std::string& out);
+  OpenHandle* AnyHandle(std::string_view h, uint32_t id, std::string& out);
+  int CloseHandle(OpenHandle* h);
+  void SendStatvfs(std::string& out, uint32_t id, const struct statvfs& sv);
+
+  // Handlers.
+  void Open(uint32_t id, Reader& r, std::string& out);
+  void Close(uint32_t id, Reader& r, std::string& out);
+  void Read(uint32_t id, Reader& r, std::string& out);
+  void Write(uint32_t id, Reader& r, std::string& out);
+  void Lstat(uint32_t id, Reader& r, std::string& out);
+  void Fstat(uint32_t id, Reader& r, std::string& out);
+  void Setstat(uint32_t id, Reader& r, std::string& out);
+  void Fsetstat(uint32_t id, Reader& r, std::string& out);
+  void Opendir(uint32_t id, Reader& r, std::string& out);
+  void Readdir(uint32_t id, Reader& r, std::string& out);
+  void Remove(uint32_t id, Reader& r, std::string& out);
+  void Mkdir(uint32_t id, Reader& r, std::string& out);
+  void Rmdir(uint32_t id, Reader& r, std::string& out);
+  void Realpath(uint32_t id, Reader& r, std::string& out);
+  void Stat(uint32_t id, Reader& r, std::string& out);
+  void Rename(uint32_t id, Reader& r, std::string& out);
+  void Readlink(uint32_t id, Reader& r, std::string& out);
+  void Symlink(uint32_t id, Reader& r, std::string& out);
+  void Extended(uint32_t id, Reader& r, std::string& out);
+  void ExtPosixRename(uint32_t id, Reader& r, std::string& out);
+  void ExtStatvfs(uint32_t id, Reader& r, std::string& out);
+  void ExtFstatvfs(uint32_t id, Reader& r, std::string& out);
+  void ExtHardlink(uint32_t id, Reader& r, std::string& out);
+  void ExtFsync(uint32_t id, Reader& r, std::string& out);
+  void ExtLimits(uint32_t id, Reader& r, std::string& out);
+
+  static const Handler kHandlers[];
+  static const ExtHandler kExtHandlers[];
+
+  std::unique_ptr<files::AccountRoot> root_;
+  Limits limits_;
+  Logger log_;
+  std::string tag_;
+  const Clock& clock_;
+  TransferStats& stats_;
+  HandleTable handles_;
+  std::vector<uint8_t> in_;  // a partial packet, or packets held back by backpressure
+  std::size_t in_off_ = 0;   // start of unhandled bytes in in_
+  bool init_done_ = false;
+  bool dead_ = false;        // a frame error happened: every later call fails
+  bool activity_ = false;
+};
+
+}  // namespace sftplc::sftp

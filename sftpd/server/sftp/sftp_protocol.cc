@@ -1,0 +1,54 @@
+#include "sftpd/server/sftp/sftp_protocol.h"
+
+namespace sftplc::sftp {
+
+SftpProtocol::SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
+                           std::string tag)
+    : processor_(std::move(root), limits, log, tag), log_(std::move(log)), tag_(std::move(tag)) {}
+
+Status SftpProtocol::OnData(const uint8_t* data, std::size_t len, std::string& out) {
+  const std::size_t start = out.size();
+  Status s = processor_.OnData(data, len, out);
+  while (s && processor_.HasPendingRequests()) {
+    if (out.size() - start > kMaxBatchOutput) {
+      if (log_) {
+        SPDLOG_LOGGER_WARN(log_, "{} sftp client pipelined more than {} bytes of replies", tag_,
+                           kMaxBatchOutput);
+      }
+      return Error::InvalidArgument("sftp: too many pipelined replies in one batch");
+    }
+    s = processor_.OnData(nullptr, 0, out);
+  }
+  return s;
+}
+
+usage::Counters SftpProtocol::counters() const {
+  const TransferStats& t = processor_.stats();
+  usage::Counters c;
+  c.bytes_in = t.bytes_in;
+  c.bytes_out = t.bytes_out;
+  c.files_uploaded = t.files_uploaded;
+  c.files_downloaded = t.files_downloaded;
+  c.files_removed = t.files_removed;
+  return c;
+}
+
+bool SftpProtocol::TakeActivity() { return processor_.TakeActivity(); }
+
+void SftpProtocol::CloseAll() { processor_.CloseAll(); }
+
+server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits,
+                                                Logger log) {
+  return [storage_root = std::move(storage_root), limits, log = std::move(log)](
+             const accounts::Account& account,
+             const std::string& tag) -> Result<std::unique_ptr<server::ChannelProtocol>> {
+    auto root = files::AccountRoot::Open(storage_root, account.id);
+    if (!root) {
+      return std::move(root).error();
+    }
+    return std::unique_ptr<server::ChannelProtocol>(
+        std::make_unique<SftpProtocol>(std::move(*root), limits, log, tag));
+  };
+}
+
+}  // namespace sftplc::sftp

@@ -1,0 +1,531 @@
+// Runs the built sftpctl against a temporary configuration and SQLite database, and checks its
+// output, exit code and the database afterwards.
+
+#include <gtest/gtest.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/db/database.h"
+#include "tests/core/accounts/test_keys.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_env.h"
+
+namespace sftplc::admin {
+namespace {
+
+using nlohmann::json;
+using ::sftplc::testing::CommandResult;
+using ::sftplc::testing::RunCommand;
+using ::sftplc::testing::TempDir;
+using ::sftplc::testing::WriteFile;
+
+// Single-quotes `s` for /bin/sh (bytes pass through unchanged, invalid UTF-8 included).
+std::string Q(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+std::string Lines(std::initializer_list<std::string> args) {
+  std::string out;
+  for (const auto& a : args) {
+    out += " " + Q(a);
+  }
+  return out;
+}
+
+class SftpctlTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    config_ = dir_.Sub("sftpd.toml");
+    WriteFile(config_,
+              "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
+              "[log]\nlevel = \"info\"\n");
+  }
+
+  // Runs sftpctl with --config and `args` (each quoted).
+  CommandResult Ctl(std::initializer_list<std::string> args, const std::string& stdin_data = "") {
+    return RunCommand(
+        ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) + Lines(args),
+        stdin_data);
+  }
+
+  CommandResult Create(const std::string& username) {
+    return Ctl({"account", "create", "--username", username, "--name", "Ada Lovelace", "--email",
+                "ada@example.com", "--phone", "+44 151 357 7700", "--no-password"});
+  }
+
+  std::unique_ptr<db::Database> OpenDb() {
+    config::DatabaseConfig cfg;
+    cfg.url = "sqlite:" + dir_.Sub("accounts.db");
+    cfg.pool_size = 1;
+    auto db = db::Database::Open(cfg, GetLogger("store"));
+    EXPECT_TRUE(db) << db.error().ToString();
+    return db ? std::move(*db) : nullptr;
+  }
+
+  int Count(const std::string& table) {
+    auto db = OpenDb();
+    if (!db) {
+      return -1;
+    }
+    auto n = db->Read<int>([&](soci::session& s) -> Result<int> {
+      int c = 0;
+      s << "SELECT COUNT(*) FROM " + table, soci::into(c);  // table: a test constant
+      return c;
+    });
+    return n.value_or(-1);
+  }
+
+  // Everything an admin command could change: every row of every table, and the folders.
+  std::string Snapshot() {
+    auto db = OpenDb();
+    std::string out;
+    if (!db) {
+      return out;
+    }
+    auto rows = db->Read<std::string>([&](soci::session& s) -> Result<std::string> {
+      std::string text;
+      for (const char* t : {"accounts", "public_keys", "consent_events", "audit_events"}) {
+        int c = 0;
+        s << std::string("SELECT COUNT(*) FROM ") + t, soci::into(c);
+        text += std::string(t) + "=" + std::to_string(c) + ";";
+      }
+      std::string u, f, c, e, p, st;
+      soci::statement q =
+          (s.prepare << "SELECT username, full_name, company, email, phone, state FROM accounts "
+                        "ORDER BY username",
+           soci::into(u), soci::into(f), soci::into(c), soci::into(e), soci::into(p),
+           soci::into(st));
+      q.execute(false);
+      while (q.fetch()) {
+        text += u + "|" + f + "|" + c + "|" + e + "|" + p + "|" + st + ";";
+      }
+      return text;
+    });
+    out = rows.value_or("unreadable");
+    std::error_code ec;
+    int folders = 0;
+    for (auto it = std::filesystem::directory_iterator(dir_.Sub("files"), ec);
+         !ec && it != std::filesystem::directory_iterator(); ++it) {
+      ++folders;
+    }
+    return out + "folders=" + std::to_string(folders);
+  }
+
+  // One line on stderr, nothing on stdout.
+  static void ExpectOneErrorLine(const CommandResult& r) {
+    EXPECT_EQ(r.out, "");
+    ASSERT_FALSE(r.err.empty());
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+    EXPECT_EQ(r.err.rfind("sftpctl: ", 0), 0u) << r.err;
+  }
+
+  static std::string OsUser() {
+    struct passwd* pw = getpwuid(geteuid());
+    return pw ? pw->pw_name : "uid" + std::to_string(geteuid());
+  }
+
+  TempDir dir_;
+  std::string config_;
+};
+
+// create registers the account (phone normalised), makes its 0700 folder, prints the id, and
+// audits the OS user; show/list print it as text and JSON.
+TEST_F(SftpctlTest, CreateShowList) {
+  auto r = Ctl({"account", "create", "--username", "acme-ftp", "--name", "Ada Lovelace", "--email",
+                "ada@example.com", "--phone", "0044 (151) 357-7700", "--company", "Acme Ltd",
+                "--no-password"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  auto pos = r.out.find("id=");
+  ASSERT_NE(pos, std::string::npos) << r.out;
+  std::string id = r.out.substr(pos + 3, 32);
+  struct stat st {};
+  ASSERT_EQ(stat(dir_.Sub("files/" + id).c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+
+  auto show = Ctl({"account", "show", "acme-ftp", "--json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  json j = json::parse(show.out);
+  EXPECT_EQ(j["id"], id);
+  EXPECT_EQ(j["username"], "acme-ftp");
+  EXPECT_EQ(j["full_name"], "Ada Lovelace");
+  EXPECT_EQ(j["company"], "Acme Ltd");
+  EXPECT_EQ(j["email"], "ada@example.com");
+  EXPECT_EQ(j["phone"], "+441513577700");
+  EXPECT_EQ(j["state"], "active");
+  EXPECT_EQ(j["has_password"], false);
+  EXPECT_TRUE(j["closed_at"].is_null());
+  EXPECT_EQ(j["keys"].size(), 0u);
+  EXPECT_EQ(j.find("password_hash"), j.end());
+
+  auto by_id = Ctl({"account", "show", id});
+  ASSERT_EQ(by_id.exit_code, 0);
+  EXPECT_NE(by_id.out.find("Ada Lovelace"), std::string::npos);
+  EXPECT_NE(by_id.out.find("+441513577700"), std::string::npos);
+
+  ASSERT_EQ(Create("bob").exit_code, 0);
+  auto list = Ctl({"account", "list", "--json"});
+  ASSERT_EQ(list.exit_code, 0);
+  json arr = json::parse(list.out);
+  ASSERT_EQ(arr.size(), 2u);
+  EXPECT_EQ(arr[0]["username"], "acme-ftp");
+  EXPECT_EQ(arr[1]["username"], "bob");
+  auto text = Ctl({"account", "list", "--state", "active"});
+  EXPECT_NE(text.out.find("bob"), std::string::npos);
+  EXPECT_EQ(Ctl({"account", "list", "--state", "closed", "--json"}).out, "[]\n");
+  EXPECT_EQ(Ctl({"account", "list", "--state", "sleeping"}).exit_code, 4);
+
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  auto actor = db->Read<std::string>([&](soci::session& s) -> Result<std::string> {
+    std::string a;
+    s << "SELECT actor FROM audit_events WHERE action = 'account.create' AND account_id = :i",
+        soci::use(id), soci::into(a);
+    return a;
+  });
+  EXPECT_EQ(actor.value_or(""), "admin:" + OsUser());
+}
+
+// A second account with the same username: exit 3, one line on stderr, nothing changed.
+TEST_F(SftpctlTest, DuplicateUsernameIsConflict) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::string before = Snapshot();
+  auto r = Create("acme-ftp");
+  EXPECT_EQ(r.exit_code, 3);
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("already taken"), std::string::npos);
+  EXPECT_EQ(Snapshot(), before);
+}
+
+// Bad input in every field of create and update: exit 4, a message naming the field, and
+// nothing changes (no row, no audit, no folder).
+TEST_F(SftpctlTest, BadInputChangesNothing) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::string before = Snapshot();
+  const std::string sql = "x'); DROP TABLE accounts; --";
+  const std::string bad_utf8 = "Ad\xff\xfe";
+  struct Case {
+    std::string flag, value, expect;
+  };
+  std::vector<Case> cases = {
+      {"--username", "", "username"},
+      {"--username", "ab", "username"},
+      {"--username", "Acme", "username"},
+      {"--username", std::string(33, 'a'), "username"},
+      {"--username", sql, "username"},
+      {"--username", bad_utf8, "username"},
+      {"--name", "", "name"},
+      {"--name", std::string(201, 'n'), "name"},
+      {"--name", bad_utf8, "name"},
+      {"--name", "tab\there", "name"},
+      {"--company", std::string(201, 'c'), "company"},
+      {"--company", bad_utf8, "company"},
+      {"--email", "", "email"},
+      {"--email", "not-an-email", "email"},
+      {"--email", "a@b@c.com", "email"},
+      {"--email", std::string(250, 'a') + "@x.org", "email"},
+      {"--email", sql + "@x.org", "email"},
+      {"--email", bad_utf8 + "@x.org", "email"},
+      {"--phone", "", "phone"},
+      {"--phone", "0151 357 7700", "phone"},
+      {"--phone", "+44 151 CALL NOW", "phone"},
+      {"--phone", "+12", "phone"},
+      {"--phone", std::string(80, '9'), "phone"},
+      {"--phone", sql, "phone"},
+      {"--phone", bad_utf8, "phone"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"account",          "create",          "--username",
+                                     "newuser",          "--name",          "Ada Lovelace",
+                                     "--email",          "ada@example.com", "--phone",
+                                     "+44 151 357 7700", "--no-password"};
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (args[i] == c.flag) {
+        args[i + 1] = c.value;
+      }
+    }
+    if (c.flag == "--company") {
+      args.push_back("--company");
+      args.push_back(c.value);
+    }
+    std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_);
+    for (const auto& a : args) {
+      cmd += " " + Q(a);
+    }
+    auto r = RunCommand(cmd);
+    EXPECT_EQ(r.exit_code, 4) << c.flag << "=" << c.value << ": " << r.err;
+    ExpectOneErrorLine(r);
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    if (c.flag != "--username") {
+      auto u = Ctl({"account", "update", "acme-ftp", c.flag, c.value});
+      EXPECT_EQ(u.exit_code, 4) << "update " << c.flag << "=" << c.value << ": " << u.err;
+      ExpectOneErrorLine(u);
+    }
+  }
+  // Consent without a source, a source without consent, an empty source.
+  for (const auto& extra : std::vector<std::vector<std::string>>{
+           {"--marketing-consent"},
+           {"--consent-source", "web form"},
+           {"--marketing-consent", "--consent-source", ""},
+           {"--marketing-consent", "--consent-source", bad_utf8}}) {
+    std::string cmd =
+        ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) +
+        Lines({"account", "create", "--username", "newuser", "--name", "Ada", "--email",
+               "ada@example.com", "--phone", "+441513577700", "--no-password"});
+    for (const auto& e : extra) {
+      cmd += " " + Q(e);
+    }
+    auto r = RunCommand(cmd);
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    ExpectOneErrorLine(r);
+  }
+  EXPECT_EQ(Ctl({"account", "update", "acme-ftp"}).exit_code, 4);
+  EXPECT_EQ(Ctl({"account", "close", "acme-ftp", "--reason", "bored"}).exit_code, 4);
+  EXPECT_EQ(Ctl({"consent", "grant", "acme-ftp", "--source", ""}).exit_code, 4);
+  EXPECT_EQ(Ctl({"account", "remove-key", "acme-ftp", sql}).exit_code, 4);
+  EXPECT_EQ(Snapshot(), before);
+}
+
+// update changes the given fields only, normalising the phone.
+TEST_F(SftpctlTest, UpdateFields) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  auto r = Ctl({"account", "update", "acme-ftp", "--email", "new@example.org", "--phone",
+                "+1 212 555 0100", "--company", "O'Neil & Sons; --"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(Ctl({"account", "show", "acme-ftp", "--json"}).out);
+  EXPECT_EQ(j["email"], "new@example.org");
+  EXPECT_EQ(j["phone"], "+12125550100");
+  EXPECT_EQ(j["company"], "O'Neil & Sons; --");
+  EXPECT_EQ(j["full_name"], "Ada Lovelace");
+}
+
+// Unknown accounts are exit 2 for every command that names one.
+TEST_F(SftpctlTest, UnknownAccountIsNotFound) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::string before = Snapshot();
+  for (const auto& r :
+       {Ctl({"account", "show", "nobody"}), Ctl({"account", "show", std::string(32, 'a')}),
+        Ctl({"account", "update", "nobody", "--name", "X Y"}),
+        Ctl({"account", "list-keys", "nobody"}), Ctl({"account", "close", "nobody"}),
+        Ctl({"account", "reopen", "nobody"}),
+        Ctl({"account", "remove-key", "nobody", ::sftplc::testing::kEd25519Fingerprint}),
+        Ctl({"consent", "grant", "nobody", "--source", "x"}),
+        Ctl({"consent", "show", "nobody", "--json"})}) {
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    ExpectOneErrorLine(r);
+  }
+  EXPECT_EQ(Snapshot(), before);
+}
+
+// Usage errors (no command, unknown command, a missing required option) are exit 1.
+TEST_F(SftpctlTest, UsageErrors) {
+  for (const auto& r :
+       {Ctl({}), Ctl({"frobnicate"}), Ctl({"account"}),
+        Ctl({"account", "create", "--username", "x1x"}), Ctl({"account", "show"}),
+        Ctl({"account", "list", "--bogus"}),
+        Ctl({"account", "create", "--username", "abc", "--name", "A", "--email", "a@b.co",
+             "--phone", "+441513577700", "--no-password", "--generate-password"})}) {
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    ExpectOneErrorLine(r);
+  }
+  EXPECT_EQ(Ctl({"account", "list", "--json"}).out, "[]\n");
+}
+
+// Every command answers --help with exit 0 and an example.
+TEST_F(SftpctlTest, HelpHasExamples) {
+  std::vector<std::vector<std::string>> commands = {{},
+                                                    {"account"},
+                                                    {"account", "create"},
+                                                    {"account", "list"},
+                                                    {"account", "show"},
+                                                    {"account", "update"},
+                                                    {"account", "set-password"},
+                                                    {"account", "add-key"},
+                                                    {"account", "remove-key"},
+                                                    {"account", "list-keys"},
+                                                    {"account", "close"},
+                                                    {"account", "reopen"},
+                                                    {"consent"},
+                                                    {"consent", "grant"},
+                                                    {"consent", "withdraw"},
+                                                    {"consent", "show"},
+                                                    {"db"},
+                                                    {"db", "migrate"},
+                                                    {"db", "status"},
+                                                    {"config"},
+                                                    {"config", "check"}};
+  for (const auto& c : commands) {
+    std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl");
+    std::string name;
+    for (const auto& w : c) {
+      cmd += " " + w;
+      name += " " + w;
+    }
+    auto r = RunCommand(cmd + " --help");
+    EXPECT_EQ(r.exit_code, 0) << name;
+    EXPECT_NE(r.out.find("Example:"), std::string::npos) << name;
+    EXPECT_NE(r.out.find("sftpctl"), std::string::npos) << name;
+  }
+}
+
+// Keys: add from a file and from stdin, list as JSON, duplicate 3, malformed 4, remove.
+TEST_F(SftpctlTest, Keys) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  WriteFile(dir_.Sub("ed.pub"), std::string(::sftplc::testing::kEd25519Key) + "\n");
+  auto add = Ctl({"account", "add-key", "acme-ftp", dir_.Sub("ed.pub")});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  EXPECT_NE(add.out.find(::sftplc::testing::kEd25519Fingerprint), std::string::npos);
+  auto add2 = Ctl({"account", "add-key", "acme-ftp", "-"},
+                  std::string("# my key\n") + ::sftplc::testing::kRsaKey + "\n");
+  ASSERT_EQ(add2.exit_code, 0) << add2.err;
+  auto add3 = Ctl({"account", "add-key", "acme-ftp"}, ::sftplc::testing::kEcdsaKey);
+  ASSERT_EQ(add3.exit_code, 0) << add3.err;
+
+  auto dup = Ctl({"account", "add-key", "acme-ftp", dir_.Sub("ed.pub")});
+  EXPECT_EQ(dup.exit_code, 3);
+  ExpectOneErrorLine(dup);
+  std::string before = Snapshot();
+  for (const std::string& bad :
+       {std::string(""), std::string("ssh-ed25519 AAAA!!"),
+        std::string("ssh-foo AAAAC3NzaC1lZDI1NTE5 x"),
+        std::string(::sftplc::testing::kEd25519Key) + "\n" + ::sftplc::testing::kRsaKey + "\n"}) {
+    auto r = Ctl({"account", "add-key", "acme-ftp", "-"}, bad);
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    ExpectOneErrorLine(r);
+  }
+  EXPECT_EQ(Ctl({"account", "add-key", "acme-ftp", dir_.Sub("missing.pub")}).exit_code, 2);
+  EXPECT_EQ(Snapshot(), before);
+
+  json keys = json::parse(Ctl({"account", "list-keys", "acme-ftp", "--json"}).out);
+  ASSERT_EQ(keys.size(), 3u);
+  EXPECT_EQ(keys[0]["fingerprint"], ::sftplc::testing::kEd25519Fingerprint);
+  EXPECT_EQ(keys[0]["type"], "ssh-ed25519");
+  EXPECT_EQ(keys[0]["comment"], "alice@laptop");
+  EXPECT_EQ(keys[1]["fingerprint"], ::sftplc::testing::kRsaFingerprint);
+  EXPECT_EQ(keys[2]["fingerprint"], ::sftplc::testing::kEcdsaFingerprint);
+
+  auto rm = Ctl({"account", "remove-key", "acme-ftp", ::sftplc::testing::kRsaFingerprint});
+  ASSERT_EQ(rm.exit_code, 0) << rm.err;
+  EXPECT_EQ(
+      Ctl({"account", "remove-key", "acme-ftp", ::sftplc::testing::kRsaFingerprint}).exit_code, 2);
+  EXPECT_EQ(Count("public_keys"), 2);
+  auto text = Ctl({"account", "list-keys", "acme-ftp"});
+  EXPECT_NE(text.out.find(::sftplc::testing::kEcdsaFingerprint), std::string::npos);
+}
+
+// close and reopen: states, conflicts (exit 3) and the audit trail.
+TEST_F(SftpctlTest, CloseAndReopen) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  auto c = Ctl({"account", "close", "acme-ftp", "--reason", "request"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  json j = json::parse(Ctl({"account", "show", "acme-ftp", "--json"}).out);
+  EXPECT_EQ(j["state"], "closed");
+  EXPECT_EQ(j["closed_reason"], "request");
+  EXPECT_FALSE(j["closed_at"].is_null());
+  auto again = Ctl({"account", "close", "acme-ftp"});
+  EXPECT_EQ(again.exit_code, 3);
+  ExpectOneErrorLine(again);
+  ASSERT_EQ(Ctl({"account", "reopen", "acme-ftp"}).exit_code, 0);
+  EXPECT_EQ(json::parse(Ctl({"account", "show", "acme-ftp", "--json"}).out)["state"], "active");
+  EXPECT_EQ(Ctl({"account", "reopen", "acme-ftp"}).exit_code, 3);
+  EXPECT_EQ(Count("audit_events"), 3);  // create, close, reopen
+}
+
+// The consent ledger through the CLI, consent given at creation included.
+TEST_F(SftpctlTest, Consent) {
+  auto r = Ctl({"account", "create", "--username", "acme-ftp", "--name", "Ada Lovelace", "--email",
+                "ada@example.com", "--phone", "+441513577700", "--marketing-consent",
+                "--consent-source", "registration form", "--no-password"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Ctl({"consent", "grant", "acme-ftp", "--source", "again"}).exit_code, 3);
+  ASSERT_EQ(Ctl({"consent", "withdraw", "acme-ftp", "--source", "email 2026-11-30"}).exit_code, 0);
+  EXPECT_EQ(Ctl({"consent", "withdraw", "acme-ftp", "--source", "again"}).exit_code, 3);
+  json j = json::parse(Ctl({"consent", "show", "acme-ftp", "--json"}).out);
+  EXPECT_EQ(j["marketing_consent"], false);
+  EXPECT_FALSE(j["consent_withdrawn_at"].is_null());
+  ASSERT_EQ(j["events"].size(), 2u);
+  EXPECT_EQ(j["events"][0]["granted"], true);
+  EXPECT_EQ(j["events"][0]["source"], "registration form");
+  EXPECT_EQ(j["events"][1]["granted"], false);
+  EXPECT_EQ(j["events"][1]["actor"], "admin:" + OsUser());
+  auto text = Ctl({"consent", "show", "acme-ftp"});
+  EXPECT_NE(text.out.find("not granted"), std::string::npos);
+}
+
+// db status reports pending migrations without applying them; db migrate applies them; any
+// other command migrates first.
+TEST_F(SftpctlTest, DbStatusAndMigrate) {
+  auto st = Ctl({"db", "status", "--json"});
+  ASSERT_EQ(st.exit_code, 0) << st.err;
+  json j = json::parse(st.out);
+  EXPECT_EQ(j["backend"], "sqlite");
+  EXPECT_EQ(j["schema_version"], 0);
+  EXPECT_EQ(j["pending"], db::Database::LatestVersion());
+  auto m = Ctl({"db", "migrate"});
+  ASSERT_EQ(m.exit_code, 0) << m.err;
+  EXPECT_NE(m.out.find("to " + std::to_string(db::Database::LatestVersion())), std::string::npos);
+  EXPECT_NE(Ctl({"db", "migrate"}).out.find("up to date"), std::string::npos);
+  json after = json::parse(Ctl({"db", "status", "--json"}).out);
+  EXPECT_EQ(after["pending"], 0);
+  EXPECT_EQ(after["schema_version"], db::Database::LatestVersion());
+}
+
+// A database newer than the binary is refused by every command (exit 5), changing nothing.
+TEST_F(SftpctlTest, NewerDatabaseRefused) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  {
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Write<bool>([](soci::session& s) -> Result<bool> {
+      int v = db::Database::LatestVersion() + 1;
+      s << "INSERT INTO schema_version (version, name) VALUES (:v, 'future')", soci::use(v);
+      return true;
+    }));
+  }
+  std::string before = Snapshot();
+  for (const auto& r :
+       {Ctl({"account", "list"}), Create("bob"), Ctl({"db", "migrate"}), Ctl({"db", "status"})}) {
+    EXPECT_EQ(r.exit_code, 5) << r.err;
+    EXPECT_NE(r.err.find("newer than this program"), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(Snapshot(), before);
+}
+
+// config check: a good file is 0; a bad key is 4 naming the file and line; a missing file 2;
+// $SFTPLC_CONFIG is used without --config.
+TEST_F(SftpctlTest, ConfigCheck) {
+  auto ok = Ctl({"config", "check", "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(json::parse(ok.out)["ok"], true);
+  std::string bad = dir_.Sub("bad.toml");
+  WriteFile(bad, "[storage]\nroot = \"files\"\nrooot = \"typo\"\n");
+  auto r = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(bad) +
+                      " config check");
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("bad.toml:3"), std::string::npos) << r.err;
+  auto missing = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " +
+                            Q(dir_.Sub("none.toml")) + " config check");
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  auto env = RunCommand("SFTPLC_CONFIG=" + Q(config_) + " " +
+                        ::sftplc::testing::BinaryPath("admin/sftpctl") + " config check");
+  EXPECT_EQ(env.exit_code, 0) << env.err;
+  EXPECT_NE(env.out.find(config_), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sftplc::admin

@@ -1,0 +1,136 @@
+#include "tests/server/sftp/fuzz_harness.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sftpd/server/sftp/processor.h"
+#include "tests/server/sftp/sftp_wire.h"
+
+namespace sftplc::sftp::testing {
+namespace {
+
+namespace fs = std::filesystem;
+constexpr const char* kCanary = "canary: must never change";
+
+void Substitute(std::string& s, std::string_view marker, const std::string& with) {
+  if (with.size() != marker.size()) {
+    return;
+  }
+  for (std::size_t at = s.find(marker); at != std::string::npos; at = s.find(marker, at + 1)) {
+    s.replace(at, marker.size(), with);
+  }
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+FuzzHarness::FuzzHarness(std::string storage) : storage_(std::move(storage)) {
+  std::ofstream(storage_ + "/canary", std::ios::binary) << kCanary;
+}
+
+std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
+  if (size == 0) {
+    return "";
+  }
+  const uint8_t mode = data[0];
+  std::size_t chunk = size > 1 ? std::size_t{data[1]} + 1 : 1;
+  std::string stream(reinterpret_cast<const char*>(data) + 1, size - 1);
+
+  AccountId id = AccountId::New();
+  std::string why;
+  reply_types_.clear();
+  {
+    auto root = files::AccountRoot::Open(storage_, id);
+    if (!root) {
+      return "cannot open the account root: " + root.error().ToString();
+    }
+    Limits limits{.max_handles = 4, .max_output = 64 * 1024};
+    // A logger with no sink output below "off" keeps the fuzzer quiet.
+    Processor p(std::move(*root), limits, GetLogger("sftp-fuzz"), "[fuzz]");
+    std::string out;
+    bool failed = false;
+    if (mode & (1 | kWithHandles)) {
+      std::string prologue = InitPacket();
+      if (mode & kWithHandles) {
+        // Open a file and a directory, then put their handles where the input has the markers,
+        // so the fuzzer reaches the handlers behind handle validation.
+        prologue += Packet(3, Body().u32(1).str("f").u32(0x1b).u32(0));  // READ|WRITE|CREAT|TRUNC
+        prologue += Packet(11, Body().u32(2).str("/"));
+      }
+      Status s = p.OnData(reinterpret_cast<const uint8_t*>(prologue.data()), prologue.size(), out);
+      auto replies = SplitReplies(out);
+      if (!s || replies.size() != ((mode & kWithHandles) ? 3u : 1u)) {
+        return "the prologue failed";
+      }
+      if (mode & kWithHandles) {
+        if (replies[1].type != 102 || replies[2].type != 102) {
+          return "the prologue got no handles";
+        }
+        Substitute(stream, kFileMarker, replies[1].StrAt(4));
+        Substitute(stream, kDirMarker, replies[2].StrAt(4));
+      }
+    }
+    auto feed = [&](const char* bytes, std::size_t n) {
+      out.clear();
+      Status s = p.OnData(reinterpret_cast<const uint8_t*>(bytes), n, out);
+      if (failed && s) {
+        why = "a failed session accepted more data";
+      }
+      if (!s) {
+        failed = true;
+      }
+      if (out.size() > limits.max_output + kMaxPacket + 4) {
+        why = "one call buffered " + std::to_string(out.size()) + " bytes of replies";
+      }
+      bool whole = false;
+      for (const Reply& r : SplitReplies(out, &whole)) {
+        reply_types_.push_back(r.type);
+      }
+      if (!whole) {
+        why = "replies are not whole packets";
+      }
+    };
+    switch ((mode >> 1) & 3) {
+      case 1:
+        for (std::size_t i = 0; i < stream.size() && why.empty(); ++i) {
+          feed(stream.data() + i, 1);
+        }
+        break;
+      case 2:
+        for (std::size_t i = 0; i < stream.size() && why.empty(); i += chunk) {
+          feed(stream.data() + i, std::min(chunk, stream.size() - i));
+        }
+        break;
+      default:
+        feed(stream.data(), stream.size());
+        break;
+    }
+    for (int i = 0; i < 64 && why.empty() && p.HasPendingRequests(); ++i) {
+      feed(nullptr, 0);
+    }
+    p.CloseAll();
+  }
+  if (Slurp(storage_ + "/canary") != kCanary) {
+    why = "the canary outside the root changed";
+  }
+  std::size_t entries = 0;
+  for (const auto& e : fs::directory_iterator(storage_)) {
+    (void)e;
+    ++entries;
+  }
+  if (entries != 2) {
+    why = "something was created next to the account root";
+  }
+  std::error_code ec;
+  fs::remove_all(storage_ + "/" + id.str(), ec);
+  return why;
+}
+
+}  // namespace sftplc::sftp::testing

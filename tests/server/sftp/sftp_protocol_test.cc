@@ -1,0 +1,91 @@
+#include "sftpd/server/sftp/sftp_protocol.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "sftpd/server/sftp/protocol.h"
+#include "tests/server/sftp/sftp_wire.h"
+#include "tests/testing/temp_dir.h"
+
+namespace sftplc::sftp {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Body;
+using testing::InitPacket;
+using testing::Packet;
+using testing::SplitReplies;
+
+class SftpProtocolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::create_directories(tmp_.Sub("storage"));
+    account_.id = AccountId::New();
+  }
+  std::vector<testing::Reply> Send(server::ChannelProtocol& p, const std::string& bytes) {
+    std::string out;
+    Status s = p.OnData(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), out);
+    EXPECT_TRUE(s);
+    return SplitReplies(out);
+  }
+  sftplc::testing::TempDir tmp_;
+  accounts::Account account_;
+};
+
+// The factory opens storage/<account id> (0700) and the protocol serves SFTP there, with the
+// processor's counters as usage counters.
+TEST_F(SftpProtocolTest, FactoryServesTheAccountRoot) {
+  auto factory = MakeSftpProtocolFactory(tmp_.Sub("storage"), Limits{}, GetLogger("sftp"));
+  auto p = factory(account_, "[t]");
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(fs::is_directory(tmp_.Sub("storage/" + account_.id.str())));
+  ASSERT_EQ(Send(**p, InitPacket()).at(0).type, kFxpVersion);
+  auto h = Send(**p, Packet(kFxpOpen, Body().u32(1).str("up").u32(kOpenWrite | kOpenCreat).u32(0)));
+  ASSERT_EQ(h.at(0).type, kFxpHandle);
+  std::string handle = h[0].StrAt(4);
+  Send(**p, Packet(kFxpWrite, Body().u32(2).str(handle).u64(0).str("12345")));
+  Send(**p, Packet(kFxpClose, Body().u32(3).str(handle)));
+  usage::Counters c = (*p)->counters();
+  EXPECT_EQ(c.bytes_in, 5u);
+  EXPECT_EQ(c.files_uploaded, 1u);
+  EXPECT_TRUE((*p)->TakeActivity());
+  EXPECT_FALSE((*p)->TakeActivity());
+  (*p)->CloseAll();
+}
+
+// A symlinked account folder is refused by the factory (the session ends).
+TEST_F(SftpProtocolTest, FactoryRefusesSymlinkedRoot) {
+  fs::create_directories(tmp_.Sub("elsewhere"));
+  fs::create_directory_symlink(tmp_.Sub("elsewhere"), tmp_.Sub("storage/" + account_.id.str()));
+  auto factory = MakeSftpProtocolFactory(tmp_.Sub("storage"), Limits{}, nullptr);
+  auto p = factory(account_, "[t]");
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code(), ErrorCode::kPermissionDenied);
+}
+
+// Requests held back by the processor's backpressure are drained within the same call, so a
+// transport that only calls OnData when data arrives never leaves a client waiting.
+TEST_F(SftpProtocolTest, DrainsHeldBackRequests) {
+  auto root = files::AccountRoot::Open(tmp_.Sub("storage"), account_.id);
+  ASSERT_TRUE(root);
+  sftplc::testing::WriteFile(tmp_.Sub("storage/" + account_.id.str() + "/big"),
+                             std::string(1 << 20, 'b'));
+  SftpProtocol p(std::move(*root), Limits{.max_output = 64 * 1024}, GetLogger("sftp"), "[t]");
+  Send(p, InitPacket());
+  auto h = Send(p, Packet(kFxpOpen, Body().u32(1).str("big").u32(kOpenRead).u32(0)));
+  ASSERT_EQ(h.at(0).type, kFxpHandle);
+  std::string stream;
+  for (uint32_t i = 0; i < 10; ++i) {
+    stream += Packet(kFxpRead, Body().u32(10 + i).str(h[0].StrAt(4)).u64(i * 32768).u32(32768));
+  }
+  auto replies = Send(p, stream);
+  ASSERT_EQ(replies.size(), 10u);
+  EXPECT_EQ(replies[9].id(), 19u);
+  EXPECT_FALSE(p.processor().HasPendingRequests());
+}
+
+}  // namespace
+}  // namespace sftplc::sftp
