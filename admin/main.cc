@@ -8,6 +8,9 @@
 #include "admin/config_commands.h"
 #include "admin/consent_commands.h"
 #include "admin/db_commands.h"
+#include "admin/lifecycle_cmd.h"
+#include "admin/notices_cmd.h"
+#include "admin/retention_cmd.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc::admin;  // NOLINT: main only
@@ -30,6 +33,9 @@ int main(int argc, char** argv) {
     RegisterConsentCommands(app, ctx);
     RegisterDbCommands(app, ctx);
     RegisterConfigCommands(app, ctx);
+    RegisterLifecycleCommands(app, ctx);  // after RegisterAccountCommands: extends `account`
+    RegisterNoticesCommands(app, ctx);
+    RegisterRetentionCommands(app, ctx);
 
     try {
       app.parse(argc, argv);
