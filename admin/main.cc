@@ -10,6 +10,9 @@
 #include "admin/consent_commands.h"
 #include "admin/db_commands.h"
 #include "admin/usage_cmd.h"
+#include "admin/lifecycle_cmd.h"
+#include "admin/notices_cmd.h"
+#include "admin/retention_cmd.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc::admin;  // NOLINT: main only
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
     RegisterConfigCommands(app, ctx);
     RegisterBanCommands(app, ctx);
     RegisterUsageCommands(app, ctx);
+    RegisterLifecycleCommands(app, ctx);  // after RegisterAccountCommands: extends `account`
+    RegisterNoticesCommands(app, ctx);
+    RegisterRetentionCommands(app, ctx);
 
     try {
       app.parse(argc, argv);

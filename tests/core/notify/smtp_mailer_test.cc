@@ -9,6 +9,7 @@
 
 #include "sftpd/core/notify/mailer.h"
 #include "sftpd/core/notify/message.h"
+#include "tests/core/notify/smtp_sink_process.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -18,63 +19,7 @@ namespace {
 
 using testing::T;
 
-// The real aiosmtpd sink (tests/testing/smtp_sink.py) started for one test, with its options.
-// Ready once it printed "listening on 127.0.0.1:PORT" (read from its stdout: no sleeps).
-class SmtpSink {
- public:
-  SmtpSink(const std::string& maildir, const std::vector<std::string>& extra) {
-    // smtp_sink.py creates the maildir folder before mailbox.Maildir(create=True) runs, which
-    // then skips tmp/new/cur: create them here.
-    for (const char* sub : {"tmp", "new", "cur"}) {
-      std::filesystem::create_directories(maildir + "/" + sub);
-    }
-    int fds[2];
-    if (pipe(fds) != 0) {
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {
-      dup2(fds[1], 1);
-      close(fds[0]);
-      close(fds[1]);
-      std::vector<std::string> args = {"/usr/bin/python3",
-                                       testing::SourcePath("tests/testing/smtp_sink.py"),
-                                       "--maildir", maildir};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) {
-        argv.push_back(a.data());
-      }
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    FILE* out = fdopen(fds[0], "r");
-    char line[256];
-    while (out != nullptr && std::fgets(line, sizeof line, out) != nullptr) {
-      int p = 0;
-      if (std::sscanf(line, "listening on 127.0.0.1:%d", &p) == 1) {
-        port_ = p;
-        break;
-      }
-    }
-    if (out != nullptr) {
-      std::fclose(out);
-    }
-  }
-  ~SmtpSink() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  int port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
+using SmtpSink = testing::SmtpSinkProcess;
 
 class SmtpMailerTest : public ::testing::Test {
  protected:

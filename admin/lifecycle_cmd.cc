@@ -1,0 +1,316 @@
+#include "admin/lifecycle_cmd.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/base/time_format.h"
+#include "sftpd/core/lifecycle/export.h"
+#include "sftpd/core/lifecycle/runner.h"
+#include "sftpd/core/notify/mailer.h"
+#include "sftpd/core/notify/templates.h"
+
+namespace sftplc::admin {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+// The runner with the configured mailer and templates (the mailer is kept alive alongside).
+struct RunnerBundle {
+  std::unique_ptr<notify::Mailer> mailer;
+  std::unique_ptr<lifecycle::LifecycleRunner> runner;
+};
+
+Result<RunnerBundle> MakeRunner(CommandContext& ctx, bool with_mailer) {
+  auto cfg = ctx.Config();
+  if (!cfg) {
+    return cfg.error();
+  }
+  auto db = ctx.Database();
+  if (!db) {
+    return db.error();
+  }
+  auto templates = notify::TemplateSet::Load((*cfg)->lifecycle.templates_dir);
+  if (!templates) {
+    return templates.error();
+  }
+  RunnerBundle b;
+  if (with_mailer) {
+    auto mailer = notify::CreateSmtpMailer((*cfg)->smtp, GetLogger("mail"));
+    if (!mailer) {
+      return mailer.error();
+    }
+    b.mailer = std::move(*mailer);
+  }
+  b.runner = std::make_unique<lifecycle::LifecycleRunner>(
+      **db, **cfg, b.mailer.get(), std::move(*templates), GetLogger("lifecycle"));
+  return b;
+}
+
+// An account named by username or id; purged accounts only by id.
+Result<AccountId> ResolveId(CommandContext& ctx, const std::string& key) {
+  auto store = ctx.Accounts();
+  if (!store) {
+    return store.error();
+  }
+  auto a = (*store)->Resolve(key);
+  if (a) {
+    return a->id;
+  }
+  if (a.error().IsNotFound() && AccountId::LooksLikeId(key)) {
+    return AccountId::Parse(key);
+  }
+  return a.error();
+}
+
+json ReportJson(const lifecycle::SweepReport& r) {
+  json planned = json::array();
+  for (const auto& p : r.planned) {
+    planned.push_back(
+        {{"account_id", p.account_id.str()}, {"action", p.action}, {"due", FormatTime(p.due)}});
+  }
+  return json{{"scheduled", r.scheduled},
+              {"notices_queued", r.notices_queued},
+              {"reactivated", r.reactivated},
+              {"closed", r.closed},
+              {"purged", r.purged},
+              {"contacts_deleted", r.contacts_deleted},
+              {"notices_sent", r.notices_sent},
+              {"notices_deferred", r.notices_deferred},
+              {"notices_failed", r.notices_failed},
+              {"notices_cancelled", r.notices_cancelled},
+              {"errors", r.errors},
+              {"planned", planned}};
+}
+
+void AddRun(CLI::App& group, CommandContext& ctx) {
+  auto* cmd = group.add_subcommand("run", "run one lifecycle sweep now (idempotent)");
+  auto dry = std::make_shared<bool>(false);
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_flag("--dry-run", *dry, "show what is due; change nothing, send nothing");
+  cmd->add_flag("--json", *as_json, "print the summary as JSON");
+  cmd->footer("Example:\n  sftpctl lifecycle run --dry-run");
+  cmd->callback([&ctx, dry, as_json] {
+    ctx.Run([&]() -> Status {
+      auto b = MakeRunner(ctx, !*dry);
+      if (!b) {
+        return b.error();
+      }
+      lifecycle::SweepOptions opts;
+      opts.dry_run = *dry;
+      bool tty = isatty(STDERR_FILENO) && !*as_json;
+      if (tty) {
+        opts.progress = [](const lifecycle::SweepProgress& p) {
+          std::fprintf(stderr, "\r%-9s [%-30s] %lld done", p.phase.c_str(),
+                       std::string(static_cast<size_t>(std::min<int64_t>(30, p.done / 10 + 1)), '#')
+                           .c_str(),
+                       static_cast<long long>(p.done));
+          std::fflush(stderr);
+        };
+      }
+      auto r = b->runner->RunOnce(ctx.clock().Now(), opts);
+      if (tty) {
+        std::fputs("\r\033[K", stderr);
+      }
+      if (!r) {
+        return r.error();
+      }
+      if (*as_json) {
+        PrintJson(ReportJson(*r));
+        return {};
+      }
+      if (*dry) {
+        std::cout << "dry run: " << r->planned.size() << " action(s) due\n";
+        for (const auto& p : r->planned) {
+          std::cout << "  " << FormatTime(p.due) << "  " << p.account_id.str() << "  " << p.action
+                    << "\n";
+        }
+        return {};
+      }
+      std::cout << "notices queued " << r->notices_queued << ", sent " << r->notices_sent
+                << ", deferred " << r->notices_deferred << ", failed " << r->notices_failed
+                << "; reactivated " << r->reactivated << ", closed " << r->closed << ", purged "
+                << r->purged << ", contacts deleted " << r->contacts_deleted << "; errors "
+                << r->errors << "\n";
+      if (r->errors > 0) {
+        ctx.Fail(kExitUnavailable);
+      }
+      return {};
+    });
+  });
+}
+
+void AddPlan(CLI::App& group, CommandContext& ctx) {
+  auto* cmd = group.add_subcommand("plan", "what will happen to which account, on which date");
+  auto days = std::make_shared<int>(30);
+  auto as_json = std::make_shared<bool>(false);
+  cmd->add_option("--days", *days, "look this many days ahead (default 30)")
+      ->check(CLI::Range(0, 36600));
+  cmd->add_flag("--json", *as_json, "print JSON");
+  cmd->footer("Example:\n  sftpctl lifecycle plan --days 90 --json");
+  cmd->callback([&ctx, days, as_json] {
+    ctx.Run([&]() -> Status {
+      auto b = MakeRunner(ctx, false);
+      if (!b) {
+        return b.error();
+      }
+      TimePoint now = ctx.clock().Now();
+      TimePoint until = AddPeriod(now, Period{*days, Period::Unit::kDays});
+      auto plan = b->runner->Plan(now, until);
+      if (!plan) {
+        return plan.error();
+      }
+      if (*as_json) {
+        json out = json::array();
+        for (const auto& p : *plan) {
+          out.push_back({{"date", FormatTime(p.due)},
+                         {"account_id", p.account_id.str()},
+                         {"action", p.action}});
+        }
+        PrintJson(json{{"from", FormatTime(now)}, {"until", FormatTime(until)}, {"plan", out}});
+        return {};
+      }
+      std::cout << plan->size() << " action(s) from " << FormatDate(now) << " to "
+                << FormatDate(until) << "\n";
+      for (const auto& p : *plan) {
+        std::cout << "  " << FormatTime(p.due) << "  " << p.account_id.str() << "  " << p.action
+                  << "\n";
+      }
+      return {};
+    });
+  });
+}
+
+void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
+  {
+    auto* cmd = account.add_subcommand(
+        "confirm", "confirm an account is still needed (the client replied): idle clock restarts");
+    auto key = std::make_shared<std::string>();
+    cmd->add_option("account", *key, "username or id")->required();
+    cmd->callback([&ctx, key] {
+      ctx.Run([&]() -> Status {
+        auto id = ResolveId(ctx, *key);
+        if (!id) {
+          return id.error();
+        }
+        auto b = MakeRunner(ctx, false);
+        if (!b) {
+          return b.error();
+        }
+        auto a = b->runner->Confirm(*id, ctx.clock().Now(), ctx.Actor().name);
+        if (!a) {
+          return a.error();
+        }
+        std::cout << "account " << a->id.str() << " confirmed; next inactivity notice due "
+                  << FormatTime(a->next_action_due) << "\n";
+        return {};
+      });
+    });
+  }
+  {
+    auto* cmd = account.add_subcommand(
+        "erase", "erasure request: delete the account and everything held about the person now");
+    auto key = std::make_shared<std::string>();
+    auto yes = std::make_shared<bool>(false);
+    cmd->add_option("account", *key, "username or id")->required();
+    cmd->add_flag("--yes", *yes, "required: this cannot be undone");
+    cmd->callback([&ctx, key, yes] {
+      ctx.Run([&]() -> Status {
+        if (!*yes) {
+          return Error::InvalidArgument(
+              "erasure deletes everything at once and cannot be undone: add --yes");
+        }
+        auto id = ResolveId(ctx, *key);
+        if (!id) {
+          return id.error();
+        }
+        auto b = MakeRunner(ctx, false);
+        if (!b) {
+          return b.error();
+        }
+        auto r = b->runner->EraseNow(*id, ctx.clock().Now(), ctx.Actor().name);
+        if (!r) {
+          return r.error();
+        }
+        std::cout << "erased " << id->str() << ": " << r->files_deleted << " file(s), "
+                  << r->keys_deleted << " key(s), " << r->usage_rows_deleted
+                  << " usage record(s), " << r->notices_deleted << " notice(s)"
+                  << (r->contact_deleted_at ? ", marketing contact" : "") << "\n";
+        return {};
+      });
+    });
+  }
+  {
+    auto* cmd = account.add_subcommand(
+        "export", "access request: everything held about the person, with purpose and deadline");
+    auto key = std::make_shared<std::string>();
+    auto format = std::make_shared<std::string>("json");
+    auto output = std::make_shared<std::string>();
+    cmd->add_option("account", *key, "username or id")->required();
+    cmd->add_option("--format", *format, "json (default) or text")
+        ->check(CLI::IsMember({"json", "text"}));
+    cmd->add_option("--output", *output, "write to this file (0600) instead of stdout");
+    cmd->footer("Example:\n  sftpctl account export jdoe --format text --output jdoe.txt");
+    cmd->callback([&ctx, key, format, output] {
+      ctx.Run([&]() -> Status {
+        auto id = ResolveId(ctx, *key);
+        if (!id) {
+          return id.error();
+        }
+        auto cfg = ctx.Config();
+        if (!cfg) {
+          return cfg.error();
+        }
+        auto db = ctx.Database();
+        if (!db) {
+          return db.error();
+        }
+        auto e = lifecycle::ExportAccount(**db, **cfg, *id, ctx.clock().Now());
+        if (!e) {
+          return e.error();
+        }
+        std::string text = *format == "text" ? lifecycle::ExportText(*e) : e->dump(2) + "\n";
+        if (output->empty()) {
+          std::cout << text;
+          return {};
+        }
+        // Personal data: readable by the operator only.
+        mode_t old = umask(077);
+        std::ofstream out(*output, std::ios::binary | std::ios::trunc);
+        umask(old);
+        if (!out || !(out << text) || !out.flush()) {
+          return Error::Unavailable("cannot write " + *output);
+        }
+        std::cerr << "export written to " << *output << "\n";
+        return {};
+      });
+    });
+  }
+}
+
+}  // namespace
+
+void RegisterLifecycleCommands(CLI::App& app, CommandContext& ctx) {
+  auto* group = app.add_subcommand("lifecycle", "the account lifecycle: sweeps and plans");
+  group->require_subcommand(1);
+  AddRun(*group, ctx);
+  AddPlan(*group, ctx);
+  CLI::App* account = nullptr;
+  for (CLI::App* sub : app.get_subcommands({})) {
+    if (sub->get_name() == "account") {
+      account = sub;
+    }
+  }
+  if (account == nullptr) {
+    account = app.add_subcommand("account", "client accounts");
+  }
+  AddAccountCommands(*account, ctx);
+}
+
+}  // namespace sftplc::admin

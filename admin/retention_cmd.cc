@@ -1,0 +1,76 @@
+#include "admin/retention_cmd.h"
+
+#include <iostream>
+#include <memory>
+
+#include "sftpd/core/base/time_format.h"
+#include "sftpd/core/lifecycle/retention.h"
+
+namespace sftplc::admin {
+
+void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
+  auto* group = app.add_subcommand("retention", "what is held, until when");
+  group->require_subcommand(1);
+  auto* cmd = group->add_subcommand(
+      "report", "every record with its deadline; exit 6 if anything is past it");
+  auto as_json = std::make_shared<bool>(false);
+  auto all = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *as_json, "print JSON (every record)");
+  cmd->add_flag("--all", *all, "text: list every record, not only those needing attention");
+  cmd->footer("Exit codes: 0 nothing past its deadline, 6 something is (listed).");
+  cmd->callback([&ctx, as_json, all] {
+    ctx.Run([&]() -> Status {
+      auto cfg = ctx.Config();
+      if (!cfg) {
+        return cfg.error();
+      }
+      auto db = ctx.Database();
+      if (!db) {
+        return db.error();
+      }
+      auto rep = lifecycle::BuildRetentionReport(**db, **cfg, ctx.clock().Now());
+      if (!rep) {
+        return rep.error();
+      }
+      if (*as_json) {
+        nlohmann::ordered_json entries = nlohmann::ordered_json::array();
+        for (const auto& e : rep->entries) {
+          entries.push_back({{"record", e.record},
+                             {"account_id", e.account_id.str()},
+                             {"state", e.state},
+                             {"rule", e.rule},
+                             {"deadline", TimeJson(e.deadline)},
+                             {"status", e.status},
+                             {"note", e.note}});
+        }
+        PrintJson({{"generated_at", FormatTime(rep->generated_at)},
+                   {"accounts", rep->accounts},
+                   {"marketing_contacts", rep->contacts},
+                   {"purge_receipts", rep->receipts},
+                   {"overdue", rep->overdue},
+                   {"waiting", rep->waiting},
+                   {"failed", rep->failed},
+                   {"entries", entries}});
+      } else {
+        std::cout << "accounts " << rep->accounts << ", marketing contacts " << rep->contacts
+                  << ", purge receipts " << rep->receipts << "; past deadline " << rep->overdue
+                  << ", waiting for mail " << rep->waiting << ", failed notices " << rep->failed
+                  << "\n";
+        for (const auto& e : rep->entries) {
+          if (!*all && e.status == "ok") {
+            continue;
+          }
+          std::cout << "  " << e.status << "  " << e.record << "  " << e.account_id.str() << "  "
+                    << e.rule << "  " << FormatTime(e.deadline)
+                    << (e.note.empty() ? "" : "  " + e.note) << "\n";
+        }
+      }
+      if (rep->overdue > 0) {
+        ctx.Fail(kExitOverdue);
+      }
+      return {};
+    });
+  });
+}
+
+}  // namespace sftplc::admin

@@ -1,0 +1,161 @@
+// The lifecycle through the real sftpctl binary, with time moved by libfaketime and notices
+// delivered to the real aiosmtpd sink: notice -> silence -> closure -> purge, then the person's
+// data is looked for in the raw bytes of the database files and the storage root.
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "tests/core/notify/smtp_sink_process.h"
+#include "tests/testing/temp_dir.h"
+#include "tests/testing/test_env.h"
+
+namespace sftplc::lifecycle {
+namespace {
+
+using nlohmann::json;
+using testing::CommandResult;
+using testing::RunCommand;
+
+// Python's email package (strict) decodes the message: "subject\nbody".
+std::string Decode(const std::string& raw, const testing::TempDir& dir) {
+  testing::WriteFile(dir.Sub("m.eml"), raw);
+  auto r = RunCommand(
+      "/usr/bin/python3 -c 'import email, email.policy, sys\n"
+      "m = email.message_from_binary_file(open(sys.argv[1], \"rb\"), policy=email.policy.strict)\n"
+      "sys.stdout.write(str(m[\"Subject\"]) + \"\\n\" + m.get_content())' '" +
+      dir.Sub("m.eml") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.out;
+}
+
+bool FileContains(const std::string& path, const std::string& needle) {
+  return testing::ReadFile(path).find(needle) != std::string::npos;
+}
+
+class SftpctlLifecycleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sink_ = std::make_unique<testing::SmtpSinkProcess>(dir_.Sub("mail"),
+                                                       std::vector<std::string>{});
+    ASSERT_GT(sink_->port(), 0);
+    testing::WriteFile(
+        dir_.Sub("sftpd.toml"),
+        "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
+        "[smtp]\nurl = \"smtp://127.0.0.1:" + std::to_string(sink_->port()) +
+            "\"\ntls = \"none\"\nfrom = \"CX Services secure FTP <sftp@cx.example>\"\n"
+            "[log]\nlevel = \"warn\"\n");
+  }
+  // sftpctl at a fixed UTC time ("2026-01-10 10:00:00").
+  CommandResult Ctl(const std::string& when, const std::string& args) {
+    return RunCommand("TZ=UTC faketime '" + when + "' " + testing::BinaryPath("admin/sftpctl") +
+                      " --config '" + dir_.Sub("sftpd.toml") + "' " + args);
+  }
+  testing::TempDir dir_;
+  std::unique_ptr<testing::SmtpSinkProcess> sink_;
+};
+
+// Notice by mail, silence, closure, purge: afterwards name, email and phone are nowhere in the
+// database files (main and -wal) or the storage root; the retention report is clean.
+TEST_F(SftpctlLifecycleTest, SilenceLeadsToClosureThenPurgeWithNothingLeft) {
+  auto r = Ctl("2024-01-10 10:00:00",
+               "account create --username zoe --name 'Zoë Quartermain' --email "
+               "zoe.q@client.example --phone '+44 151 496 0123' --company 'Quartz Ltd' "
+               "--no-password");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  testing::WriteFile(dir_.Sub("files/") + r.out.substr(r.out.find("id=") + 3, 32) +
+                         "/report-zoe.q@client.example.txt",
+                     "Zoë Quartermain's data");
+  // The byte search below can fail: before the purge the address is in the files.
+  EXPECT_TRUE(FileContains(dir_.Sub("accounts.db"), "zoe.q@client.example") ||
+              FileContains(dir_.Sub("accounts.db-wal"), "zoe.q@client.example"));
+  r = Ctl("2026-01-10 10:00:01", "lifecycle run --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json sweep = json::parse(r.out);
+  EXPECT_EQ(sweep["notices_queued"], 1);
+  EXPECT_EQ(sweep["notices_sent"], 1);
+  auto mail = sink_->Delivered();
+  ASSERT_EQ(mail.size(), 1u);
+  std::string notice = Decode(mail[0], dir_);
+  EXPECT_NE(notice.find("still needed"), std::string::npos) << notice;
+  EXPECT_NE(notice.find("Dear Zoë Quartermain"), std::string::npos);
+  EXPECT_NE(notice.find("by 2026-02-09"), std::string::npos);
+  EXPECT_NE(notice.find("log in"), std::string::npos);
+  EXPECT_NE(notice.find("reply to this email"), std::string::npos);
+
+  r = Ctl("2026-02-09 10:00:00", "lifecycle run --json");  // one second short of the window
+  EXPECT_EQ(json::parse(r.out)["closed"], 0);
+  r = Ctl("2026-02-09 10:00:02", "lifecycle run --json");
+  EXPECT_EQ(json::parse(r.out)["closed"], 1) << r.out;
+  EXPECT_EQ(sink_->Delivered().size(), 2u);  // the closure notice
+  r = Ctl("2026-03-11 10:00:03", "lifecycle run --json");
+  EXPECT_EQ(json::parse(r.out)["purged"], 1) << r.out;
+
+  for (const char* f : {"accounts.db", "accounts.db-wal"}) {
+    std::string path = dir_.Sub(f);
+    for (const char* needle : {"zoe.q@client.example", "Quartermain", "4960123", "Quartz Ltd"}) {
+      EXPECT_FALSE(FileContains(path, needle)) << needle << " found in " << f;
+    }
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir_.Sub("files")));
+  r = Ctl("2026-03-11 10:00:04", "retention report --json");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(json::parse(r.out)["purge_receipts"], 1);
+}
+
+// A closure the sweep never carried out makes `retention report` exit 6; a sweep fixes it.
+TEST_F(SftpctlLifecycleTest, RetentionReportExitsSixWhenPastDeadline) {
+  ASSERT_EQ(Ctl("2026-01-10 10:00:00",
+                "account create --username ada --name 'Ada L' --email ada@client.example "
+                "--phone '+44 151 496 0124' --no-password")
+                .exit_code,
+            0);
+  ASSERT_EQ(Ctl("2026-01-11 10:00:00", "account close ada").exit_code, 0);
+  auto r = Ctl("2026-02-12 10:00:00", "retention report");
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.out.find("overdue"), std::string::npos);
+  r = Ctl("2026-02-12 10:00:01", "lifecycle run");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Ctl("2026-02-12 10:00:02", "retention report").exit_code, 0);
+}
+
+// Export by username (JSON and text to a 0600 file), confirm, plan, erase, notices list.
+TEST_F(SftpctlLifecycleTest, ExportConfirmPlanErase) {
+  ASSERT_EQ(Ctl("2026-01-10 10:00:00",
+                "account create --username bob --name 'Bob B' --email bob@client.example "
+                "--phone '+44 151 496 0125' --marketing-consent --consent-source 'web form' "
+                "--no-password")
+                .exit_code,
+            0);
+  auto r = Ctl("2026-01-12 10:00:00", "account export bob");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json e = json::parse(r.out);
+  EXPECT_EQ(e["categories"][0]["data"]["email"], "bob@client.example");
+  r = Ctl("2026-01-12 10:00:00", "account export bob --format text --output '" +
+                                     dir_.Sub("bob.txt") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(FileContains(dir_.Sub("bob.txt"), "Why we hold it"));
+  EXPECT_EQ(std::filesystem::status(dir_.Sub("bob.txt")).permissions() &
+                std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  r = Ctl("2027-06-01 10:00:00", "account confirm bob");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2029-06-01"), std::string::npos);
+  r = Ctl("2029-05-01 10:00:00", "lifecycle plan --days 60 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json plan = json::parse(r.out);
+  ASSERT_EQ(plan["plan"].size(), 1u);
+  EXPECT_EQ(plan["plan"][0]["action"], "inactivity_notice");
+  EXPECT_EQ(Ctl("2029-05-01 10:00:00", "account erase bob").exit_code, 4);  // needs --yes
+  r = Ctl("2029-05-01 10:00:00", "account erase bob --yes");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db"), "bob@client.example"));
+  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db-wal"), "bob@client.example"));
+  r = Ctl("2029-05-01 10:00:00", "notices list --failed --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out).size(), 0u);
+}
+
+}  // namespace
+}  // namespace sftplc::lifecycle
