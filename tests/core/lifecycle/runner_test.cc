@@ -394,6 +394,27 @@ TEST_P(RunnerTest, ConcurrentSweepsNeverDoubleSend) {
   EXPECT_EQ(env_->Count("SELECT COUNT(*) FROM outbox"), static_cast<long long>(ids.size()));
 }
 
+// A sweep killed after claiming a notice (state 'sending', lease taken) and before sending it:
+// the next sweep after the lease sends it, once; before the lease ends nobody does.
+TEST_P(RunnerTest, KilledSweepResumesAfterLease) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  env_->mailer.SetDown(true);
+  testing::Sweep(*env_, T("2028-01-10"));  // queued, first attempt failed
+  env_->mailer.SetDown(false);
+  long long lease = ToUnix(T("2028-01-10T01:10:00Z"));
+  auto r = env_->db->Write<int>([&](soci::session& s) -> Result<int> {
+    s << "UPDATE outbox SET state = 'sending', next_attempt_at = :l", soci::use(lease);
+    return 0;
+  });
+  ASSERT_TRUE(r);
+  testing::Sweep(*env_, T("2028-01-10T01:05:00Z"));
+  EXPECT_EQ(env_->mailer.sent_count(), 0u);
+  testing::Sweep(*env_, T("2028-01-10T01:10:00Z"));
+  testing::Sweep(*env_, T("2028-01-10T02:00:00Z"));
+  EXPECT_EQ(env_->mailer.sent_count(), 1u);
+  EXPECT_EQ(env_->Get(id)->notice_delivered_at, T("2028-01-10T01:10:00Z"));
+}
+
 // Files-waiting notices are sent once per key and list the files.
 TEST_P(RunnerTest, FilesWaitingNotice) {
   AccountId id = env_->AddAccount(T("2026-01-10"), false);
