@@ -206,16 +206,17 @@ void RegisterCreate(CLI::App& group, CommandContext& ctx) {
       if (!existing.error().IsNotFound()) {
         return existing.error();
       }
-      auto hash = ObtainPasswordHash(o->password, (*cfg)->auth.argon2);
-      if (!hash) {
-        return hash.error();
+      auto password = ObtainPassword(o->password, (*cfg)->auth.argon2);
+      if (!password) {
+        return password.error();
       }
-      valid->password_hash = hash->value_or("");
+      valid->password_hash = password->phc.value_or("");
       auto created = (*store)->Create(*valid, ctx.Actor());
       if (!created) {
         return created.error();
       }
       std::cout << "created account " << created->username << " id=" << created->id.str() << "\n";
+      PrintGeneratedPassword(password->generated);
       auto folder = CreateAccountFolder((*cfg)->storage.root, created->id);
       if (!folder) {
         return Error(folder.error().code(), "account " + created->username + " was created, but " +
@@ -394,14 +395,16 @@ void RegisterSetPassword(CLI::App& group, CommandContext& ctx) {
       if (!a) {
         return a.error();
       }
-      auto hash = ObtainPasswordHash(o->password, (*cfg)->auth.argon2);
-      if (!hash) {
-        return hash.error();
+      auto password = ObtainPassword(o->password, (*cfg)->auth.argon2);
+      if (!password) {
+        return password.error();
       }
-      if (auto st = (*store)->SetPasswordHash(a->id, hash->value_or(""), ctx.Actor()); !st) {
+      if (auto st = (*store)->SetPasswordHash(a->id, password->phc.value_or(""), ctx.Actor());
+          !st) {
         return st;
       }
       std::cout << "password set for account " << a->username << "\n";
+      PrintGeneratedPassword(password->generated);
       return {};
     });
   });

@@ -4,10 +4,12 @@
 #include <iostream>
 
 #include "admin/account_commands.h"
+#include "admin/ban_commands.h"
 #include "admin/command_context.h"
 #include "admin/config_commands.h"
 #include "admin/consent_commands.h"
 #include "admin/db_commands.h"
+#include "admin/usage_cmd.h"
 #include "admin/lifecycle_cmd.h"
 #include "admin/notices_cmd.h"
 #include "admin/retention_cmd.h"
@@ -33,6 +35,8 @@ int main(int argc, char** argv) {
     RegisterConsentCommands(app, ctx);
     RegisterDbCommands(app, ctx);
     RegisterConfigCommands(app, ctx);
+    RegisterBanCommands(app, ctx);
+    RegisterUsageCommands(app, ctx);
     RegisterLifecycleCommands(app, ctx);  // after RegisterAccountCommands: extends `account`
     RegisterNoticesCommands(app, ctx);
     RegisterRetentionCommands(app, ctx);

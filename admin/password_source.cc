@@ -24,10 +24,10 @@ void AddPasswordFlags(CLI::App& cmd, PasswordFlags& flags, bool allow_none) {
   }
 }
 
-Result<std::optional<std::string>> ObtainPasswordHash(const PasswordFlags& flags,
-                                                      const config::Argon2Config& argon2) {
+Result<ObtainedPassword> ObtainPassword(const PasswordFlags& flags,
+                                        const config::Argon2Config& argon2) {
   if (flags.none) {
-    return std::optional<std::string>();
+    return ObtainedPassword{};
   }
   Result<Secret> password = Error::Internal("no password source");
   if (flags.generate) {
@@ -52,12 +52,21 @@ Result<std::optional<std::string>> ObtainPasswordHash(const PasswordFlags& flags
   if (!phc) {
     return phc.error();
   }
+  ObtainedPassword out;
+  out.phc = std::move(*phc);
   if (flags.generate) {
-    // Alone on its line: scripts/demo reads it with sed.
-    std::cout << "password: " << password->view() << "\n"
-              << "(the password is shown only this once: hand it to the client)\n";
+    out.generated = std::move(*password);
   }
-  return std::optional<std::string>(std::move(*phc));
+  return out;
+}
+
+void PrintGeneratedPassword(const Secret& password) {
+  if (password.empty()) {
+    return;
+  }
+  // Alone on its line: scripts/demo reads it with sed.
+  std::cout << "password: " << password.view() << "\n"
+            << "(the password is shown only this once: hand it to the client)\n";
 }
 
 }  // namespace sftplc::admin

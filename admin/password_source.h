@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sftpd/core/base/result.h"
+#include "sftpd/core/base/secret.h"
 #include "sftpd/core/config/config.h"
 
 namespace sftplc::admin {
@@ -24,11 +25,19 @@ struct PasswordFlags {
 // exclusive, to `cmd`.
 void AddPasswordFlags(CLI::App& cmd, PasswordFlags& flags, bool allow_none);
 
-// The hashed password, or nullopt for --no-password. Without a flag, asks on the terminal;
-// without a terminal, kInvalidArgument naming the flags. A generated password is written to
-// stdout once ("password: ..."), after hashing succeeded. kInvalidArgument for a length outside
-// 12-1024 bytes or a confirmation that differs; kUnavailable when hashing cannot run.
-Result<std::optional<std::string>> ObtainPasswordHash(const PasswordFlags& flags,
-                                                      const config::Argon2Config& argon2);
+struct ObtainedPassword {
+  std::optional<std::string> phc;  // nullopt for --no-password
+  Secret generated;                // the password, when --generate-password made it
+};
+
+// The hashed password. Without a flag, asks on the terminal; without a terminal,
+// kInvalidArgument naming the flags. kInvalidArgument for a length outside 12-1024 bytes or a
+// confirmation that differs; kUnavailable when hashing cannot run.
+Result<ObtainedPassword> ObtainPassword(const PasswordFlags& flags,
+                                        const config::Argon2Config& argon2);
+
+// Prints a generated password once, alone on its line ("password: ..."), once the change that
+// uses it has been stored. Nothing for an empty secret.
+void PrintGeneratedPassword(const Secret& password);
 
 }  // namespace sftplc::admin

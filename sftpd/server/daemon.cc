@@ -19,6 +19,7 @@
 #include "sftpd/core/usage/usage_store.h"
 #include "sftpd/server/db_session_recorder.h"
 #include "sftpd/server/server.h"
+#include "sftpd/server/sftp/sftp_protocol.h"
 
 namespace sftplc::server {
 namespace {
@@ -31,14 +32,6 @@ class RefuseAllGate final : public LoginGate {
     return {};
   }
 };
-
-// Until the SFTP layer is wired in, a logged-in client's subsystem request is refused.
-ProtocolFactory NoSftpLayer() {
-  return [](const accounts::Account&, const std::string&)
-             -> Result<std::unique_ptr<ChannelProtocol>> {
-    return Error::Unavailable("the SFTP layer is not built in yet");
-  };
-}
 
 Status EnsureStorageRoot(const std::string& root) {
   std::error_code ec;
@@ -142,7 +135,9 @@ int RunDaemon(const std::string& config_path) {
   deps.gate = &gate;
   deps.recorder = &recorder;
   deps.clock = &clock;
-  deps.protocol = NoSftpLayer();
+  sftp::Limits sftp_limits;
+  sftp_limits.max_handles = cfg.server.max_handles_per_session;
+  deps.protocol = sftp::MakeSftpProtocolFactory(cfg.storage.root, sftp_limits, GetLogger("sftp"));
   auto server = Server::Create(cfg.server, std::move(deps), log);
   if (!server) {
     SPDLOG_LOGGER_ERROR(log, "{}", server.error());

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "sftpd/core/auth/password_hasher.h"
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/db/database.h"
 #include "tests/core/accounts/test_keys.h"
@@ -51,6 +52,7 @@ class SftpctlTest : public ::testing::Test {
     config_ = dir_.Sub("sftpd.toml");
     WriteFile(config_,
               "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
+              "[auth.argon2]\nt_cost = 1\nm_cost_kib = 1024\nparallelism = 1\n"
               "[log]\nlevel = \"info\"\n");
   }
 
@@ -130,6 +132,27 @@ class SftpctlTest : public ::testing::Test {
     ASSERT_FALSE(r.err.empty());
     EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
     EXPECT_EQ(r.err.rfind("sftpctl: ", 0), 0u) << r.err;
+  }
+
+  // The stored password hash of `username` ("" when none).
+  std::string StoredHash(const std::string& username) {
+    auto db = OpenDb();
+    if (!db) {
+      return "";
+    }
+    auto h = db->Read<std::string>([&](soci::session& s) -> Result<std::string> {
+      std::string hash;
+      std::string u = username;
+      s << "SELECT password_hash FROM accounts WHERE username = :u", soci::use(u), soci::into(hash);
+      return hash;
+    });
+    return h.value_or("");
+  }
+
+  static bool Verifies(const std::string& phc, const std::string& password) {
+    auth::PasswordHasher hasher(config::Argon2Config{1, 1024, 1});
+    auto ok = hasher.Verify(phc, Secret(password));
+    return ok && *ok;
   }
 
   static std::string OsUser() {
@@ -525,6 +548,67 @@ TEST_F(SftpctlTest, ConfigCheck) {
                         ::sftplc::testing::BinaryPath("admin/sftpctl") + " config check");
   EXPECT_EQ(env.exit_code, 0) << env.err;
   EXPECT_NE(env.out.find(config_), std::string::npos);
+}
+
+// --password-stdin stores an Argon2id hash of the line read; set-password replaces it.
+TEST_F(SftpctlTest, PasswordFromStdin) {
+  auto r = Ctl({"account", "create", "--username", "acme-ftp", "--name", "Ada Lovelace", "--email",
+                "ada@example.com", "--phone", "+441513577700", "--password-stdin"},
+               "correct horse battery staple\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("correct horse"), std::string::npos);
+  std::string phc = StoredHash("acme-ftp");
+  EXPECT_EQ(phc.rfind("$argon2id$", 0), 0u) << phc;
+  EXPECT_TRUE(Verifies(phc, "correct horse battery staple"));
+  EXPECT_FALSE(Verifies(phc, "correct horse battery stapl"));
+  EXPECT_EQ(json::parse(Ctl({"account", "show", "acme-ftp", "--json"}).out)["has_password"], true);
+
+  auto set =
+      Ctl({"account", "set-password", "acme-ftp", "--password-stdin"}, "another long passphrase\n");
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_TRUE(Verifies(StoredHash("acme-ftp"), "another long passphrase"));
+  EXPECT_EQ(Count("audit_events"), 2);  // create, set_password
+}
+
+// --generate-password prints the password once on its own line, and that password logs in.
+TEST_F(SftpctlTest, GeneratedPassword) {
+  auto r = Ctl({"account", "create", "--username", "acme-ftp", "--name", "Ada Lovelace", "--email",
+                "ada@example.com", "--phone", "+441513577700", "--generate-password"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto pos = r.out.find("\npassword: ");
+  ASSERT_NE(pos, std::string::npos) << r.out;
+  std::string pw = r.out.substr(pos + 11, r.out.find('\n', pos + 1) - pos - 11);
+  EXPECT_EQ(pw.size(), 24u) << pw;
+  EXPECT_TRUE(Verifies(StoredHash("acme-ftp"), pw));
+  auto set = Ctl({"account", "set-password", "acme-ftp", "--generate-password"});
+  ASSERT_EQ(set.exit_code, 0) << set.err;
+  EXPECT_FALSE(Verifies(StoredHash("acme-ftp"), pw));
+}
+
+// Bad passwords (too short, too long, two lines, empty) and a missing source are exit 4 and
+// change nothing; a password is never accepted as an argument (exit 1).
+TEST_F(SftpctlTest, BadPasswordsChangeNothing) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::string before = Snapshot();
+  for (const std::string& in : {std::string("short pw 11\n"), std::string(1025, 'p') + "\n",
+                                std::string("first line ok\nsecond line\n"), std::string("")}) {
+    auto r = Ctl({"account", "create", "--username", "newuser", "--name", "Ada Lovelace", "--email",
+                  "ada@example.com", "--phone", "+441513577700", "--password-stdin"},
+                 in);
+    EXPECT_EQ(r.exit_code, 4) << r.err;
+    ExpectOneErrorLine(r);
+    auto s = Ctl({"account", "set-password", "acme-ftp", "--password-stdin"}, in);
+    EXPECT_EQ(s.exit_code, 4) << s.err;
+    ExpectOneErrorLine(s);
+  }
+  // stdin is not a terminal here: without a flag there is nobody to ask.
+  auto none = Ctl({"account", "set-password", "acme-ftp"});
+  EXPECT_EQ(none.exit_code, 4) << none.err;
+  EXPECT_NE(none.err.find("--password-stdin"), std::string::npos) << none.err;
+  auto arg = Ctl({"account", "set-password", "acme-ftp", "--password", "hunter2hunter2"});
+  EXPECT_EQ(arg.exit_code, 1) << arg.err;
+  EXPECT_EQ(Snapshot(), before);
+  EXPECT_EQ(StoredHash("acme-ftp"), "");
 }
 
 }  // namespace

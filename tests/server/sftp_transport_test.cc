@@ -10,7 +10,7 @@
 
 #include "sftpd/core/base/ids.h"
 #include "sftpd/server/server.h"
-#include "sftpd/server/sftp_protocol.h"
+#include "sftpd/server/sftp/sftp_protocol.h"
 #include "tests/server/fakes.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -35,8 +35,9 @@ class SftpTransportTest : public ::testing::Test {
     deps.gate = &gate_;
     deps.recorder = &recorder_;
     deps.clock = &SystemClock::Instance();
-    deps.protocol = MakeSftpProtocolFactory(dir_.Sub("storage"), 64, GetLogger("sftp"),
-                                            SystemClock::Instance());
+    sftp::Limits limits;
+    limits.max_handles = 64;
+    deps.protocol = sftp::MakeSftpProtocolFactory(dir_.Sub("storage"), limits, GetLogger("sftp"));
     auto s = Server::Create(cfg_, std::move(deps), GetLogger("sftpd"));
     EXPECT_TRUE(s.has_value());
     server_ = std::move(*s);

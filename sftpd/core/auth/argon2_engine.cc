@@ -84,11 +84,12 @@ Status CheckInput(const Argon2Input& in) {
 
 }  // namespace
 
-Argon2Engine::Argon2Engine(std::size_t max_idle) : max_idle_(max_idle) {}
+Argon2Engine::Argon2Engine(std::size_t max_idle, bool huge_pages)
+    : max_idle_(max_idle), huge_pages_(huge_pages) {}
 
 Argon2Engine::~Argon2Engine() { ReleaseIdle(); }
 
-Result<Argon2Engine::Area> Argon2Engine::Map(std::size_t bytes) {
+Result<Argon2Engine::Area> Argon2Engine::Map(std::size_t bytes) const {
   // Over-map by one huge page so the area can start on a 2 MiB boundary (THP needs it).
   std::size_t size = (bytes + kHugePage - 1) / kHugePage * kHugePage;
   std::size_t mapped = size + kHugePage;
@@ -106,7 +107,11 @@ Result<Argon2Engine::Area> Argon2Engine::Map(std::size_t bytes) {
     munmap(reinterpret_cast<void*>(aligned + size), end - (aligned + size));
   }
   auto* data = reinterpret_cast<uint8_t*>(aligned);
-  madvise(data, size, MADV_HUGEPAGE);  // best effort: THP may be off
+  if (huge_pages_) {
+    madvise(data, size, MADV_HUGEPAGE);  // best effort: THP may be off
+  } else {
+    madvise(data, size, MADV_NOHUGEPAGE);
+  }
   // Fault every page in now, once, instead of inside each hash.
   long page = sysconf(_SC_PAGESIZE);
   for (std::size_t off = 0; off < size; off += static_cast<std::size_t>(page)) {

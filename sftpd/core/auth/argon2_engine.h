@@ -36,8 +36,9 @@ struct Argon2Input {
 class Argon2Engine {
  public:
   // Keeps at most `max_idle` work areas mapped between calls; more concurrent calls map
-  // (and unmap) extra areas.
-  explicit Argon2Engine(std::size_t max_idle);
+  // (and unmap) extra areas. `huge_pages` asks the kernel for transparent huge pages
+  // (madvise); off only to measure the difference.
+  explicit Argon2Engine(std::size_t max_idle, bool huge_pages = true);
   ~Argon2Engine();
   Argon2Engine(const Argon2Engine&) = delete;
   Argon2Engine& operator=(const Argon2Engine&) = delete;
@@ -62,10 +63,11 @@ class Argon2Engine {
   };
   Result<Area> Acquire(std::size_t bytes) const;
   void Release(Area area) const;
-  static Result<Area> Map(std::size_t bytes);
+  Result<Area> Map(std::size_t bytes) const;
   static void Unmap(Area area);
 
   std::size_t max_idle_;
+  bool huge_pages_;
   mutable std::mutex mu_;
   mutable std::vector<Area> idle_;  // guarded by mu_
 };

@@ -5,20 +5,40 @@
 // a dummy Argon2id hash of the same cost and gets the same answer as a wrong password, and every
 // failed password attempt is padded to one time floor. Argon2 verifications are capped (a
 // semaphore) so memory stays at m_cost x max_concurrent_verifies. Failed logins feed the
-// Defender (per source IP and per account) and, for existing accounts, the usage store.
+// Defender (per source IP and per login name) and, for existing accounts, the usage store.
 // Thread-safe; blocking (call it from a session thread, never from a shared event loop).
+//
+// The Authenticator decides; it does not record the login itself: the caller does that when it
+// opens the session (AccountStore::RecordLogin sets last_login_at and turns a
+// confirmation_pending account back to active), so a login that cannot be recorded is refused
+// there.
 
+#include <chrono>
 #include <memory>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <string_view>
 
 #include "sftpd/core/accounts/account.h"
+#include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/ids.h"
+#include "sftpd/core/base/log.h"
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/base/secret.h"
+#include "sftpd/core/config/config.h"
+
+namespace sftplc::accounts {
+class AccountStore;
+}
+namespace sftplc::usage {
+class UsageStore;
+}
 
 namespace sftplc::auth {
+
+class Defender;
+class PasswordHasher;
 
 enum class AuthMethod { kPassword, kPublicKey };
 std::string_view AuthMethodName(AuthMethod m);  // "password", "publickey"
@@ -38,6 +58,85 @@ enum class AuthOutcome {
 struct AuthDecision {
   AuthOutcome outcome = AuthOutcome::kRejected;
   std::optional<accounts::Account> account;  // set when accepted
+};
+
+// Waits; injected so tests can check the failure floor without waiting. Thread-safe.
+class Sleeper {
+ public:
+  virtual ~Sleeper() = default;
+  virtual void SleepFor(std::chrono::nanoseconds d) = 0;
+};
+
+// std::this_thread::sleep_for.
+class RealSleeper final : public Sleeper {
+ public:
+  void SleepFor(std::chrono::nanoseconds d) override;
+  static RealSleeper& Instance();
+};
+
+struct AuthenticatorOptions {
+  // Every failed password attempt takes at least this long, counted from its start.
+  std::chrono::milliseconds failure_floor{1000};
+  // ... and this many times as long while the attempted name is under attack (Defender).
+  int attacked_name_floor_factor = 4;
+  // Argon2 verifications running at once (others wait for a slot).
+  int max_concurrent_verifies = 2;
+
+  // auth.failure_floor_ms and server.max_concurrent_verifies.
+  static AuthenticatorOptions FromConfig(const config::Config& cfg);
+};
+
+class Authenticator {
+ public:
+  // Computes the dummy hash (one Argon2 hash at the configured cost, of a random password).
+  // `usage` may be null (failed logins are then not recorded per account). kUnavailable when the
+  // hash cannot be computed.
+  // REQUIRES: every reference outlives the authenticator; max_concurrent_verifies in 1..256.
+  static Result<std::unique_ptr<Authenticator>> Create(const AuthenticatorOptions& options,
+                                                       accounts::AccountStore& accounts,
+                                                       usage::UsageStore* usage,
+                                                       Defender& defender,
+                                                       const PasswordHasher& hasher,
+                                                       const Clock& clock, Sleeper& sleeper,
+                                                       Logger log);
+
+  // A password login. kBanned at once (no verification) when the source is banned. Otherwise
+  // one Argon2 verification, always: against the account's hash when the account exists, may
+  // log in (`active` or `confirmation_pending`) and has a password; against the dummy hash for
+  // everything else (unknown name, closed account, key-only account, overlong password), with
+  // the same answer. On success with outdated parameters the password is rehashed and stored.
+  // A failure is scored by the Defender (kBanned when it caused a ban), recorded for an
+  // existing account, and returned no sooner than the failure floor after the call began.
+  AuthDecision CheckPassword(const AuthRequest& request, const Secret& password);
+
+  // A public-key login: `key_type` and `key_base64` (the blob, as in authorized_keys) are
+  // compared with the keys of an account that may log in. With `signature_verified` false this
+  // only answers the client's probe (no scoring: clients offer every key they hold); with true
+  // it decides the login, and a failure is scored and recorded like a wrong password (without
+  // the floor: no Argon2 work to hide).
+  AuthDecision CheckPublicKey(const AuthRequest& request, std::string_view key_type,
+                              std::string_view key_base64, bool signature_verified);
+
+ private:
+  Authenticator(const AuthenticatorOptions& options, accounts::AccountStore& accounts,
+                usage::UsageStore* usage, Defender& defender, const PasswordHasher& hasher,
+                const Clock& clock, Sleeper& sleeper, Logger log, std::string dummy_hash);
+
+  // A failure: scores it, records it for an existing account, returns kRejected or kBanned.
+  AuthDecision Fail(const AuthRequest& request, const std::optional<accounts::Account>& account,
+                    bool usable, AuthMethod method);
+  void PadToFloor(std::chrono::steady_clock::time_point start, std::string_view username);
+
+  AuthenticatorOptions options_;
+  accounts::AccountStore& accounts_;
+  usage::UsageStore* usage_;
+  Defender& defender_;
+  const PasswordHasher& hasher_;
+  const Clock& clock_;
+  Sleeper& sleeper_;
+  Logger log_;
+  std::string dummy_hash_;
+  std::counting_semaphore<256> verify_slots_;
 };
 
 }  // namespace sftplc::auth

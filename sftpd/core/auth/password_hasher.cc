@@ -108,4 +108,6 @@ bool PasswordHasher::NeedsRehash(std::string_view phc) const {
 
 void PasswordHasher::ReleaseIdleMemory() const { engine_->ReleaseIdle(); }
 
+std::size_t PasswordHasher::idle_work_areas() const { return engine_->idle_areas(); }
+
 }  // namespace sftplc::auth

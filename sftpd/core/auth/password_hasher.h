@@ -51,6 +51,9 @@ class PasswordHasher {
   // Unmaps the idle work memory (for a process that hashes once, such as sftpctl, or after a
   // burst). Thread-safe.
   void ReleaseIdleMemory() const;
+  // Work areas mapped and idle now: after a burst, the peak number of concurrent calls (up to
+  // 8). Thread-safe.
+  std::size_t idle_work_areas() const;
 
  private:
   config::Argon2Config params_;

@@ -11,6 +11,7 @@
 #include "sftpd/core/base/log.h"
 #include "tests/core/db/test_database.h"
 #include "tests/testing/temp_dir.h"
+#include "tests/testing/test_env.h"
 
 namespace sftplc::db {
 namespace {
@@ -188,6 +189,22 @@ TEST_P(DatabaseTest, ConcurrentWritersAllCommit) {
   EXPECT_EQ(CountRows(*db, "audit_events"), 100);
 }
 
+// Two programs starting at once (sftpd and sftpctl) both migrate, one after the other.
+TEST_P(DatabaseTest, ConcurrentMigrationsAgree) {
+  auto a = tdb_->Open();
+  auto b = tdb_->Open();
+  ASSERT_TRUE(a && b);
+  Status sa, sb;
+  std::thread ta([&] { sa = a->Migrate(); });
+  std::thread tb([&] { sb = b->Migrate(); });
+  ta.join();
+  tb.join();
+  EXPECT_TRUE(sa) << sa.error().ToString();
+  EXPECT_TRUE(sb) << sb.error().ToString();
+  EXPECT_EQ(a->SchemaVersion(), Database::LatestVersion());
+  EXPECT_EQ(CountRows(*a, "schema_version"), static_cast<int>(a->MigrationStatus()->size()));
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, DatabaseTest,
                          ::testing::Values(Backend::kSqlite, Backend::kPostgresql),
                          ::sftplc::testing::BackendName);
@@ -254,6 +271,42 @@ TEST(PostgresqlDatabaseTest, UnreachableServerIsUnavailable) {
   ASSERT_FALSE(db2);
   EXPECT_EQ(db2.error().code(), ErrorCode::kUnavailable);
   EXPECT_NE(db2.error().message().find("password_file"), std::string::npos);
+}
+
+// A PostgreSQL connection killed by the server fails one call with kUnavailable; the pool
+// reconnects it, and the next call works.
+TEST(PostgresqlDatabaseTest, RecoversFromLostConnection) {
+  auto tdb = TestDatabase::Create(Backend::kPostgresql, "reconnect");
+  if (!tdb) {
+    if (::sftplc::testing::SkipAllowed()) {
+      GTEST_SKIP() << "no PostgreSQL test server";
+    }
+    GTEST_FAIL() << "no PostgreSQL test server: set SFTPLC_TEST_PG_URL";
+  }
+  config::DatabaseConfig cfg = tdb->config();
+  cfg.pool_size = 1;
+  auto db = Database::Open(cfg, GetLogger("store"));
+  ASSERT_TRUE(db);
+  ASSERT_TRUE((*db)->Migrate());
+  std::string dbname = cfg.url.substr(cfg.url.rfind('/') + 1);
+  auto kill = ::sftplc::testing::RunCommand(
+      "psql -q -v ON_ERROR_STOP=1 '" + *::sftplc::testing::PostgresUrl() +
+      "postgres' -c \"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" +
+      dbname + "'\"");
+  ASSERT_EQ(kill.exit_code, 0) << kill.err;
+  auto read = [&] {
+    return (*db)->Read<int>([](soci::session& s) -> Result<int> {
+      int n = 0;
+      s << "SELECT COUNT(*) FROM accounts", soci::into(n);
+      return n;
+    });
+  };
+  auto failed = read();
+  ASSERT_FALSE(failed);
+  EXPECT_EQ(failed.error().code(), ErrorCode::kUnavailable) << failed.error().ToString();
+  auto again = read();
+  ASSERT_TRUE(again) << again.error().ToString();
+  EXPECT_EQ(*again, 0);
 }
 
 }  // namespace

@@ -1,0 +1,114 @@
+#pragma once
+
+// Defender: scores failed logins and bans the source addresses that keep failing.
+//
+// Per source address: every failed login adds a score (score_unknown_user when the name is no
+// usable account, score_wrong_password otherwise); when the sum within `observation` reaches
+// `threshold`, the address is banned for ban_time, and each further ban of the same address is
+// ban_growth_percent longer, up to max_ban_time. A ban is remembered (for the growth) until it
+// has been over for max_ban_time. IPv6 addresses are scored and banned per /64 (one host usually
+// owns the whole prefix); IPv4-mapped IPv6 addresses count as the IPv4 address.
+//
+// Per login name: failures are also counted per attempted name, in memory only and under a
+// keyed hash (the name itself is never stored or logged), the same way for existing and unknown
+// names so the count tells nothing about which names exist. A name whose count within
+// `observation` reaches `threshold` is "under attack": the Authenticator then pads its failed
+// attempts to a longer floor. It never blocks the name: bans are per address only, so an
+// attacker cannot lock an owner out of the account from another address.
+//
+// The address scores and bans live in the database (tables auth_failures and auth_bans), so
+// every sftpd node on a shared PostgreSQL database and sftpctl see the same bans; a short-lived
+// in-memory cache spares a query per attempt from a banned address. Database errors fail open
+// (logged): a broken database must not ban everyone. Thread-safe.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/base/result.h"
+#include "sftpd/core/config/config.h"
+
+namespace sftplc::db {
+class Database;
+}
+
+namespace sftplc::auth {
+
+enum class FailureKind {
+  kWrongPassword,  // an existing, usable account: wrong password or key
+  kUnknownUser,    // no such account, or one that cannot log in (closed)
+};
+
+struct Ban {
+  std::string ip;  // "192.0.2.7" or "2001:db8:1:2::/64"
+  TimePoint banned_until{};
+  int ban_count = 0;  // 1 for the first ban, 2 for the next, ...
+  TimePoint first_banned_at{};
+  TimePoint last_banned_at{};
+};
+
+class Defender {
+ public:
+  // REQUIRES: db and clock outlive the defender; migrations have run.
+  Defender(const config::DefenderConfig& cfg, db::Database& db, const Clock& clock, Logger log);
+
+  // The end of the ban on `ip`, or nullopt when it is not banned (or the defender is disabled,
+  // or the database cannot be read).
+  std::optional<TimePoint> BannedUntil(std::string_view ip);
+  bool IsBanned(std::string_view ip) { return BannedUntil(ip).has_value(); }
+
+  // Records a failed login from `ip` naming `username` (used only as a keyed hash, in memory).
+  // Returns the ban when this failure caused one.
+  std::optional<Ban> RecordFailure(std::string_view ip, std::string_view username,
+                                   FailureKind kind);
+
+  // True when failures naming `username` (from any address) reached the threshold within the
+  // observation window.
+  bool NameUnderAttack(std::string_view username);
+
+  // Bans in force now (include_expired: also the remembered, expired ones), ordered by address.
+  // kUnavailable when the database cannot be read. For `sftpctl ban list`.
+  Result<std::vector<Ban>> ListBans(bool include_expired = false);
+
+  // Lifts the ban on `ip` (an address or an IPv6 /64 as ListBans shows it) and forgets its
+  // history and recent failures; writes an audit_events row ("ban.remove", detail "ip=...")
+  // naming `actor` ("admin:<os user>") in the same transaction. kNotFound when no ban is in
+  // force for it; kInvalidArgument for text that is no address or an empty actor. For
+  // `sftpctl ban remove`.
+  Status RemoveBan(std::string_view ip, std::string_view actor);
+
+  // The key an address is scored and banned under: IPv4 as is, IPv4-mapped IPv6 as IPv4, other
+  // IPv6 as its /64 ("2001:db8:1:2::/64"). nullopt when `ip` is no address.
+  static std::optional<std::string> BanKey(std::string_view ip);
+
+  // The length of ban number `ban_count` (1-based): ban_time grown by ban_growth_percent per
+  // repeat, capped at max_ban_time. Pure.
+  static Seconds BanDuration(const config::DefenderConfig& cfg, int ban_count);
+
+ private:
+  uint64_t NameKey(std::string_view username) const;
+  int PruneAndSum(std::deque<std::pair<TimePoint, int>>& events, TimePoint now) const;
+
+  config::DefenderConfig cfg_;
+  db::Database& db_;
+  const Clock& clock_;
+  Logger log_;
+  std::string name_key_secret_;  // random per process: the name hashes mean nothing elsewhere
+
+  std::mutex mu_;
+  // Failures per name hash: (time, score), oldest first. Guarded by mu_.
+  std::unordered_map<uint64_t, std::deque<std::pair<TimePoint, int>>> names_;
+  // Bans seen recently: key -> (until, when the database was last asked). Guarded by mu_.
+  std::map<std::string, std::pair<TimePoint, TimePoint>> ban_cache_;
+};
+
+}  // namespace sftplc::auth
