@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/file_tree.h"
 #include "sftpd/core/lifecycle/outbox.h"
+#include "sftpd/core/lifecycle/sweep_loop.h"
 #include "tests/core/lifecycle/lifecycle_fixture.h"
 #include "tests/testing/fake_clock.h"
 
@@ -426,6 +429,32 @@ TEST_P(RunnerTest, FilesWaitingNotice) {
   ASSERT_EQ(env_->mailer.sent_count(), 1u);
   EXPECT_NE(env_->mailer.sent()[0].message.find("  inbox/b.csv"), std::string::npos);
   EXPECT_EQ(env_->Get(id)->last_communication_at, T("2026-02-01"));
+}
+
+// The background loop sweeps at once on Start(), and Stop() ends it without waiting for the
+// hour-long interval.
+TEST_P(RunnerTest, SweepLoopRunsAtStartAndStopsPromptly) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  FakeClock clock("2028-01-11");
+  std::mutex mu;
+  std::condition_variable cv;
+  int sweeps = 0;
+  SweepLoop loop(*env_->runner, clock, GetLogger("lifecycle"),
+                 [&](const Result<SweepReport>& r) {
+                   EXPECT_TRUE(r);
+                   std::lock_guard lock(mu);
+                   ++sweeps;
+                   cv.notify_all();
+                 });
+  loop.Start();
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return sweeps >= 1; });
+  }
+  loop.Stop();
+  EXPECT_EQ(sweeps, 1);
+  EXPECT_EQ(env_->mailer.sent_count(), 1u);
+  EXPECT_EQ(env_->Get(id)->state, AccountState::kConfirmationPending);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RunnerTest,
