@@ -42,9 +42,16 @@ std::string CloseReasonText(CloseReason r) {
   return "request";
 }
 
-std::optional<Account> LoadAccount(soci::session& s, db::Backend backend, const AccountId& id,
-                                   bool lock) {
-  std::string sid = id.str();
+namespace {
+
+constexpr const char* kSelect =
+    "SELECT id, username, full_name, company, email, phone, password_hash, state, created_at, "
+    "updated_at, last_login_at, last_activity_at, notice_queued_at, notice_delivered_at, "
+    "closed_at, closed_reason, marketing_consent, consent_withdrawn_at, last_communication_at, "
+    "next_action, next_action_due FROM accounts";
+
+// The columns of kSelect, bound once to a statement.
+struct RowBuffer {
   std::string rid, username, full_name, company, email, phone, password_hash, state, reason,
       next_action;
   long long created = 0, updated = 0, last_login = 0, last_activity = 0, queued = 0,
@@ -52,54 +59,79 @@ std::optional<Account> LoadAccount(soci::session& s, db::Backend backend, const 
   int consent = 0;
   soci::indicator i_login, i_activity, i_queued, i_delivered, i_closed, i_reason, i_withdrawn,
       i_comm, i_due;
-  std::string sql =
-      "SELECT id, username, full_name, company, email, phone, password_hash, state, created_at, "
-      "updated_at, last_login_at, last_activity_at, notice_queued_at, notice_delivered_at, "
-      "closed_at, closed_reason, marketing_consent, consent_withdrawn_at, last_communication_at, "
-      "next_action, next_action_due FROM accounts WHERE id = :id";
+
+  template <typename Stmt>
+  auto Bind(Stmt&& st) {
+    return (std::forward<Stmt>(st), soci::into(rid), soci::into(username), soci::into(full_name),
+            soci::into(company), soci::into(email), soci::into(phone), soci::into(password_hash),
+            soci::into(state), soci::into(created), soci::into(updated),
+            soci::into(last_login, i_login), soci::into(last_activity, i_activity),
+            soci::into(queued, i_queued), soci::into(delivered, i_delivered),
+            soci::into(closed, i_closed), soci::into(reason, i_reason), soci::into(consent),
+            soci::into(withdrawn, i_withdrawn), soci::into(last_comm, i_comm),
+            soci::into(next_action), soci::into(due, i_due));
+  }
+
+  Account ToAccount(const AccountId& id) const {
+    Account a;
+    a.id = id;
+    a.username = username;
+    a.full_name = full_name;
+    a.company = company;
+    a.email = email;
+    a.phone = phone;
+    a.password_hash = password_hash;
+    a.state = state == "closed"                 ? AccountState::kClosed
+              : state == "confirmation_pending" ? AccountState::kConfirmationPending
+                                                : AccountState::kActive;
+    a.created_at = FromUnix(created);
+    a.updated_at = FromUnix(updated);
+    a.last_login_at = Opt(last_login, i_login);
+    a.last_activity_at = Opt(last_activity, i_activity);
+    a.notice_queued_at = Opt(queued, i_queued);
+    a.notice_delivered_at = Opt(delivered, i_delivered);
+    a.closed_at = Opt(closed, i_closed);
+    if (i_reason == soci::i_ok) {
+      a.closed_reason = reason == "inactivity" ? CloseReason::kInactivity
+                        : reason == "admin"    ? CloseReason::kAdmin
+                                               : CloseReason::kRequest;
+    }
+    a.marketing_consent = consent != 0;
+    a.consent_withdrawn_at = Opt(withdrawn, i_withdrawn);
+    a.last_communication_at = Opt(last_comm, i_comm);
+    a.next_action = next_action;
+    a.next_action_due = Opt(due, i_due);
+    return a;
+  }
+};
+
+}  // namespace
+
+std::optional<Account> LoadAccount(soci::session& s, db::Backend backend, const AccountId& id,
+                                   bool lock) {
+  std::string sid = id.str();
+  std::string sql = std::string(kSelect) + " WHERE id = :id";
   if (lock && backend == db::Backend::kPostgresql) {
     sql += " FOR UPDATE";
   }
-  s << sql, soci::into(rid), soci::into(username), soci::into(full_name), soci::into(company),
-      soci::into(email), soci::into(phone), soci::into(password_hash), soci::into(state),
-      soci::into(created), soci::into(updated), soci::into(last_login, i_login),
-      soci::into(last_activity, i_activity), soci::into(queued, i_queued),
-      soci::into(delivered, i_delivered), soci::into(closed, i_closed),
-      soci::into(reason, i_reason), soci::into(consent), soci::into(withdrawn, i_withdrawn),
-      soci::into(last_comm, i_comm), soci::into(next_action), soci::into(due, i_due),
-      soci::use(sid);
+  RowBuffer row;
+  row.Bind(s << sql), soci::use(sid);
   if (!s.got_data()) {
     return std::nullopt;
   }
-  Account a;
-  a.id = id;
-  a.username = std::move(username);
-  a.full_name = std::move(full_name);
-  a.company = std::move(company);
-  a.email = std::move(email);
-  a.phone = std::move(phone);
-  a.password_hash = std::move(password_hash);
-  a.state = state == "closed"                 ? AccountState::kClosed
-            : state == "confirmation_pending" ? AccountState::kConfirmationPending
-                                              : AccountState::kActive;
-  a.created_at = FromUnix(created);
-  a.updated_at = FromUnix(updated);
-  a.last_login_at = Opt(last_login, i_login);
-  a.last_activity_at = Opt(last_activity, i_activity);
-  a.notice_queued_at = Opt(queued, i_queued);
-  a.notice_delivered_at = Opt(delivered, i_delivered);
-  a.closed_at = Opt(closed, i_closed);
-  if (i_reason == soci::i_ok) {
-    a.closed_reason = reason == "inactivity" ? CloseReason::kInactivity
-                      : reason == "admin"    ? CloseReason::kAdmin
-                                             : CloseReason::kRequest;
+  return row.ToAccount(id);
+}
+
+void ScanAccounts(soci::session& s, const std::function<void(const Account&)>& fn) {
+  RowBuffer row;
+  soci::statement st = row.Bind(s.prepare << std::string(kSelect) + " ORDER BY id");
+  st.execute();
+  while (st.fetch()) {
+    auto id = AccountId::Parse(row.rid);
+    if (id) {
+      fn(row.ToAccount(*id));
+    }
   }
-  a.marketing_consent = consent != 0;
-  a.consent_withdrawn_at = Opt(withdrawn, i_withdrawn);
-  a.last_communication_at = Opt(last_comm, i_comm);
-  a.next_action = std::move(next_action);
-  a.next_action_due = Opt(due, i_due);
-  return a;
 }
 
 void SaveLifecycleFields(soci::session& s, const Account& a) {

@@ -5,6 +5,7 @@
 // store owns everything else about the row. May throw soci::soci_error: call only inside
 // db::Database::Write/Read, which turn it into an Error.
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,9 @@ inline constexpr long long kNeverDue = 253402300799;  // 9999-12-31T23:59:59Z
 // SQLite write transaction already excludes other writers).
 std::optional<accounts::Account> LoadAccount(soci::session& s, db::Backend backend,
                                              const AccountId& id, bool lock);
+
+// Calls `fn` for every account, ordered by id, in one query (streamed: no list in memory).
+void ScanAccounts(soci::session& s, const std::function<void(const accounts::Account&)>& fn);
 
 // Writes state, updated_at, notice_queued_at, notice_delivered_at, closed_at, closed_reason,
 // last_activity_at, last_communication_at, next_action and next_action_due from `a`.

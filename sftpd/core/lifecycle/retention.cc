@@ -40,7 +40,6 @@ std::vector<std::string> StorageFolders(const std::string& root) {
 
 Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Config& cfg,
                                              TimePoint now) {
-  const db::Backend b = db.backend();
   const auto& lc = cfg.lifecycle;
   // Missed = past the deadline by more than one sweep interval.
   auto late = [&](TimePoint deadline) { return AddPeriod(deadline, lc.interval) < now; };
@@ -49,27 +48,9 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
     RetentionReport rep;
     rep.generated_at = now;
     std::set<std::string> live;
-    std::vector<std::string> ids;
-    {
-      std::string id;
-      soci::statement st = (s.prepare << "SELECT id FROM accounts ORDER BY id", soci::into(id));
-      st.execute();
-      while (st.fetch()) {
-        ids.push_back(id);
-      }
-    }
-    for (const auto& sid : ids) {
-      auto aid = AccountId::Parse(sid);
-      if (!aid) {
-        continue;
-      }
-      auto acc = LoadAccount(s, b, *aid, false);
-      if (!acc) {
-        continue;
-      }
-      live.insert(sid);
+    ScanAccounts(s, [&](const Account& a) {
+      live.insert(a.id.str());
       rep.accounts++;
-      const Account& a = *acc;
       NextAction next = NextAccountAction(a, lc);
       RetentionEntry e;
       e.record = "account";
@@ -91,7 +72,7 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
         rep.overdue++;
       }
       rep.entries.push_back(std::move(e));
-    }
+    });
     {
       std::string id;
       int consent = 0;

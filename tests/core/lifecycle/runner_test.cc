@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <condition_variable>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -13,6 +15,7 @@
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/file_tree.h"
 #include "sftpd/core/lifecycle/outbox.h"
+#include "sftpd/core/lifecycle/sweep_loop.h"
 #include "tests/core/lifecycle/lifecycle_fixture.h"
 #include "tests/testing/fake_clock.h"
 
@@ -394,6 +397,27 @@ TEST_P(RunnerTest, ConcurrentSweepsNeverDoubleSend) {
   EXPECT_EQ(env_->Count("SELECT COUNT(*) FROM outbox"), static_cast<long long>(ids.size()));
 }
 
+// A sweep killed after claiming a notice (state 'sending', lease taken) and before sending it:
+// the next sweep after the lease sends it, once; before the lease ends nobody does.
+TEST_P(RunnerTest, KilledSweepResumesAfterLease) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  env_->mailer.SetDown(true);
+  testing::Sweep(*env_, T("2028-01-10"));  // queued, first attempt failed
+  env_->mailer.SetDown(false);
+  long long lease = ToUnix(T("2028-01-10T01:10:00Z"));
+  auto r = env_->db->Write<int>([&](soci::session& s) -> Result<int> {
+    s << "UPDATE outbox SET state = 'sending', next_attempt_at = :l", soci::use(lease);
+    return 0;
+  });
+  ASSERT_TRUE(r);
+  testing::Sweep(*env_, T("2028-01-10T01:05:00Z"));
+  EXPECT_EQ(env_->mailer.sent_count(), 0u);
+  testing::Sweep(*env_, T("2028-01-10T01:10:00Z"));
+  testing::Sweep(*env_, T("2028-01-10T02:00:00Z"));
+  EXPECT_EQ(env_->mailer.sent_count(), 1u);
+  EXPECT_EQ(env_->Get(id)->notice_delivered_at, T("2028-01-10T01:10:00Z"));
+}
+
 // Files-waiting notices are sent once per key and list the files.
 TEST_P(RunnerTest, FilesWaitingNotice) {
   AccountId id = env_->AddAccount(T("2026-01-10"), false);
@@ -405,6 +429,32 @@ TEST_P(RunnerTest, FilesWaitingNotice) {
   ASSERT_EQ(env_->mailer.sent_count(), 1u);
   EXPECT_NE(env_->mailer.sent()[0].message.find("  inbox/b.csv"), std::string::npos);
   EXPECT_EQ(env_->Get(id)->last_communication_at, T("2026-02-01"));
+}
+
+// The background loop sweeps at once on Start(), and Stop() ends it without waiting for the
+// hour-long interval.
+TEST_P(RunnerTest, SweepLoopRunsAtStartAndStopsPromptly) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  FakeClock clock("2028-01-11");
+  std::mutex mu;
+  std::condition_variable cv;
+  int sweeps = 0;
+  SweepLoop loop(*env_->runner, clock, GetLogger("lifecycle"),
+                 [&](const Result<SweepReport>& r) {
+                   EXPECT_TRUE(r);
+                   std::lock_guard lock(mu);
+                   ++sweeps;
+                   cv.notify_all();
+                 });
+  loop.Start();
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return sweeps >= 1; });
+  }
+  loop.Stop();
+  EXPECT_EQ(sweeps, 1);
+  EXPECT_EQ(env_->mailer.sent_count(), 1u);
+  EXPECT_EQ(env_->Get(id)->state, AccountState::kConfirmationPending);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, RunnerTest,

@@ -84,12 +84,13 @@ TEST_F(SftpctlLifecycleTest, SilenceLeadsToClosureThenPurgeWithNothingLeft) {
   EXPECT_NE(notice.find("log in"), std::string::npos);
   EXPECT_NE(notice.find("reply to this email"), std::string::npos);
 
-  r = Ctl("2026-02-09 10:00:00", "lifecycle run --json");  // one second short of the window
+  // faketime starts each run at the given time and lets it run on: leave a minute of margin.
+  r = Ctl("2026-02-09 09:59:00", "lifecycle run --json");  // the window is not over yet
   EXPECT_EQ(json::parse(r.out)["closed"], 0);
-  r = Ctl("2026-02-09 10:00:02", "lifecycle run --json");
+  r = Ctl("2026-02-09 10:01:00", "lifecycle run --json");
   EXPECT_EQ(json::parse(r.out)["closed"], 1) << r.out;
   EXPECT_EQ(sink_->Delivered().size(), 2u);  // the closure notice
-  r = Ctl("2026-03-11 10:00:03", "lifecycle run --json");
+  r = Ctl("2026-03-11 10:02:00", "lifecycle run --json");
   EXPECT_EQ(json::parse(r.out)["purged"], 1) << r.out;
 
   for (const char* f : {"accounts.db", "accounts.db-wal"}) {
@@ -99,7 +100,7 @@ TEST_F(SftpctlLifecycleTest, SilenceLeadsToClosureThenPurgeWithNothingLeft) {
     }
   }
   EXPECT_TRUE(std::filesystem::is_empty(dir_.Sub("files")));
-  r = Ctl("2026-03-11 10:00:04", "retention report --json");
+  r = Ctl("2026-03-11 10:03:00", "retention report --json");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(json::parse(r.out)["purge_receipts"], 1);
 }
