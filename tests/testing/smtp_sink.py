@@ -41,7 +41,9 @@ def main():
     ap.add_argument("--fail-first", type=int, default=0)
     ap.add_argument("--reject-all", action="store_true")
     a = ap.parse_args()
-    os.makedirs(a.maildir, exist_ok=True)
+    # mailbox.Maildir(create=True) creates tmp/new/cur only when the folder itself is new.
+    for sub in ("tmp", "new", "cur"):
+        os.makedirs(os.path.join(a.maildir, sub), exist_ok=True)
     port = a.port
     if port == 0:
         import socket
