@@ -209,6 +209,15 @@ Result<Account> LoadOne(soci::session& s, const std::string& where, const std::s
   return row.ToAccount();
 }
 
+// A change that can bring the account's next lifecycle deadline forward (closure: the purge;
+// withdrawal: the contact deletion) clears the schedule, so the next sweep computes it afresh.
+// Changes that only push deadlines later (logins, transfers) leave it: the sweep re-evaluates
+// an account when its old, earlier due time comes.
+void Unschedule(Account& a) {
+  a.next_action.clear();
+  a.next_action_due.reset();
+}
+
 void SaveAccount(soci::session& s, const Account& a) {
   AccountRow row = AccountRow::From(a);
   Execute(s, kUpdateSql, [&](soci::statement& st) { row.BindUpdate(st); });
@@ -576,6 +585,7 @@ Result<Account> AccountStore::Close(const AccountId& id, CloseReason reason, con
     a->closed_at = now;
     a->closed_reason = reason;
     a->updated_at = now;
+    Unschedule(*a);
     SaveAccount(s, *a);
     WriteAudit(s, now, actor, "account.close", id.str(),
                "reason=" + std::string(CloseReasonName(reason)) + " from=" + from);
@@ -605,6 +615,7 @@ Result<Account> AccountStore::Reopen(const AccountId& id, const Actor& actor) {
     a->notice_queued_at.reset();
     a->notice_delivered_at.reset();
     a->updated_at = now;
+    Unschedule(*a);
     SaveAccount(s, *a);
     WriteAudit(s, now, actor, "account.reopen", id.str(), "state=active");
     return a;
@@ -664,6 +675,7 @@ Status AccountStore::WithdrawConsent(const AccountId& id, std::string_view sourc
     a->marketing_consent = false;
     a->consent_withdrawn_at = now;
     a->updated_at = now;
+    Unschedule(*a);
     SaveAccount(s, *a);
     WriteConsentEvent(s, id, false, now, src, actor);
     WriteAudit(s, now, actor, "consent.withdraw", id.str(), "");
