@@ -12,26 +12,21 @@
 #include <libssh/libssh.h>
 
 #include "sftpd/core/accounts/account_store.h"
+#include "sftpd/core/auth/authenticator.h"
+#include "sftpd/core/auth/defender.h"
+#include "sftpd/core/auth/password_hasher.h"
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
 #include "sftpd/core/usage/usage_store.h"
+#include "sftpd/server/auth_gate.h"
 #include "sftpd/server/db_session_recorder.h"
 #include "sftpd/server/server.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
 
 namespace sftplc::server {
 namespace {
-
-// Until the authenticator is wired in, every login is refused (and said so once at start).
-class RefuseAllGate final : public LoginGate {
- public:
-  auth::AuthDecision CheckPassword(const auth::AuthRequest&, const Secret&) override { return {}; }
-  auth::AuthDecision CheckPublicKey(const auth::AuthRequest&, const OfferedKey&, bool) override {
-    return {};
-  }
-};
 
 Status EnsureStorageRoot(const std::string& root) {
   std::error_code ec;
@@ -128,8 +123,16 @@ int RunDaemon(const std::string& config_path) {
                        *orphans);
   }
   DbSessionRecorder recorder(accounts, usage);
-  RefuseAllGate gate;
-  SPDLOG_LOGGER_WARN(log, "no authenticator is built in yet: every login is refused");
+  auth::PasswordHasher hasher(cfg.auth.argon2);
+  auth::Defender defender(cfg.auth.defender, **db, clock, GetLogger("auth"));
+  auto authenticator = auth::Authenticator::Create(
+      auth::AuthenticatorOptions::FromConfig(cfg), accounts, &usage, defender, hasher, clock,
+      auth::RealSleeper::Instance(), GetLogger("auth"));
+  if (!authenticator) {
+    SPDLOG_LOGGER_ERROR(log, "cannot start the authenticator: {}", authenticator.error());
+    return 1;
+  }
+  AuthenticatorGate gate(**authenticator);
 
   ServerDeps deps;
   deps.gate = &gate;

@@ -503,12 +503,14 @@ void Session::Close(bool clean) {
       }
     }
   }
-  if (!Closed()) {
-    ssh_disconnect(session_);
-  }
+  // Free the channel before ssh_disconnect: libssh 0.10's ssh_disconnect frees every channel of
+  // the session itself, so freeing it afterwards would be a use after free.
   if (channel_ != nullptr) {
     ssh_channel_free(channel_);
     channel_ = nullptr;
+  }
+  if (!Closed()) {
+    ssh_disconnect(session_);
   }
 }
 
