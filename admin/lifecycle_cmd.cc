@@ -12,6 +12,7 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/export.h"
+#include "sftpd/core/lifecycle/configured_runner.h"
 #include "sftpd/core/lifecycle/runner.h"
 #include "sftpd/core/notify/mailer.h"
 #include "sftpd/core/notify/templates.h"
@@ -21,11 +22,7 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-// The runner with the configured mailer and templates (the mailer is kept alive alongside).
-struct RunnerBundle {
-  std::unique_ptr<notify::Mailer> mailer;
-  std::unique_ptr<lifecycle::LifecycleRunner> runner;
-};
+using RunnerBundle = lifecycle::ConfiguredRunner;
 
 Result<RunnerBundle> MakeRunner(CommandContext& ctx, bool with_mailer) {
   auto cfg = ctx.Config();
@@ -36,21 +33,7 @@ Result<RunnerBundle> MakeRunner(CommandContext& ctx, bool with_mailer) {
   if (!db) {
     return db.error();
   }
-  auto templates = notify::TemplateSet::Load((*cfg)->lifecycle.templates_dir);
-  if (!templates) {
-    return templates.error();
-  }
-  RunnerBundle b;
-  if (with_mailer) {
-    auto mailer = notify::CreateSmtpMailer((*cfg)->smtp, GetLogger("mail"));
-    if (!mailer) {
-      return mailer.error();
-    }
-    b.mailer = std::move(*mailer);
-  }
-  b.runner = std::make_unique<lifecycle::LifecycleRunner>(
-      **db, **cfg, b.mailer.get(), std::move(*templates), GetLogger("lifecycle"));
-  return b;
+  return lifecycle::MakeConfiguredRunner(**db, **cfg, with_mailer);
 }
 
 // An account named by username or id; purged accounts only by id.

@@ -7,6 +7,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <memory>
+#include <optional>
 #include <thread>
 
 #include <libssh/libssh.h>
@@ -19,6 +21,8 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
+#include "sftpd/core/lifecycle/configured_runner.h"
+#include "sftpd/core/lifecycle/sweep_loop.h"
 #include "sftpd/core/usage/usage_store.h"
 #include "sftpd/server/auth_gate.h"
 #include "sftpd/server/db_session_recorder.h"
@@ -161,6 +165,22 @@ int RunDaemon(const std::string& config_path) {
   }
   std::fflush(stdout);
 
+  // The lifecycle sweep runs in the background every lifecycle.interval (the first one now).
+  std::optional<lifecycle::ConfiguredRunner> lifecycle_runner;
+  std::unique_ptr<lifecycle::SweepLoop> sweep;
+  if (cfg.lifecycle.enabled) {
+    auto made = lifecycle::MakeConfiguredRunner(**db, cfg, /*with_mailer=*/true);
+    if (!made) {
+      SPDLOG_LOGGER_ERROR(log, "cannot start the lifecycle sweep: {}", made.error());
+      return 1;
+    }
+    lifecycle_runner.emplace(std::move(*made));
+    sweep = std::make_unique<lifecycle::SweepLoop>(*lifecycle_runner->runner, clock,
+                                                   GetLogger("lifecycle"));
+    sweep->Start();
+    SPDLOG_LOGGER_INFO(log, "lifecycle sweep every {}", cfg.lifecycle.interval.ToString());
+  }
+
   Server& srv = **server;
   std::thread signal_thread([&srv, &log, &signals, config_path] {
     for (;;) {
@@ -193,6 +213,9 @@ int RunDaemon(const std::string& config_path) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);
   }
   signal_thread.join();
+  if (sweep) {
+    sweep->Stop();
+  }
   server->reset();
   ssh_finalize();
   spdlog::shutdown();

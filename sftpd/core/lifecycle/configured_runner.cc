@@ -1,0 +1,27 @@
+#include "sftpd/core/lifecycle/configured_runner.h"
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/notify/templates.h"
+
+namespace sftplc::lifecycle {
+
+Result<ConfiguredRunner> MakeConfiguredRunner(db::Database& db, const config::Config& cfg,
+                                              bool with_mailer) {
+  auto templates = notify::TemplateSet::Load(cfg.lifecycle.templates_dir);
+  if (!templates) {
+    return templates.error();
+  }
+  ConfiguredRunner out;
+  if (with_mailer) {
+    auto mailer = notify::CreateSmtpMailer(cfg.smtp, GetLogger("mail"));
+    if (!mailer) {
+      return mailer.error();
+    }
+    out.mailer = std::move(*mailer);
+  }
+  out.runner = std::make_unique<LifecycleRunner>(db, cfg, out.mailer.get(),
+                                                 std::move(*templates), GetLogger("lifecycle"));
+  return out;
+}
+
+}  // namespace sftplc::lifecycle
