@@ -107,7 +107,11 @@ std::string DatabaseUrl::ToString() const {
     out += user + "@";
   }
   out += host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  out += ":" + std::to_string(port) + "/" + dbname;
+  // Appended piece by piece: GCC 12 reports a false -Wrestrict on `"literal" + std::string&&`.
+  out += ':';
+  out += std::to_string(port);
+  out += '/';
+  out += dbname;
   char sep = '?';
   for (const auto& [k, v] : params) {
     out += sep + k + "=" + v;
