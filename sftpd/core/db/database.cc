@@ -333,6 +333,10 @@ Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& c
         s << "PRAGMA foreign_keys=ON";
         s << "PRAGMA secure_delete=ON";
         s << "PRAGMA synchronous=NORMAL";
+      } else {
+        // libpq prints server NOTICEs (such as "relation already exists, skipping" from the
+        // idempotent migrations) on stderr; only warnings and errors are worth an operator's eye.
+        s << "SET client_min_messages TO WARNING";
       }
     }
   } catch (const soci::soci_error& e) {
