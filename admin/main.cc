@@ -8,6 +8,7 @@
 #include "admin/config_commands.h"
 #include "admin/consent_commands.h"
 #include "admin/db_commands.h"
+#include "admin/files_cmd.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc::admin;  // NOLINT: main only
@@ -30,6 +31,7 @@ int main(int argc, char** argv) {
     RegisterConsentCommands(app, ctx);
     RegisterDbCommands(app, ctx);
     RegisterConfigCommands(app, ctx);
+    RegisterFilesCommands(app, ctx);
 
     try {
       app.parse(argc, argv);
