@@ -167,6 +167,31 @@ TEST_F(FilesCmdTest, PutThenGetKeepsContent) {
   EXPECT_EQ(Checksum(ReadFile(dir_.Sub("dl/large.bin"))), Checksum(large));
 }
 
+// On a terminal (script(1) gives the command a pty) a large put and get show progress on
+// stderr: bytes, percent, rate, ending at 100%; a small file shows none.
+TEST_F(FilesCmdTest, ProgressOnTerminal) {
+  if (RunCommand("command -v script").exit_code != 0) {
+    GTEST_SKIP() << "script(1) is not installed";
+  }
+  WriteFile(dir_.Sub("big.bin"), RandomBytes(4 << 20, 4));
+  WriteFile(dir_.Sub("tiny.bin"), "tiny");
+  auto InPty = [&](const std::string& args) {
+    std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) +
+                      " " + args;
+    return RunCommand("cd " + Q(dir_.path()) + " && script -qec " + Q(cmd) + " /dev/null");
+  };
+  auto put = InPty("files put acme-ftp big.bin");
+  ASSERT_EQ(put.exit_code, 0) << put.out << put.err;
+  EXPECT_NE(put.out.find("4.0 MiB / 4.0 MiB  100%"), std::string::npos) << put.out;
+  EXPECT_NE(put.out.find("/s"), std::string::npos) << put.out;
+  auto get = InPty("files get acme-ftp big.bin big.back");
+  ASSERT_EQ(get.exit_code, 0) << get.out << get.err;
+  EXPECT_NE(get.out.find("100%"), std::string::npos) << get.out;
+  auto tiny = InPty("files put acme-ftp tiny.bin");
+  ASSERT_EQ(tiny.exit_code, 0) << tiny.out << tiny.err;
+  EXPECT_EQ(tiny.out.find('%'), std::string::npos) << tiny.out;
+}
+
 // get refuses to replace an existing local file without --force (exit 3), and replaces it with.
 TEST_F(FilesCmdTest, GetDoesNotOverwriteWithoutForce) {
   WriteFile(dir_.Sub("a.txt"), "new content");
