@@ -13,6 +13,7 @@
 #include "admin/lifecycle_cmd.h"
 #include "admin/notices_cmd.h"
 #include "admin/retention_cmd.h"
+#include "admin/files_cmd.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc::admin;  // NOLINT: main only
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
     RegisterLifecycleCommands(app, ctx);  // after RegisterAccountCommands: extends `account`
     RegisterNoticesCommands(app, ctx);
     RegisterRetentionCommands(app, ctx);
+    RegisterFilesCommands(app, ctx);
 
     try {
       app.parse(argc, argv);

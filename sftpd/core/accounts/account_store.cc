@@ -763,6 +763,25 @@ Status AccountStore::RecordActivity(const AccountId& id, TimePoint at) {
   return {};
 }
 
+Status AccountStore::RecordAudit(const AccountId& id, std::string_view action,
+                                 std::string_view detail, const Actor& actor) {
+  const TimePoint now = clock_.Now();
+  auto r = db_.Write<bool>([&](soci::session& s) -> Result<bool> {
+    std::string account_id = id.str();
+    int exists = 0;
+    s << "SELECT COUNT(*) FROM accounts WHERE id = :a", soci::use(account_id), soci::into(exists);
+    if (exists == 0) {
+      return Error::NotFound("no such account");
+    }
+    WriteAudit(s, now, actor, std::string(action), account_id, std::string(detail));
+    return true;
+  });
+  if (!r) {
+    return r.error();
+  }
+  return {};
+}
+
 Result<std::vector<AuditEvent>> AccountStore::ListAudit(const std::optional<AccountId>& id,
                                                         int limit) {
   if (limit <= 0 || limit > 100000) {

@@ -78,6 +78,12 @@ class AccountStore {
   // Activity without a login (a transfer, or sftpctl files): last_activity_at = at.
   Status RecordActivity(const AccountId& id, TimePoint at);
 
+  // Writes one audit_events row for an action done outside the store (sftpctl files: "files.put",
+  // "files.get", "files.rm"). `detail` must hold no personal values. kNotFound if the account
+  // does not exist.
+  Status RecordAudit(const AccountId& id, std::string_view action, std::string_view detail,
+                     const Actor& actor);
+
   // The audit trail of one account (newest first), or of all accounts when id is empty.
   Result<std::vector<AuditEvent>> ListAudit(const std::optional<AccountId>& id, int limit);
 

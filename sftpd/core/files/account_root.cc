@@ -737,6 +737,10 @@ Result<uint64_t> AccountRoot::Put(const std::string& local, std::string_view rem
   }
   std::string target = *rel;
   auto tst = Stat(target);
+  if (!tst && tst.error().sys_errno() == EXDEV) {
+    // A symlink leading out of the root: refused, rather than replacing the link.
+    return std::move(tst).error();
+  }
   if (tst && S_ISDIR(tst->st_mode)) {
     std::string base = BaseName(local);
     if (base.empty()) {

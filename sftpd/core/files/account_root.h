@@ -188,7 +188,8 @@ class AccountRoot {
   // Copies the local file `local` to `remote` (into it, under the local file's name, when
   // `remote` is a directory; "" means the root). Writes a hidden temporary file next to the
   // target and renames it into place, so a client never sees half a file. Returns the bytes
-  // copied. kInvalidArgument if `local` is not a regular file.
+  // copied. kInvalidArgument if `local` is not a regular file; EXDEV (kPermissionDenied) when
+  // `remote` is a symlink leading out of the root (the link is not replaced).
   Result<uint64_t> Put(const std::string& local, std::string_view remote,
                        const Progress& progress) const;
   // Copies the file `remote` to the local path `local` (created 0600; replaced only when

@@ -415,6 +415,24 @@ TEST_P(AccountStoreTest, AuditAcrossAccounts) {
   EXPECT_EQ(store_->ListAudit(std::nullopt, 100)->size(), 3u);
 }
 
+// RecordAudit writes one row for an action done outside the store (sftpctl files), with its
+// actor and detail; an unknown account is kNotFound and writes nothing.
+TEST_P(AccountStoreTest, RecordAudit) {
+  Account a = MustCreate(Alice());
+  ASSERT_TRUE(store_->RecordAudit(a.id, "files.put", "bytes=5 files=1", kAdmin));
+  auto last = store_->ListAudit(a.id, 1);
+  ASSERT_TRUE(last);
+  ASSERT_EQ(last->size(), 1u);
+  EXPECT_EQ(last->at(0).action, "files.put");
+  EXPECT_EQ(last->at(0).actor, "admin:root");
+  EXPECT_EQ(last->at(0).detail, "bytes=5 files=1");
+  const size_t before = store_->ListAudit(std::nullopt, 100)->size();
+  auto missing = store_->RecordAudit(AccountId::New(), "files.rm", "files=1", kAdmin);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->ListAudit(std::nullopt, 100)->size(), before);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AccountStoreTest,
                          ::testing::Values(db::Backend::kSqlite, db::Backend::kPostgresql),
                          ::sftplc::testing::BackendName);

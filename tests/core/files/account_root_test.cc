@@ -442,6 +442,11 @@ TEST_F(AccountRootTest, OperatorPutGetListRemove) {
   EXPECT_TRUE(fs::exists(Host("escaped")));
   ASSERT_TRUE(root_->Symlink("../../outside", "out"));
   EXPECT_FALSE(root_->Put(tmp_.Sub("local/report.pdf"), "out/planted", nullptr));
+  // A put onto a symlink leading out is refused (EXDEV), and the link is left as it was.
+  auto onto = root_->Put(tmp_.Sub("local/report.pdf"), "out", nullptr);
+  ASSERT_FALSE(onto);
+  EXPECT_EQ(onto.error().sys_errno(), EXDEV);
+  EXPECT_EQ(*root_->Readlink("out"), "../../outside");
   EXPECT_FALSE(root_->Put(tmp_.Sub("local"), "x", nullptr));  // not a regular file
 
   auto list = root_->List("/", true);
