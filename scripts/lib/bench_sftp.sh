@@ -19,11 +19,12 @@ export RESULTS="${RESULTS:-$ROOT/build/bench-results}"
 mkdir -p "$RESULTS"
 
 # Peer packages (the harness expects them) and the peers themselves.
-DEBIAN_FRONTEND=noninteractive
+export DEBIAN_FRONTEND=noninteractive
+missing=()
 for p in openssh-server proftpd-core proftpd-mod-crypto iperf3 socat; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if ((${#missing[@]:-0})); then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; fi
+if ((${#missing[@]})); then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; fi
 "$PEERS" setup
 trap '"$PEERS" stop >/dev/null 2>&1 || true; [[ -n "${SFTPD_PID:-}" ]] && kill "$SFTPD_PID" 2>/dev/null; [[ -n "${PROXY_PIDS:-}" ]] && kill $PROXY_PIDS 2>/dev/null; true' EXIT
 
