@@ -4,23 +4,15 @@ namespace sftplc::sftp {
 
 SftpProtocol::SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
                            std::string tag)
-    : processor_(std::move(root), limits, log, tag), log_(std::move(log)), tag_(std::move(tag)) {}
+    : processor_(std::move(root), limits, std::move(log), std::move(tag)) {}
 
 Status SftpProtocol::OnData(const uint8_t* data, std::size_t len, std::string& out) {
-  const std::size_t start = out.size();
-  Status s = processor_.OnData(data, len, out);
-  while (s && processor_.HasPendingRequests()) {
-    if (out.size() - start > kMaxBatchOutput) {
-      if (log_) {
-        SPDLOG_LOGGER_WARN(log_, "{} sftp client pipelined more than {} bytes of replies", tag_,
-                           kMaxBatchOutput);
-      }
-      return Error::InvalidArgument("sftp: too many pipelined replies in one batch");
-    }
-    s = processor_.OnData(nullptr, 0, out);
-  }
-  return s;
+  return processor_.OnData(data, len, out);
 }
+
+bool SftpProtocol::HasPendingRequests() const { return processor_.HasPendingRequests(); }
+
+bool SftpProtocol::WantsInput() const { return processor_.WantsInput(); }
 
 usage::Counters SftpProtocol::counters() const {
   const TransferStats& t = processor_.stats();

@@ -15,21 +15,19 @@
 
 namespace sftplc::sftp {
 
-// Replies one OnData call may accumulate while it drains requests held back by the processor's
-// backpressure. ChannelProtocol has no way to say "send this, then call me again", so OnData
-// drains everything; a client whose pipelined requests need more than this in one batch (the
-// OpenSSH client needs at most 64 x 255 KiB = 16.3 MiB by default) ends its own session.
-inline constexpr std::size_t kMaxBatchOutput = 128 * 1024 * 1024;
-
 // Not thread-safe: one per SFTP channel, used by its session's thread.
 class SftpProtocol final : public server::ChannelProtocol {
  public:
   SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
                std::string tag);
 
-  // Processor::OnData, then drains held-back requests (see kMaxBatchOutput): returns an Error
-  // (after appending what was answered) on a frame error or past kMaxBatchOutput.
+  // Processor::OnData: answers complete requests until the replies reach Limits.max_output,
+  // and holds the rest back (HasPendingRequests) for the transport to ask for once it has sent
+  // `out`. So a session's reply buffer stays near max_output however deep the client pipelines.
+  // Returns an Error (after appending what was answered) on a frame error.
   Status OnData(const uint8_t* data, std::size_t len, std::string& out) override;
+  bool HasPendingRequests() const override;
+  bool WantsInput() const override;
   usage::Counters counters() const override;
   bool TakeActivity() override;
   void CloseAll() override;
@@ -38,8 +36,6 @@ class SftpProtocol final : public server::ChannelProtocol {
 
  private:
   Processor processor_;
-  Logger log_;
-  std::string tag_;
 };
 
 // A factory that opens `storage_root`/<account id> (created 0700 when missing; refused when a

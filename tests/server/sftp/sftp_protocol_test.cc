@@ -66,14 +66,16 @@ TEST_F(SftpProtocolTest, FactoryRefusesSymlinkedRoot) {
   EXPECT_EQ(p.error().code(), ErrorCode::kPermissionDenied);
 }
 
-// Requests held back by the processor's backpressure are drained within the same call, so a
-// transport that only calls OnData when data arrives never leaves a client waiting.
-TEST_F(SftpProtocolTest, DrainsHeldBackRequests) {
+// Backpressure reaches the transport: one call answers requests only until its replies reach
+// Limits.max_output and reports the rest as pending; asking again (as the transport does after
+// sending) answers them in order, each batch bounded, and nothing is lost.
+TEST_F(SftpProtocolTest, HoldsBackRequestsPastTheReplyBound) {
   auto root = files::AccountRoot::Open(tmp_.Sub("storage"), account_.id);
   ASSERT_TRUE(root);
   sftplc::testing::WriteFile(tmp_.Sub("storage/" + account_.id.str() + "/big"),
                              std::string(1 << 20, 'b'));
-  SftpProtocol p(std::move(*root), Limits{.max_output = 64 * 1024}, GetLogger("sftp"), "[t]");
+  constexpr std::size_t kBound = 64 * 1024;
+  SftpProtocol p(std::move(*root), Limits{.max_output = kBound}, GetLogger("sftp"), "[t]");
   Send(p, InitPacket());
   auto h = Send(p, Packet(kFxpOpen, Body().u32(1).str("big").u32(kOpenRead).u32(0)));
   ASSERT_EQ(h.at(0).type, kFxpHandle);
@@ -81,10 +83,29 @@ TEST_F(SftpProtocolTest, DrainsHeldBackRequests) {
   for (uint32_t i = 0; i < 10; ++i) {
     stream += Packet(kFxpRead, Body().u32(10 + i).str(h[0].StrAt(4)).u64(i * 32768).u32(32768));
   }
-  auto replies = Send(p, stream);
+  std::string out;
+  ASSERT_TRUE(p.OnData(reinterpret_cast<const uint8_t*>(stream.data()), stream.size(), out));
+  std::vector<testing::Reply> replies = SplitReplies(out);
+  EXPECT_LT(replies.size(), 10u);
+  EXPECT_TRUE(p.HasPendingRequests());
+  EXPECT_TRUE(p.WantsInput());  // ten small requests are far below the input bound
+  int batches = 1;
+  while (p.HasPendingRequests()) {
+    out.clear();
+    ASSERT_TRUE(p.OnData(nullptr, 0, out));
+    // A batch stops at the first reply that reaches the bound: at most one READ reply past it.
+    EXPECT_LE(out.size(), kBound + 32768 + 64);
+    for (auto& r : SplitReplies(out)) {
+      replies.push_back(std::move(r));
+    }
+    ASSERT_LT(++batches, 20);
+  }
   ASSERT_EQ(replies.size(), 10u);
-  EXPECT_EQ(replies[9].id(), 19u);
-  EXPECT_FALSE(p.processor().HasPendingRequests());
+  for (uint32_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(replies[i].type, kFxpData);
+    EXPECT_EQ(replies[i].id(), 10 + i);
+  }
+  EXPECT_GT(batches, 1);
 }
 
 }  // namespace
