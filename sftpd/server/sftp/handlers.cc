@@ -39,6 +39,16 @@ void Processor::Impl::SendError(std::string& out, uint32_t id, const Error& e,
   SendStatus(out, id, code);
 }
 
+bool Processor::Impl::SendDone(std::string& out, uint32_t id, const Status& s, const char* op) {
+  if (!s) {
+    SendError(out, id, s.error(), op);
+    return false;
+  }
+  activity_ = true;
+  SendStatus(out, id, kFxOk);
+  return true;
+}
+
 void Processor::Impl::SendHandle(std::string& out, uint32_t id, const char* handle) {
   std::size_t at = BeginPacket(out, kFxpHandle);
   PutU32(out, id);
@@ -441,14 +451,9 @@ void Processor::Impl::Remove(uint32_t id, Reader& r, std::string& out) {
     return;
   }
   SPDLOG_LOGGER_DEBUG(log_, "{} sftp remove path={}", tag_, path);
-  Status s = root_->Unlink(path);
-  if (!s) {
-    SendError(out, id, s.error(), "remove");
-    return;
+  if (SendDone(out, id, root_->Unlink(path), "remove")) {
+    ++stats_.files_removed;
   }
-  ++stats_.files_removed;
-  activity_ = true;
-  SendStatus(out, id, kFxOk);
 }
 
 void Processor::Impl::Mkdir(uint32_t id, Reader& r, std::string& out) {
@@ -459,13 +464,7 @@ void Processor::Impl::Mkdir(uint32_t id, Reader& r, std::string& out) {
   }
   SPDLOG_LOGGER_DEBUG(log_, "{} sftp mkdir path={}", tag_, path);
   mode_t mode = (a.flags & kAttrPermissions) ? (a.permissions & 0777) : 0777;
-  Status s = root_->Mkdir(path, mode);
-  if (!s) {
-    SendError(out, id, s.error(), "mkdir");
-    return;
-  }
-  activity_ = true;
-  SendStatus(out, id, kFxOk);
+  SendDone(out, id, root_->Mkdir(path, mode), "mkdir");
 }
 
 void Processor::Impl::Rmdir(uint32_t id, Reader& r, std::string& out) {
@@ -474,13 +473,7 @@ void Processor::Impl::Rmdir(uint32_t id, Reader& r, std::string& out) {
     return;
   }
   SPDLOG_LOGGER_DEBUG(log_, "{} sftp rmdir path={}", tag_, path);
-  Status s = root_->Rmdir(path);
-  if (!s) {
-    SendError(out, id, s.error(), "rmdir");
-    return;
-  }
-  activity_ = true;
-  SendStatus(out, id, kFxOk);
+  SendDone(out, id, root_->Rmdir(path), "rmdir");
 }
 
 void Processor::Impl::Realpath(uint32_t id, Reader& r, std::string& out) {
@@ -504,13 +497,7 @@ void Processor::Impl::Rename(uint32_t id, Reader& r, std::string& out) {
     return;
   }
   SPDLOG_LOGGER_DEBUG(log_, "{} sftp rename from={} to={}", tag_, from, to);
-  Status s = root_->Rename(from, to, files::RenameMode::kNoReplace);
-  if (!s) {
-    SendError(out, id, s.error(), "rename");
-    return;
-  }
-  activity_ = true;
-  SendStatus(out, id, kFxOk);
+  SendDone(out, id, root_->Rename(from, to, files::RenameMode::kNoReplace), "rename");
 }
 
 void Processor::Impl::Readlink(uint32_t id, Reader& r, std::string& out) {
@@ -536,13 +523,7 @@ void Processor::Impl::Symlink(uint32_t id, Reader& r, std::string& out) {
     return;
   }
   SPDLOG_LOGGER_DEBUG(log_, "{} sftp symlink link={} target={}", tag_, linkpath, target);
-  Status s = root_->Symlink(target, linkpath);
-  if (!s) {
-    SendError(out, id, s.error(), "symlink");
-    return;
-  }
-  activity_ = true;
-  SendStatus(out, id, kFxOk);
+  SendDone(out, id, root_->Symlink(target, linkpath), "symlink");
 }
 
 // --- extensions ---
@@ -554,13 +535,7 @@ void Processor::Impl::ExtPosixRename(uint32_t id, Reader& r, std::string& out) {
     return;
   }
   SPDLOG_LOGGER_DEBUG(log_, "{} sftp posix-rename from={} to={}", tag_, from, to);
-  Status s = root_->Rename(from, to, files::RenameMode::kReplace);
-  if (!s) {
-    SendError(out, id, s.error(), "posix-rename");
-    return;
-  }
-  activity_ = true;
-  SendStatus(out, id, kFxOk);
+  SendDone(out, id, root_->Rename(from, to, files::RenameMode::kReplace), "posix-rename");
 }
 
 void Processor::Impl::ExtStatvfs(uint32_t id, Reader& r, std::string& out) {
@@ -600,13 +575,7 @@ void Processor::Impl::ExtHardlink(uint32_t id, Reader& r, std::string& out) {
     return;
   }
   SPDLOG_LOGGER_DEBUG(log_, "{} sftp hardlink existing={} new={}", tag_, existing, newpath);
-  Status s = root_->Hardlink(existing, newpath);
-  if (!s) {
-    SendError(out, id, s.error(), "hardlink");
-    return;
-  }
-  activity_ = true;
-  SendStatus(out, id, kFxOk);
+  SendDone(out, id, root_->Hardlink(existing, newpath), "hardlink");
 }
 
 void Processor::Impl::ExtFsync(uint32_t id, Reader& r, std::string& out) {

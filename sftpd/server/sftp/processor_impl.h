@@ -58,6 +58,9 @@ class Processor::Impl {
   // Replies.
   void SendStatus(std::string& out, uint32_t id, uint32_t code);
   void SendError(std::string& out, uint32_t id, const Error& e, const char* op);
+  // The reply to a request that changes the tree: `s`'s error as a status, or SSH_FX_OK and the
+  // session marked active. Returns whether `s` succeeded.
+  bool SendDone(std::string& out, uint32_t id, const Status& s, const char* op);
   void SendHandle(std::string& out, uint32_t id, const char* handle);
   void SendAttrs(std::string& out, uint32_t id, const struct stat& st);
   void SendName1(std::string& out, uint32_t id, std::string_view name);
