@@ -14,6 +14,7 @@
 #include "admin/notices_cmd.h"
 #include "admin/retention_cmd.h"
 #include "admin/files_cmd.h"
+#include "admin/hostkey_cmd.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc::admin;  // NOLINT: main only
@@ -42,6 +43,7 @@ int main(int argc, char** argv) {
     RegisterNoticesCommands(app, ctx);
     RegisterRetentionCommands(app, ctx);
     RegisterFilesCommands(app, ctx);
+    RegisterHostKeyCommands(app, ctx);
 
     try {
       app.parse(argc, argv);

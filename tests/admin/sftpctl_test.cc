@@ -390,7 +390,9 @@ TEST_F(SftpctlTest, HelpHasExamples) {
                                                     {"db", "migrate"},
                                                     {"db", "status"},
                                                     {"config"},
-                                                    {"config", "check"}};
+                                                    {"config", "check"},
+                                                    {"hostkey"},
+                                                    {"hostkey", "show"}};
   for (const auto& c : commands) {
     std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl");
     std::string name;
@@ -548,6 +550,45 @@ TEST_F(SftpctlTest, ConfigCheck) {
                         ::sftplc::testing::BinaryPath("admin/sftpctl") + " config check");
   EXPECT_EQ(env.exit_code, 0) << env.err;
   EXPECT_NE(env.out.find(config_), std::string::npos);
+}
+
+// hostkey show: a key not created yet is listed as missing (exit 2); an OpenSSH key's
+// fingerprint is the one ssh-keygen prints; a PEM key is read through its .pub file, and without
+// one it is a clear error (exit 4).
+TEST_F(SftpctlTest, HostKeyShow) {
+  const std::string ed = dir_.Sub("var/ssh_host_ed25519_key");  // the default host_keys entry
+  auto missing = Ctl({"hostkey", "show"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.out.find("missing " + ed), std::string::npos) << missing.out;
+
+  std::filesystem::create_directories(dir_.Sub("var"));
+  ASSERT_EQ(RunCommand("ssh-keygen -q -t ed25519 -N '' -C '' -f " + Q(ed)).exit_code, 0);
+  auto keygen = RunCommand("ssh-keygen -l -f " + Q(ed));
+  ASSERT_EQ(keygen.exit_code, 0);
+  std::string fingerprint = keygen.out.substr(keygen.out.find(' ') + 1);
+  fingerprint = fingerprint.substr(0, fingerprint.find(' '));
+  auto shown = Ctl({"hostkey", "show", "--json"});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  json j = json::parse(shown.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["path"], ed);
+  EXPECT_EQ(j[0]["type"], "ssh-ed25519");
+  EXPECT_EQ(j[0]["fingerprint"], fingerprint);
+  auto text = Ctl({"hostkey", "show"});
+  EXPECT_EQ(text.out, "ssh-ed25519 " + fingerprint + " " + ed + "\n");
+
+  const std::string pem = dir_.Sub("pem_key");
+  ASSERT_EQ(RunCommand("ssh-keygen -q -t ecdsa -m PEM -N '' -C '' -f " + Q(pem)).exit_code, 0);
+  WriteFile(config_, "[server]\nhost_keys = [\"" + pem + "\"]\n[storage]\nroot = \"files\"\n"
+                     "[database]\nurl = \"sqlite:accounts.db\"\n");
+  auto with_pub = Ctl({"hostkey", "show", "--json"});
+  ASSERT_EQ(with_pub.exit_code, 0) << with_pub.err;
+  EXPECT_EQ(json::parse(with_pub.out)[0]["type"], "ecdsa-sha2-nistp256");
+  std::filesystem::remove(pem + ".pub");
+  auto without = Ctl({"hostkey", "show"});
+  EXPECT_EQ(without.exit_code, 4) << without.err;
+  ExpectOneErrorLine(without);
+  EXPECT_NE(without.err.find(".pub"), std::string::npos) << without.err;
 }
 
 // --password-stdin stores an Argon2id hash of the line read; set-password replaces it.

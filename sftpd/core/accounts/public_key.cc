@@ -160,4 +160,66 @@ Result<PublicKey> ParseAuthorizedKey(std::string_view line) {
   return key;
 }
 
+Result<PublicKey> PublicKeyOfPrivateKeyFile(std::string_view file_text) {
+  constexpr std::string_view kBegin = "-----BEGIN OPENSSH PRIVATE KEY-----";
+  constexpr std::string_view kEnd = "-----END OPENSSH PRIVATE KEY-----";
+  constexpr std::string_view kMagic{"openssh-key-v1\0", 15};
+  const Error bad = Error::InvalidArgument(
+      "host key: not an OpenSSH private key file (\"BEGIN OPENSSH PRIVATE KEY\")");
+  std::size_t begin = file_text.find(kBegin);
+  std::size_t end = file_text.find(kEnd);
+  if (begin == std::string_view::npos || end == std::string_view::npos || end < begin) {
+    return bad;
+  }
+  std::string b64;
+  for (char c : file_text.substr(begin + kBegin.size(), end - begin - kBegin.size())) {
+    if (!IsSpace(c) && c != '\n' && c != '\r') {
+      b64.push_back(c);
+    }
+  }
+  auto raw = DecodeBase64(b64);
+  if (!raw || raw->compare(0, kMagic.size(), kMagic) != 0) {
+    return bad;
+  }
+  // After the magic: string ciphername, string kdfname, string kdfoptions, uint32 number of
+  // keys, then the first public key blob as a string (RFC 4251 encodings, PROTOCOL.key).
+  std::string_view rest(*raw);
+  rest.remove_prefix(kMagic.size());
+  auto u32 = [&rest](uint32_t& v) {
+    if (rest.size() < 4) {
+      return false;
+    }
+    const auto* p = reinterpret_cast<const unsigned char*>(rest.data());
+    v = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+    rest.remove_prefix(4);
+    return true;
+  };
+  auto str = [&](std::string_view& v) {
+    uint32_t n = 0;
+    if (!u32(n) || n > rest.size()) {
+      return false;
+    }
+    v = rest.substr(0, n);
+    rest.remove_prefix(n);
+    return true;
+  };
+  std::string_view cipher, kdf, kdf_options, blob, type;
+  uint32_t keys = 0;
+  if (!str(cipher) || !str(kdf) || !str(kdf_options) || !u32(keys) || keys < 1 || !str(blob)) {
+    return bad;
+  }
+  std::string_view in_blob = blob;
+  std::swap(rest, in_blob);
+  bool typed = str(type);
+  std::swap(rest, in_blob);
+  if (!typed || type.empty()) {
+    return bad;
+  }
+  PublicKey key;
+  key.key_type = std::string(type);
+  key.key_base64 = EncodeBase64(blob, true);
+  key.fingerprint = Sha256Fingerprint(blob);
+  return key;
+}
+
 }  // namespace sftplc::accounts

@@ -19,6 +19,13 @@ namespace sftplc::accounts {
 // repeats the line). Thread-safe.
 Result<PublicKey> ParseAuthorizedKey(std::string_view line);
 
+// The public half of an OpenSSH-format private key file ("-----BEGIN OPENSSH PRIVATE KEY-----",
+// the format ssh-keygen and sftpd write), read from the file's unencrypted header without the
+// passphrase or the private half. Fills key_type, key_base64 and fingerprint.
+// kInvalidArgument when the text is not that format (PEM keys: read the ".pub" file instead).
+// Thread-safe.
+Result<PublicKey> PublicKeyOfPrivateKeyFile(std::string_view file_text);
+
 // "SHA256:" + unpadded base64 of SHA-256(blob), as `ssh-keygen -l` prints it. Thread-safe.
 std::string Sha256Fingerprint(std::string_view blob);
 

@@ -53,6 +53,31 @@ TEST(PublicKeyTest, RefusesMalformedLines) {
   }
 }
 
+// The public half of an OpenSSH private key file (a throwaway test key) is read from its header:
+// type, blob and the fingerprint `ssh-keygen -l` prints; other text is refused.
+TEST(PublicKeyTest, PublicHalfOfOpenSshPrivateKeyFile) {
+  const std::string key =
+      "-----BEGIN OPENSSH PRIVATE KEY-----\n"
+      "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n"
+      "QyNTUxOQAAACA/WuKofEs+2K29l6W1dAyfySSJR3Po2r3FcTsuYN5TqAAAAIiwqqsjsKqr\n"
+      "IwAAAAtzc2gtZWQyNTUxOQAAACA/WuKofEs+2K29l6W1dAyfySSJR3Po2r3FcTsuYN5TqA\n"
+      "AAAEAoFyxgK0dv9gVHn/Vm2+lBbDplDLDh4Wt3mBefE5x6cz9a4qh8Sz7Yrb2XpbV0DJ/J\n"
+      "JIlHc+javcVxOy5g3lOoAAAAAAECAwQF\n"
+      "-----END OPENSSH PRIVATE KEY-----\n";
+  auto k = PublicKeyOfPrivateKeyFile(key);
+  ASSERT_TRUE(k) << k.error().ToString();
+  EXPECT_EQ(k->key_type, "ssh-ed25519");
+  EXPECT_EQ(k->fingerprint, "SHA256:2+kUSWQ6nmWNFF3rrD9Ww9z1fwwLnPZAHFDwDzefzkg");
+  EXPECT_EQ(k->key_base64, "AAAAC3NzaC1lZDI1NTE5AAAAID9a4qh8Sz7Yrb2XpbV0DJ/JJIlHc+javcVxOy5g3lOo");
+
+  EXPECT_FALSE(PublicKeyOfPrivateKeyFile(""));
+  EXPECT_FALSE(PublicKeyOfPrivateKeyFile("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n"
+                                         "-----END RSA PRIVATE KEY-----\n"));
+  // Truncated inside the header: refused, never read past the end.
+  std::string cut = key.substr(0, key.find('\n') + 41) + "\n-----END OPENSSH PRIVATE KEY-----\n";
+  EXPECT_FALSE(PublicKeyOfPrivateKeyFile(cut));
+}
+
 // Base64 round-trips and refuses non-canonical trailing bits.
 TEST(PublicKeyTest, Base64RoundTrip) {
   for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar"}) {
