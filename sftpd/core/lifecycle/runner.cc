@@ -22,6 +22,14 @@ namespace {
 constexpr const char* kActor = "lifecycle";
 constexpr long long kLeaseSeconds = 600;  // a claimed notice is retried after this long
 
+// "<notice.<account id>.<outbox id>@<sender's domain>>": no personal data, unique per notice.
+std::string NoticeMessageId(const AccountId& account, long long outbox_id,
+                            const std::string& from_address) {
+  std::size_t at = from_address.rfind('@');
+  std::string domain = at == std::string::npos ? "localhost" : from_address.substr(at + 1);
+  return fmt::format("<notice.{}.{}@{}>", account.str(), outbox_id, domain);
+}
+
 std::string SkipLocked(db::Backend b) {
   return b == db::Backend::kPostgresql ? " FOR UPDATE SKIP LOCKED" : "";
 }
@@ -614,6 +622,10 @@ Result<std::vector<LifecycleRunner::Job>> LifecycleRunner::ClaimNotices(TimePoin
         m.subject = rendered->subject;
         m.body = rendered->body;
         m.date = now;
+        // One Message-ID per notice, the same on every attempt: a notice sent again after a
+        // lost SMTP reply or a crash between acceptance and record is the same message, which
+        // mail systems recognise as a duplicate.
+        m.message_id = NoticeMessageId(a.id, oid, from->address);
         auto built = notify::BuildMessage(m);
         if (built) {
           job.message = std::move(*built);

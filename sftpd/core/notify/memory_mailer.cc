@@ -16,7 +16,16 @@ Status MemoryMailer::Send(const Envelope& envelope, const std::string& message) 
     return Error::Unavailable("SMTP delivery failed: try again later (smtp code 451)");
   }
   sent_.push_back({envelope, message});
+  if (lose_next_ > 0) {
+    --lose_next_;
+    return Error::Unavailable("SMTP delivery failed: connection lost before the reply");
+  }
   return {};
+}
+
+void MemoryMailer::LoseNextReplies(int n) {
+  std::lock_guard lock(mu_);
+  lose_next_ = n;
 }
 
 void MemoryMailer::SetDown(bool down) {

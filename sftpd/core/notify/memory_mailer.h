@@ -27,6 +27,9 @@ class MemoryMailer final : public Mailer {
   void SetRejecting(bool rejecting);
   // The next `n` sends fail temporarily.
   void FailNext(int n);
+  // The next `n` sends are accepted (kept in sent()) but report a temporary failure, as when
+  // the connection drops after the server took the message and before its reply arrived.
+  void LoseNextReplies(int n);
   std::vector<Sent> sent() const;
   size_t sent_count() const;
   int attempts() const;
@@ -37,6 +40,7 @@ class MemoryMailer final : public Mailer {
   bool down_ = false;
   bool rejecting_ = false;
   int fail_next_ = 0;
+  int lose_next_ = 0;
   int attempts_ = 0;
   std::vector<Sent> sent_;
 };

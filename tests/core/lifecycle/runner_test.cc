@@ -418,6 +418,29 @@ TEST_P(RunnerTest, KilledSweepResumesAfterLease) {
   EXPECT_EQ(env_->Get(id)->notice_delivered_at, T("2028-01-10T01:10:00Z"));
 }
 
+// The SMTP server took a notice but its reply was lost (or the sweep died between acceptance and
+// record): the notice is sent again after the backoff, as the same message (one Message-ID on
+// every attempt, so mail systems drop the duplicate), and the window starts at the recorded
+// delivery.
+TEST_P(RunnerTest, NoticeSentAgainAfterLostReplyKeepsItsMessageId) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  env_->mailer.LoseNextReplies(1);
+  testing::Sweep(*env_, T("2028-01-10"));
+  ASSERT_EQ(env_->mailer.sent_count(), 1u);
+  EXPECT_FALSE(env_->Get(id)->notice_delivered_at.has_value());
+  testing::Sweep(*env_, T("2028-01-11"));
+  auto sent = env_->mailer.sent();
+  ASSERT_EQ(sent.size(), 2u);
+  auto message_id = [](const std::string& m) {
+    std::size_t at = m.find("\r\nMessage-ID: ");
+    return at == std::string::npos ? std::string() : m.substr(at, m.find("\r\n", at + 2) - at);
+  };
+  EXPECT_NE(message_id(sent[0].message), "");
+  EXPECT_EQ(message_id(sent[0].message), message_id(sent[1].message));
+  EXPECT_NE(sent[0].message.find("Message-ID: <notice." + id.str() + "."), std::string::npos);
+  EXPECT_EQ(env_->Get(id)->notice_delivered_at, T("2028-01-11"));
+}
+
 // Files-waiting notices are sent once per key and list the files.
 TEST_P(RunnerTest, FilesWaitingNotice) {
   AccountId id = env_->AddAccount(T("2026-01-10"), false);
