@@ -60,8 +60,19 @@ PASS="$BENCH_WORK/password"
 export TARGETS="ours|127.0.0.1|$PORT|sftpbench|$KEY|$PASS|$SFTPD_PID openssh|127.0.0.1|2201|sftpbench|$KEY|$PASS proftpd|127.0.0.1|2202|sftpbench|$KEY|$PASS"
 before="$(ls -1 "$RESULTS" 2>/dev/null | sort | tail -n1)"
 "$PEERS" compare
-latest="$(ls -1d "$RESULTS"/*/ | sort | tail -n1)"
+latest="$(ls -1d "$RESULTS"/[0-9]*/ | sort | tail -n1)"
 "$PEERS" summarize "$latest" openssh | tee "$WORK/summary.md"
+
+# The raw SSH channel (no SFTP: dd | ssh cat, through peer A's sshd) is the ceiling a single
+# OpenSSH-client stream can reach here; bulk goals are ratios against it.
+if [[ " ${TESTS:-bulk} " == *" bulk "* || -z "${TESTS:-}" ]]; then
+  echo
+  echo "== raw SSH channel (limits.sh ssh, ${RAW_RUNS:-2} runs) and sftpd / raw"
+  RUNS="${RAW_RUNS:-2}" CIPHERS="${CIPHERS:-aes128-gcm@openssh.com chacha20-poly1305@openssh.com}" \
+    "$SHARED/bench/limits.sh" ssh >/dev/null
+  limits_csv="$(ls -1d "$RESULTS"/limits-*/ | sort | tail -n1)limits.csv"
+  "$ROOT/scripts/lib/raw_ratio.py" "$latest" "$limits_csv" ours | tee -a "$WORK/summary.md"
+fi
 
 # 50 ms RTT put: sftpd and OpenSSH through the same delay proxy.
 RTT_MB="${RTT_MB:-256}"
