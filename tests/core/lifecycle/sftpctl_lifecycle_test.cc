@@ -19,15 +19,10 @@ using testing::CommandResult;
 using testing::RunCommand;
 
 // Python's email package (strict) decodes the message: "subject\nbody".
-std::string Decode(const std::string& raw, const testing::TempDir& dir) {
-  testing::WriteFile(dir.Sub("m.eml"), raw);
-  auto r = RunCommand(
-      "/usr/bin/python3 -c 'import email, email.policy, sys\n"
-      "m = email.message_from_binary_file(open(sys.argv[1], \"rb\"), policy=email.policy.strict)\n"
-      "sys.stdout.write(str(m[\"Subject\"]) + \"\\n\" + m.get_content())' '" +
-      dir.Sub("m.eml") + "'");
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out;
+std::string Decode(const std::string& raw) {
+  testing::DecodedMail m = testing::DecodeMail(raw);
+  EXPECT_FALSE(m.subject.empty()) << raw;
+  return m.subject + "\n" + m.body;
 }
 
 bool FileContains(const std::string& path, const std::string& needle) {
@@ -77,7 +72,7 @@ TEST_F(SftpctlLifecycleTest, SilenceLeadsToClosureThenPurgeWithNothingLeft) {
   EXPECT_EQ(sweep["notices_sent"], 1);
   auto mail = sink_->Delivered();
   ASSERT_EQ(mail.size(), 1u);
-  std::string notice = Decode(mail[0], dir_);
+  std::string notice = Decode(mail[0]);
   EXPECT_NE(notice.find("still needed"), std::string::npos) << notice;
   EXPECT_NE(notice.find("Dear Zoë Quartermain"), std::string::npos);
   EXPECT_NE(notice.find("by 2026-02-09"), std::string::npos);
