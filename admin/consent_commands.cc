@@ -3,12 +3,46 @@
 #include <cstdio>
 #include <iostream>
 
+#include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/base/time_format.h"
+#include "sftpd/core/lifecycle/configured_runner.h"
+#include "sftpd/core/lifecycle/runner.h"
 
 namespace sftplc::admin {
 namespace {
 
 using json = nlohmann::ordered_json;
+
+// A withdrawal for a purged account: its marketing contact (kept while consent stood) is
+// deleted within lifecycle.withdrawal_purge. kNotFound when no contact is held for `id`.
+Status WithdrawFromContact(CommandContext& ctx, const AccountId& id, const std::string& source) {
+  if (auto st = accounts::ValidateConsentSource(source); !st) {
+    return st;
+  }
+  auto cfg = ctx.Config();
+  if (!cfg) {
+    return cfg.error();
+  }
+  auto db = ctx.Database();
+  if (!db) {
+    return db.error();
+  }
+  auto b = lifecycle::MakeConfiguredRunner(**db, **cfg, /*with_mailer=*/false);
+  if (!b) {
+    return b.error();
+  }
+  Status st = b->runner->WithdrawContactConsent(id, ctx.clock().Now(), source, ctx.Actor().name);
+  if (!st) {
+    return st;
+  }
+  auto contact = b->runner->GetContact(id);
+  if (!contact || !*contact) {
+    return Error::Internal("the marketing contact vanished after the withdrawal");
+  }
+  std::cout << "marketing consent withdrawn for the marketing contact of purged account "
+            << id.str() << "; it will be deleted by " << FormatTime((*contact)->delete_due) << "\n";
+  return {};
+}
 
 struct ChangeOpts {
   std::string account, source;
@@ -19,7 +53,10 @@ void RegisterChange(CLI::App& group, CommandContext& ctx, bool grant) {
   auto* cmd = group.add_subcommand(grant ? "grant" : "withdraw",
                                    grant ? "record that the client agreed to marketing"
                                          : "record that the client withdrew marketing consent");
-  cmd->add_option("account", o->account, "the account: its username or its 32-hex-digit id")
+  cmd->add_option("account", o->account,
+                  grant ? "the account: its username or its 32-hex-digit id"
+                        : "the account: its username or its 32-hex-digit id (the id also for "
+                          "the marketing contact a purged account left)")
       ->required();
   cmd->add_option("--source", o->source,
                   "how the client said so (\"web form\", \"email 2026-11-02\")")
@@ -34,6 +71,10 @@ void RegisterChange(CLI::App& group, CommandContext& ctx, bool grant) {
         return store.error();
       }
       auto a = (*store)->Resolve(o->account);
+      if (!a && !grant && a.error().IsNotFound() && AccountId::LooksLikeId(o->account)) {
+        // The account was purged; its marketing contact may remain while consent stands.
+        return WithdrawFromContact(ctx, *AccountId::Parse(o->account), o->source);
+      }
       if (!a) {
         return a.error();
       }

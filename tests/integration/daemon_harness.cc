@@ -7,15 +7,38 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <thread>
+
+extern char** environ;
 
 namespace sftplc::testing {
 namespace {
 
 constexpr const char* kPrefix = "listening on ";
+
+// libfaketime's multithreaded variant (sftpd runs threads), as Debian installs it.
+std::string FakeTimeLibrary() {
+  for (const char* dir : {"/usr/lib/x86_64-linux-gnu/faketime",
+                          "/usr/lib/aarch64-linux-gnu/faketime", "/usr/lib/faketime"}) {
+    std::string path = std::string(dir) + "/libfaketimeMT.so.1";
+    if (std::filesystem::exists(path)) {
+      return path;
+    }
+  }
+  return "";
+}
+
+// The variables that run a program under libfaketime from `when` (UTC) on: the wall clock
+// only, the steady clock stays real.
+std::vector<std::string> FakeTimeEnv(const std::string& when) {
+  return {"LD_PRELOAD=" + FakeTimeLibrary(), "FAKETIME=@" + when, "FAKETIME_DONT_FAKE_MONOTONIC=1",
+          "TZ=UTC"};
+}
 
 int ExitStatus(int status) {
   if (WIFEXITED(status)) {
@@ -29,7 +52,8 @@ int ExitStatus(int status) {
 
 }  // namespace
 
-DaemonHarness::DaemonHarness() : log_path_(dir_.Sub("sftpd.log")) {
+DaemonHarness::DaemonHarness()
+    : log_path_(dir_.Sub("sftpd.log")), sftpctl_log_path_(dir_.Sub("sftpctl.log")) {
   std::filesystem::create_directories(dir_.Sub("var/files"));
 }
 
@@ -86,6 +110,28 @@ bool DaemonHarness::Start(int listen_lines) {
   }
   addresses_.clear();
   port_ = 0;
+  if (!fake_time_.empty() && FakeTimeLibrary().empty()) {
+    error_ = "libfaketimeMT.so.1 not found (apt-get install faketime)";
+    return false;
+  }
+  // The child's environment, built before fork(): ours, plus libfaketime's when asked for.
+  std::vector<std::string> env;
+  std::vector<std::string> fake =
+      fake_time_.empty() ? std::vector<std::string>{} : FakeTimeEnv(fake_time_);
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string var = *e;
+    std::string name = var.substr(0, var.find('=') + 1);
+    if (std::none_of(fake.begin(), fake.end(),
+                     [&](const std::string& f) { return f.rfind(name, 0) == 0; })) {
+      env.push_back(std::move(var));
+    }
+  }
+  env.insert(env.end(), fake.begin(), fake.end());
+  std::vector<char*> envp;
+  for (std::string& v : env) {
+    envp.push_back(v.data());
+  }
+  envp.push_back(nullptr);
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) {
     error_ = "pipe failed";
@@ -104,7 +150,8 @@ bool DaemonHarness::Start(int listen_lines) {
     dup2(log, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
-    execl(binary.c_str(), binary.c_str(), "--config", config.c_str(), static_cast<char*>(nullptr));
+    const char* argv[] = {binary.c_str(), "--config", config.c_str(), nullptr};
+    execve(binary.c_str(), const_cast<char* const*>(argv), envp.data());
     _exit(127);
   }
   close(out[1]);
@@ -174,9 +221,9 @@ int DaemonHarness::Stop(int sig, int wait_s) {
   }
 }
 
-bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s) const {
+bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s, std::size_t from) const {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
-  while (Log().find(text) == std::string::npos) {
+  while (Log().find(text, from) == std::string::npos) {
     if (std::chrono::steady_clock::now() >= deadline) {
       return false;
     }
@@ -187,9 +234,18 @@ bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s) const {
 }
 
 CommandResult DaemonHarness::Sftpctl(const std::string& args, const std::string& stdin_data) {
-  return RunCommand("'" + BinaryPath("admin/sftpctl") + "' --config '" + config_path() + "' " +
-                        args,
-                    stdin_data);
+  std::string prefix;
+  if (!fake_time_.empty()) {
+    for (const std::string& v : FakeTimeEnv(fake_time_)) {
+      std::size_t eq = v.find('=');
+      prefix += v.substr(0, eq + 1) + "'" + v.substr(eq + 1) + "' ";
+    }
+  }
+  CommandResult r = RunCommand(
+      prefix + "'" + BinaryPath("admin/sftpctl") + "' --config '" + config_path() + "' " + args,
+      stdin_data);
+  std::ofstream(sftpctl_log_path_, std::ios::app) << r.err;
+  return r;
 }
 
 }  // namespace sftplc::testing

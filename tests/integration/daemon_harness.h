@@ -4,12 +4,14 @@
 // temporary world (listen on 127.0.0.1 port 0, a fresh SQLite database, host key and storage
 // under a TempDir, allow_root for CI running as root, cheap Argon2 parameters), starts
 // `sftpd --config FILE`, and waits for its "listening on ADDRESS:PORT" line on stdout (never a
-// sleep). The daemon's stderr (its log) goes to a file the test can read. Stop() sends a signal
-// and returns the exit status; the destructor stops a daemon still running (SIGKILL after a
-// bounded wait).
+// sleep). The daemon's stderr (its log) goes to one file over all its runs, and sftpctl's stderr
+// (its log with --verbose) to another, so a test can read everything either binary logged.
+// SetFakeTime() runs both binaries under libfaketime. Stop() sends a signal and returns the exit
+// status; the destructor stops a daemon still running (SIGKILL after a bounded wait).
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -32,6 +34,12 @@ class DaemonHarness {
   // Writes the config file (Start() calls it when needed) and returns its path.
   std::string WriteConfig();
 
+  // From the next Start() or Sftpctl() on, both binaries run under libfaketime with their clock
+  // starting at `when` (UTC, "2029-03-20 10:00:00") when the process starts, and running on
+  // from there; "" (the default) is the real clock. Only the wall clock is faked: the steady
+  // clock, on which sftpd measures intervals and timeouts, stays the machine's.
+  void SetFakeTime(const std::string& when) { fake_time_ = when; }
+
   // Starts sftpd and waits (up to 60 s) for `listen_lines` "listening on" lines. Returns false
   // (with the reason in error()) if the daemon exits or stays silent.
   bool Start(int listen_lines = 1);
@@ -47,11 +55,15 @@ class DaemonHarness {
   // The daemon's log so far.
   std::string Log() const { return ReadFile(log_path_); }
 
-  // Waits (up to `timeout_s`) until the daemon's log contains `text`; true if it did.
-  bool WaitForLog(const std::string& text, int timeout_s = 30) const;
+  // Waits (up to `timeout_s`) until the daemon's log contains `text` at or after byte `from`
+  // (e.g. Log().size() taken before the action whose line is awaited); true if it did.
+  bool WaitForLog(const std::string& text, int timeout_s = 30, std::size_t from = 0) const;
 
-  // Runs the built sftpctl with this config: `sftpctl --config FILE <args>`.
+  // Runs the built sftpctl with this config: `sftpctl --config FILE <args>`. Its stderr is also
+  // appended to SftpctlLog().
   CommandResult Sftpctl(const std::string& args, const std::string& stdin_data = "");
+  // Everything sftpctl wrote on stderr so far, over all its runs.
+  std::string SftpctlLog() const { return ReadFile(sftpctl_log_path_); }
 
   const TempDir& dir() const { return dir_; }
   std::string config_path() const { return dir_.Sub("sftpd.toml"); }
@@ -63,6 +75,8 @@ class DaemonHarness {
   TempDir dir_;
   std::map<std::string, std::vector<std::string>> extra_;
   std::string log_path_;
+  std::string sftpctl_log_path_;
+  std::string fake_time_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   int port_ = 0;

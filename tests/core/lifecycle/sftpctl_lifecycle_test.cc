@@ -19,15 +19,10 @@ using testing::CommandResult;
 using testing::RunCommand;
 
 // Python's email package (strict) decodes the message: "subject\nbody".
-std::string Decode(const std::string& raw, const testing::TempDir& dir) {
-  testing::WriteFile(dir.Sub("m.eml"), raw);
-  auto r = RunCommand(
-      "/usr/bin/python3 -c 'import email, email.policy, sys\n"
-      "m = email.message_from_binary_file(open(sys.argv[1], \"rb\"), policy=email.policy.strict)\n"
-      "sys.stdout.write(str(m[\"Subject\"]) + \"\\n\" + m.get_content())' '" +
-      dir.Sub("m.eml") + "'");
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.out;
+std::string Decode(const std::string& raw) {
+  testing::DecodedMail m = testing::DecodeMail(raw);
+  EXPECT_FALSE(m.subject.empty()) << raw;
+  return m.subject + "\n" + m.body;
 }
 
 bool FileContains(const std::string& path, const std::string& needle) {
@@ -77,7 +72,7 @@ TEST_F(SftpctlLifecycleTest, SilenceLeadsToClosureThenPurgeWithNothingLeft) {
   EXPECT_EQ(sweep["notices_sent"], 1);
   auto mail = sink_->Delivered();
   ASSERT_EQ(mail.size(), 1u);
-  std::string notice = Decode(mail[0], dir_);
+  std::string notice = Decode(mail[0]);
   EXPECT_NE(notice.find("still needed"), std::string::npos) << notice;
   EXPECT_NE(notice.find("Dear Zoë Quartermain"), std::string::npos);
   EXPECT_NE(notice.find("by 2026-02-09"), std::string::npos);
@@ -119,6 +114,38 @@ TEST_F(SftpctlLifecycleTest, RetentionReportExitsSixWhenPastDeadline) {
   r = Ctl("2026-02-12 10:00:01", "lifecycle run");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Ctl("2026-02-12 10:00:02", "retention report").exit_code, 0);
+}
+
+// `consent withdraw` takes the id of a purged account whose marketing contact was kept: the
+// contact is then deleted by the first sweep 30 days later. A second withdrawal is exit 3; an id
+// with nothing held is exit 2.
+TEST_F(SftpctlLifecycleTest, ConsentWithdrawnForPurgedAccountsContact) {
+  auto r = Ctl("2026-01-10 10:00:00",
+               "account create --username cyd --name 'Cy Contact' --email cy@client.example "
+               "--phone '+44 151 496 0126' --marketing-consent --consent-source 'web form' "
+               "--no-password");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string id = r.out.substr(r.out.find("id=") + 3, 32);
+  ASSERT_EQ(Ctl("2026-01-11 10:00:00", "account close cyd").exit_code, 0);
+  r = Ctl("2026-02-10 10:05:00", "lifecycle run --json");
+  ASSERT_EQ(json::parse(r.out)["purged"], 1) << r.out;
+  EXPECT_EQ(Ctl("2026-02-10 10:06:00", "consent withdraw cyd --source phone").exit_code, 2);
+  r = Ctl("2026-03-01 12:00:00", "consent withdraw " + id + " --source 'phone 2026-03-01'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("deleted by 2026-03-31T12:0"), std::string::npos) << r.out;
+  EXPECT_EQ(Ctl("2026-03-01 12:01:00", "consent withdraw " + id + " --source phone").exit_code, 3);
+  EXPECT_EQ(
+      Ctl("2026-03-01 12:01:00", "consent withdraw 0123456789abcdef0123456789abcdef --source phone")
+          .exit_code,
+      2);
+  r = Ctl("2026-03-31 11:55:00", "lifecycle run --json");
+  EXPECT_EQ(json::parse(r.out)["contacts_deleted"], 0);
+  EXPECT_TRUE(FileContains(dir_.Sub("accounts.db"), "cy@client.example") ||
+              FileContains(dir_.Sub("accounts.db-wal"), "cy@client.example"));
+  r = Ctl("2026-03-31 12:05:00", "lifecycle run --json");
+  EXPECT_EQ(json::parse(r.out)["contacts_deleted"], 1);
+  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db"), "cy@client.example"));
+  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db-wal"), "cy@client.example"));
 }
 
 // Export by username (JSON and text to a 0600 file), confirm, plan, erase, notices list.

@@ -78,4 +78,28 @@ std::vector<std::string> SmtpSinkProcess::Delivered() const {
   return out;
 }
 
+DecodedMail DecodeMail(const std::string& raw) {
+  TempDir dir;
+  WriteFile(dir.Sub("m.eml"), raw);
+  auto r = RunCommand(
+      "/usr/bin/python3 -c 'import email, email.policy, sys\n"
+      "m = email.message_from_binary_file(open(sys.argv[1], \"rb\"), policy=email.policy.strict)\n"
+      "sys.stdout.write(str(m[\"To\"]) + \"\\n\" + str(m[\"Subject\"]) + \"\\n\" + "
+      "m.get_content())' '" +
+      dir.Sub("m.eml") + "'");
+  DecodedMail m;
+  if (r.exit_code != 0) {
+    return m;
+  }
+  std::size_t first = r.out.find('\n');
+  std::size_t second = first == std::string::npos ? first : r.out.find('\n', first + 1);
+  if (second == std::string::npos) {
+    return m;
+  }
+  m.to = r.out.substr(0, first);
+  m.subject = r.out.substr(first + 1, second - first - 1);
+  m.body = r.out.substr(second + 1);
+  return m;
+}
+
 }  // namespace sftplc::testing

@@ -28,4 +28,13 @@ class SmtpSinkProcess {
   int port_ = 0;
 };
 
+// A delivered message as Python's strict email parser reads it (headers decoded, body as text).
+struct DecodedMail {
+  std::string to;       // the To header, e.g. "Zoë Quartermain <zoe.q@client.example>"
+  std::string subject;
+  std::string body;
+};
+// Decodes one raw message (as Delivered() returns it); empty fields when it cannot be parsed.
+DecodedMail DecodeMail(const std::string& raw);
+
 }  // namespace sftplc::testing
