@@ -2,10 +2,15 @@
 // clients over SSH, and the usage rows checked through sftpctl afterwards.
 
 #include <signal.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/daemon_harness.h"
@@ -58,6 +63,11 @@ class SftpdTest : public ::testing::Test {
   std::string Sha(const std::string& p) {
     return RunCommand("sha256sum '" + p + "' | cut -d' ' -f1").out;
   }
+  // alice's folder on disk (storage.root/<account id>).
+  std::string Home() {
+    auto show = nlohmann::json::parse(d_.Sftpctl("account show alice --json").out);
+    return d_.storage_root() + "/" + show["id"].get<std::string>();
+  }
 
   DaemonHarness d_;
 };
@@ -81,6 +91,88 @@ TEST_F(SftpdTest, PasswordPutGetRecorded) {
   EXPECT_EQ(u["sessions"][0]["end_reason"], "closed");
   auto show = nlohmann::json::parse(d_.Sftpctl("account show alice --json").out);
   EXPECT_FALSE(show["last_login_at"].is_null());
+}
+
+// The first number on the line after the one holding `header` (a table `df` printed).
+unsigned long long NumberBelow(const std::string& out, const std::string& header) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find(header) != std::string::npos && std::getline(in, line)) {
+      std::istringstream row(line);
+      unsigned long long n = 0;
+      row >> n;
+      return n;
+    }
+  }
+  return 0;
+}
+
+// chmod changes the permissions (seen by `ls -l` and on disk, setuid/setgid bits dropped) and
+// never the owner: chown and chgrp are refused. `df` and `df -i` (statvfs@openssh.com) report
+// the storage file system. reput and reget resume partial files: the whole files are intact and
+// only the missing bytes crossed the wire (the session's usage counters).
+TEST_F(SftpdTest, ChmodStatvfsAndResume) {
+  constexpr long long kSize = 3 * 1024 * 1024 + 12345;
+  std::string src = d_.dir().Sub("src.bin");
+  RunCommand("head -c " + std::to_string(kSize) + " /dev/urandom > '" + src + "'");
+  std::string content = ReadFile(src);
+  ASSERT_EQ(static_cast<long long>(content.size()), kSize);
+  std::string home = Home();
+  std::filesystem::create_directories(home);
+  ::chmod(home.c_str(), 0700);
+  WriteFile(home + "/up.bin", content.substr(0, 1000000));  // an upload cut short
+  WriteFile(home + "/whole.bin", content);
+  WriteFile(home + "/tool", "#!/bin/sh\n");
+  WriteFile(d_.dir().Sub("down.bin"), content.substr(0, 777777));  // a download cut short
+  ::chmod((home + "/whole.bin").c_str(), 0600);
+  struct stat before {};
+  ASSERT_EQ(::stat((home + "/whole.bin").c_str(), &before), 0);
+
+  auto r = Sftp(
+      "chmod 640 whole.bin\n"
+      "chmod 6755 tool\n"
+      "-chown 4242 whole.bin\n"
+      "-chgrp 4242 whole.bin\n"
+      "ls -l whole.bin\n"
+      "df\n"
+      "df -i\n"
+      "reput " +
+      src +
+      " up.bin\n"
+      "reget whole.bin " +
+      d_.dir().Sub("down.bin") + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err << d_.Log();
+
+  struct stat after {};
+  ASSERT_EQ(::stat((home + "/whole.bin").c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode & 07777, 0640u);
+  EXPECT_EQ(after.st_uid, before.st_uid);
+  EXPECT_EQ(after.st_gid, before.st_gid);
+  ASSERT_EQ(::stat((home + "/tool").c_str(), &after), 0);
+  EXPECT_EQ(after.st_mode & 07777, 0755u);
+  EXPECT_THAT(r.out, ::testing::HasSubstr("-rw-r-----"));
+  // chown and chgrp each got an error (and changed nothing, above).
+  std::size_t denied = 0;
+  for (std::size_t at = 0; (at = r.err.find("Permission denied", at)) != std::string::npos; ++at) {
+    ++denied;
+  }
+  EXPECT_EQ(denied, 2u) << r.err;
+
+  struct statvfs sv {};
+  ASSERT_EQ(::statvfs(home.c_str(), &sv), 0);
+  EXPECT_EQ(NumberBelow(r.out, "Size"),
+            static_cast<unsigned long long>(sv.f_frsize) * sv.f_blocks / 1024)
+      << r.out;
+  EXPECT_EQ(NumberBelow(r.out, "Inodes"), static_cast<unsigned long long>(sv.f_files)) << r.out;
+
+  EXPECT_EQ(Sha(home + "/up.bin"), Sha(src));
+  EXPECT_EQ(Sha(d_.dir().Sub("down.bin")), Sha(src));
+  ASSERT_TRUE(d_.WaitForLog("session ended"));
+  auto u = Usage("alice");
+  ASSERT_EQ(u["sessions"].size(), 1u);
+  EXPECT_EQ(u["sessions"][0]["counters"]["bytes_in"], kSize - 1000000);
+  EXPECT_EQ(u["sessions"][0]["counters"]["bytes_out"], kSize - 777777);
 }
 
 // A key added with sftpctl logs in.
