@@ -12,33 +12,13 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <string_view>
 #include <thread>
-
-extern char** environ;
 
 namespace sftplc::testing {
 namespace {
 
 constexpr const char* kPrefix = "listening on ";
-
-// libfaketime's multithreaded variant (sftpd runs threads), as Debian installs it.
-std::string FakeTimeLibrary() {
-  for (const char* dir : {"/usr/lib/x86_64-linux-gnu/faketime",
-                          "/usr/lib/aarch64-linux-gnu/faketime", "/usr/lib/faketime"}) {
-    std::string path = std::string(dir) + "/libfaketimeMT.so.1";
-    if (std::filesystem::exists(path)) {
-      return path;
-    }
-  }
-  return "";
-}
-
-// The variables that run a program under libfaketime from `when` (UTC) on: the wall clock
-// only, the steady clock stays real.
-std::vector<std::string> FakeTimeEnv(const std::string& when) {
-  return {"LD_PRELOAD=" + FakeTimeLibrary(), "FAKETIME=@" + when, "FAKETIME_DONT_FAKE_MONOTONIC=1",
-          "TZ=UTC"};
-}
 
 int ExitStatus(int status) {
   if (WIFEXITED(status)) {
@@ -48,6 +28,22 @@ int ExitStatus(int status) {
     return 128 + WTERMSIG(status);
   }
   return -1;
+}
+
+// Removes what libfaketime leaves in /dev/shm when a process under it is killed (it cleans up
+// itself on a normal exit).
+void RemoveFakeTimeShm(pid_t pid) {
+  for (const char* name : {"/dev/shm/faketime_shm_", "/dev/shm/sem.faketime_sem_"}) {
+    unlink((name + std::to_string(pid)).c_str());
+  }
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  }
+  return out + "'";
 }
 
 }  // namespace
@@ -104,34 +100,74 @@ std::string DaemonHarness::WriteConfig() {
   return config_path();
 }
 
+bool DaemonHarness::FindFakeTime() {
+  if (faketime_lib_.empty()) {
+    // Debian installs the library under the multiarch folder (/usr/lib/x86_64-linux-gnu/...).
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator("/usr/lib", ec)) {
+      std::filesystem::path lib = entry.path() / "faketime" / "libfaketimeMT.so.1";
+      if (std::filesystem::exists(lib, ec)) {
+        faketime_lib_ = lib.string();
+        break;
+      }
+    }
+  }
+  if (faketime_lib_.empty()) {
+    error_ = "libfaketime is not installed (scripts/setup installs the faketime package)";
+    return false;
+  }
+  return true;
+}
+
+bool DaemonHarness::UseFakeTime() {
+  if (!FindFakeTime()) {
+    return false;
+  }
+  start_at_.clear();
+  clock_offset_ = std::chrono::seconds(0);
+  WriteFile(dir_.Sub("faketime.rc"), "+0\n");
+  return true;
+}
+
+bool DaemonHarness::SetFakeTime(const std::string& when) {
+  if (!FindFakeTime()) {
+    return false;
+  }
+  start_at_ = when;
+  return true;
+}
+
+void DaemonHarness::MoveClock(std::chrono::seconds by) {
+  clock_offset_ += by;
+  // Written aside and renamed, so the daemon never reads a half-written offset.
+  WriteFile(dir_.Sub("faketime.rc.new"), "+" + std::to_string(clock_offset_.count()) + "\n");
+  std::filesystem::rename(dir_.Sub("faketime.rc.new"), dir_.Sub("faketime.rc"));
+}
+
+std::vector<std::string> DaemonHarness::FakeTimeEnv() const {
+  if (faketime_lib_.empty()) {
+    return {};
+  }
+  std::string preload = faketime_lib_;
+  if (auto existing = Env("LD_PRELOAD")) {
+    preload += ":" + *existing;
+  }
+  if (!start_at_.empty()) {
+    return {"LD_PRELOAD=" + preload, "FAKETIME=@" + start_at_, "FAKETIME_DONT_FAKE_MONOTONIC=1",
+            "TZ=UTC"};
+  }
+  // NO_CACHE: the offset file is read at every clock reading, so a move is seen at once (the
+  // default caches it for 10 s).
+  return {"LD_PRELOAD=" + preload, "FAKETIME_TIMESTAMP_FILE=" + dir_.Sub("faketime.rc"),
+          "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1", "TZ=UTC"};
+}
+
 bool DaemonHarness::Start(int listen_lines) {
   if (!std::filesystem::exists(config_path())) {
     WriteConfig();
   }
   addresses_.clear();
   port_ = 0;
-  if (!fake_time_.empty() && FakeTimeLibrary().empty()) {
-    error_ = "libfaketimeMT.so.1 not found (apt-get install faketime)";
-    return false;
-  }
-  // The child's environment, built before fork(): ours, plus libfaketime's when asked for.
-  std::vector<std::string> env;
-  std::vector<std::string> fake =
-      fake_time_.empty() ? std::vector<std::string>{} : FakeTimeEnv(fake_time_);
-  for (char** e = environ; *e != nullptr; ++e) {
-    std::string var = *e;
-    std::string name = var.substr(0, var.find('=') + 1);
-    if (std::none_of(fake.begin(), fake.end(),
-                     [&](const std::string& f) { return f.rfind(name, 0) == 0; })) {
-      env.push_back(std::move(var));
-    }
-  }
-  env.insert(env.end(), fake.begin(), fake.end());
-  std::vector<char*> envp;
-  for (std::string& v : env) {
-    envp.push_back(v.data());
-  }
-  envp.push_back(nullptr);
   int out[2];
   if (pipe2(out, O_CLOEXEC) != 0) {
     error_ = "pipe failed";
@@ -139,6 +175,23 @@ bool DaemonHarness::Start(int listen_lines) {
   }
   std::string binary = BinaryPath("sftpd/sftpd");
   std::string config = config_path();
+  // The environment is built before fork(): the child only calls async-signal-safe functions.
+  std::vector<std::string> env_strings = FakeTimeEnv();
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view var(*e);
+    bool replaced = std::any_of(env_strings.begin(), env_strings.end(), [&](const std::string& x) {
+      return var.substr(0, var.find('=') + 1) == x.substr(0, x.find('=') + 1);
+    });
+    if (!replaced) {
+      env_strings.emplace_back(var);
+    }
+  }
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) {
+    envp.push_back(e.data());
+  }
+  envp.push_back(nullptr);
+  char* argv[] = {binary.data(), const_cast<char*>("--config"), config.data(), nullptr};
   pid_t pid = fork();
   if (pid < 0) {
     error_ = "fork failed";
@@ -150,8 +203,7 @@ bool DaemonHarness::Start(int listen_lines) {
     dup2(log, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
-    const char* argv[] = {binary.c_str(), "--config", config.c_str(), nullptr};
-    execve(binary.c_str(), const_cast<char* const*>(argv), envp.data());
+    execve(binary.c_str(), argv, envp.data());
     _exit(127);
   }
   close(out[1]);
@@ -206,12 +258,14 @@ int DaemonHarness::Stop(int sig, int wait_s) {
   for (;;) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
+      RemoveFakeTimeShm(pid_);
       pid_ = -1;
       return ExitStatus(status);
     }
     if (std::chrono::steady_clock::now() >= deadline) {
       kill(pid_, SIGKILL);
       waitpid(pid_, &status, 0);
+      RemoveFakeTimeShm(pid_);
       pid_ = -1;
       return -1;
     }
@@ -234,15 +288,13 @@ bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s, std::size
 }
 
 CommandResult DaemonHarness::Sftpctl(const std::string& args, const std::string& stdin_data) {
-  std::string prefix;
-  if (!fake_time_.empty()) {
-    for (const std::string& v : FakeTimeEnv(fake_time_)) {
-      std::size_t eq = v.find('=');
-      prefix += v.substr(0, eq + 1) + "'" + v.substr(eq + 1) + "' ";
-    }
+  std::string env;
+  for (const std::string& var : FakeTimeEnv()) {
+    std::size_t eq = var.find('=');
+    env += var.substr(0, eq + 1) + ShellQuote(var.substr(eq + 1)) + " ";
   }
   CommandResult r = RunCommand(
-      prefix + "'" + BinaryPath("admin/sftpctl") + "' --config '" + config_path() + "' " + args,
+      env + "'" + BinaryPath("admin/sftpctl") + "' --config '" + config_path() + "' " + args,
       stdin_data);
   std::ofstream(sftpctl_log_path_, std::ios::app) << r.err;
   return r;

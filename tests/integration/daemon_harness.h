@@ -6,11 +6,18 @@
 // `sftpd --config FILE`, and waits for its "listening on ADDRESS:PORT" line on stdout (never a
 // sleep). The daemon's stderr (its log) goes to one file over all its runs, and sftpctl's stderr
 // (its log with --verbose) to another, so a test can read everything either binary logged.
-// SetFakeTime() runs both binaries under libfaketime. Stop() sends a signal and returns the exit
-// status; the destructor stops a daemon still running (SIGKILL after a bounded wait).
+// Stop() sends a signal and returns the exit status; the destructor stops a daemon still running
+// (SIGKILL after a bounded wait).
+//
+// With SetFakeTime(), sftpd and sftpctl start under libfaketime at a given time (each process
+// from its own start on); with UseFakeTime(), they read a clock offset from a file the test moves
+// forward (MoveClock) while the daemon runs. Only the wall clock (CLOCK_REALTIME: what SystemClock::Now() reads, so stored
+// dates and ban ends) is faked; the monotonic clock is left alone (FAKETIME_DONT_FAKE_MONOTONIC),
+// so the login grace time, idle timeouts and libssh's timers do not fire because of a jump.
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstddef>
 #include <map>
 #include <string>
@@ -34,11 +41,16 @@ class DaemonHarness {
   // Writes the config file (Start() calls it when needed) and returns its path.
   std::string WriteConfig();
 
+  // Runs sftpd and sftpctl under libfaketime, starting at the real time. Call before Start().
+  // Returns false (the test should fail; error() says why) when libfaketime is not installed.
+  bool UseFakeTime();
   // From the next Start() or Sftpctl() on, both binaries run under libfaketime with their clock
   // starting at `when` (UTC, "2029-03-20 10:00:00") when the process starts, and running on
-  // from there; "" (the default) is the real clock. Only the wall clock is faked: the steady
-  // clock, on which sftpd measures intervals and timeouts, stays the machine's.
-  void SetFakeTime(const std::string& when) { fake_time_ = when; }
+  // from there (a daemon already running keeps its clock). Returns false as UseFakeTime().
+  bool SetFakeTime(const std::string& when);
+  // Moves the wall clock of sftpd and sftpctl `by` further into the future (cumulative); the
+  // daemon sees it at its next clock reading. REQUIRES: UseFakeTime().
+  void MoveClock(std::chrono::seconds by);
 
   // Starts sftpd and waits (up to 60 s) for `listen_lines` "listening on" lines. Returns false
   // (with the reason in error()) if the daemon exits or stays silent.
@@ -59,8 +71,8 @@ class DaemonHarness {
   // (e.g. Log().size() taken before the action whose line is awaited); true if it did.
   bool WaitForLog(const std::string& text, int timeout_s = 30, std::size_t from = 0) const;
 
-  // Runs the built sftpctl with this config: `sftpctl --config FILE <args>`. Its stderr is also
-  // appended to SftpctlLog().
+  // Runs the built sftpctl with this config: `sftpctl --config FILE <args>` (on the daemon's
+  // fake clock, if any). Its stderr is also appended to SftpctlLog().
   CommandResult Sftpctl(const std::string& args, const std::string& stdin_data = "");
   // Everything sftpctl wrote on stderr so far, over all its runs.
   std::string SftpctlLog() const { return ReadFile(sftpctl_log_path_); }
@@ -72,16 +84,24 @@ class DaemonHarness {
   std::string host_key_path() const { return dir_.Sub("var/ssh_host_ed25519_key"); }
 
  private:
+  // The variables that put a process under libfaketime; empty without UseFakeTime().
+  std::vector<std::string> FakeTimeEnv() const;
+
   TempDir dir_;
   std::map<std::string, std::vector<std::string>> extra_;
   std::string log_path_;
-  std::string sftpctl_log_path_;
-  std::string fake_time_;
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   int port_ = 0;
   std::vector<std::string> addresses_;
   std::string error_;
+  // Finds libfaketimeMT.so.1 (once); false, with error_ set, when it is not installed.
+  bool FindFakeTime();
+
+  std::string sftpctl_log_path_;
+  std::string faketime_lib_;  // libfaketimeMT.so.1, once found
+  std::chrono::seconds clock_offset_{0};
+  std::string start_at_;  // SetFakeTime(); empty: UseFakeTime()'s offset file, if any
 };
 
 }  // namespace sftplc::testing

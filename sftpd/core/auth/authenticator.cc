@@ -118,10 +118,28 @@ AuthDecision Authenticator::Fail(const AuthRequest& request,
   return d;
 }
 
+std::optional<AuthDecision> Authenticator::CheckBan(const AuthRequest& request, AuthMethod method) {
+  auto banned = defender_.BannedUntil(request.remote_ip);
+  if (!banned) {
+    // Fail closed: a login that cannot be checked against the bans is refused. A ban list that
+    // cannot be read must not become a way around the ban.
+    SPDLOG_LOGGER_ERROR(log_, "login refused: ban check failed method={} ip={} error={}",
+                        AuthMethodName(method), request.remote_ip, banned.error());
+    return AuthDecision{AuthOutcome::kRejected, std::nullopt};
+  }
+  if (*banned) {
+    return AuthDecision{AuthOutcome::kBanned, std::nullopt};
+  }
+  return std::nullopt;
+}
+
 AuthDecision Authenticator::CheckPassword(const AuthRequest& request, const Secret& password) {
   auto start = clock_.SteadyNow();
-  if (defender_.IsBanned(request.remote_ip)) {
-    return AuthDecision{AuthOutcome::kBanned, std::nullopt};
+  if (auto refused = CheckBan(request, AuthMethod::kPassword)) {
+    if (refused->outcome == AuthOutcome::kRejected) {
+      PadToFloor(start, request.username);  // answered like a wrong password, timing included
+    }
+    return *refused;
   }
 
   std::optional<accounts::Account> account;
@@ -176,8 +194,8 @@ AuthDecision Authenticator::CheckPassword(const AuthRequest& request, const Secr
 
 AuthDecision Authenticator::CheckPublicKey(const AuthRequest& request, std::string_view key_type,
                                            std::string_view key_base64, bool signature_verified) {
-  if (defender_.IsBanned(request.remote_ip)) {
-    return AuthDecision{AuthOutcome::kBanned, std::nullopt};
+  if (auto refused = CheckBan(request, AuthMethod::kPublicKey)) {
+    return *refused;
   }
   std::optional<accounts::Account> account;
   auto found = accounts_.FindByUsername(request.username);

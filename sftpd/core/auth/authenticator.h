@@ -100,20 +100,23 @@ class Authenticator {
                                                        const Clock& clock, Sleeper& sleeper,
                                                        Logger log);
 
-  // A password login. kBanned at once (no verification) when the source is banned. Otherwise
-  // one Argon2 verification, always: against the account's hash when the account exists, may
-  // log in (`active` or `confirmation_pending`) and has a password; against the dummy hash for
-  // everything else (unknown name, closed account, key-only account, overlong password), with
-  // the same answer. On success with outdated parameters the password is rehashed and stored.
-  // A failure is scored by the Defender (kBanned when it caused a ban), recorded for an
-  // existing account, and returned no sooner than the failure floor after the call began.
+  // A password login. kBanned at once (no verification) when the source is banned. kRejected,
+  // padded to the failure floor like a wrong password, when the ban check itself fails: the
+  // login fails closed, and nothing is scored or recorded (the database is what failed).
+  // Otherwise one Argon2 verification, always: against the account's hash when the account
+  // exists, may log in (`active` or `confirmation_pending`) and has a password; against the
+  // dummy hash for everything else (unknown name, closed account, key-only account, overlong
+  // password), with the same answer. On success with outdated parameters the password is
+  // rehashed and stored. A failure is scored by the Defender (kBanned when it caused a ban),
+  // recorded for an existing account, and returned no sooner than the failure floor after the
+  // call began.
   AuthDecision CheckPassword(const AuthRequest& request, const Secret& password);
 
   // A public-key login: `key_type` and `key_base64` (the blob, as in authorized_keys) are
   // compared with the keys of an account that may log in. With `signature_verified` false this
   // only answers the client's probe (no scoring: clients offer every key they hold); with true
   // it decides the login, and a failure is scored and recorded like a wrong password (without
-  // the floor: no Argon2 work to hide).
+  // the floor: no Argon2 work to hide). A failed ban check refuses (kRejected) as for passwords.
   AuthDecision CheckPublicKey(const AuthRequest& request, std::string_view key_type,
                               std::string_view key_base64, bool signature_verified);
 
@@ -122,6 +125,9 @@ class Authenticator {
                 usage::UsageStore* usage, Defender& defender, const PasswordHasher& hasher,
                 const Clock& clock, Sleeper& sleeper, Logger log, std::string dummy_hash);
 
+  // Asks the Defender about the source address: nullopt when it may try, kBanned when it is
+  // banned, kRejected (logged, never with the username) when the bans cannot be read.
+  std::optional<AuthDecision> CheckBan(const AuthRequest& request, AuthMethod method);
   // A failure: scores it, records it for an existing account, returns kRejected or kBanned.
   AuthDecision Fail(const AuthRequest& request, const std::optional<accounts::Account>& account,
                     bool usable, AuthMethod method);

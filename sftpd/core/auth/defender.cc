@@ -93,13 +93,13 @@ int Defender::PruneAndSum(std::deque<std::pair<TimePoint, int>>& events, TimePoi
   return sum;
 }
 
-std::optional<TimePoint> Defender::BannedUntil(std::string_view ip) {
+Result<std::optional<TimePoint>> Defender::BannedUntil(std::string_view ip) {
   if (!cfg_.enabled) {
-    return std::nullopt;
+    return std::optional<TimePoint>();
   }
   auto key = BanKey(ip);
   if (!key) {
-    return std::nullopt;
+    return std::optional<TimePoint>();
   }
   TimePoint now = clock_.Now();
   {
@@ -107,7 +107,7 @@ std::optional<TimePoint> Defender::BannedUntil(std::string_view ip) {
     auto it = ban_cache_.find(*key);
     if (it != ban_cache_.end()) {
       if (it->second.first > now && it->second.second + kBanCacheTtl > now) {
-        return it->second.first;
+        return std::optional<TimePoint>(it->second.first);
       }
       ban_cache_.erase(it);
     }
@@ -125,9 +125,7 @@ std::optional<TimePoint> Defender::BannedUntil(std::string_view ip) {
         return std::optional<TimePoint>(FromUnix(u));
       });
   if (!until) {
-    SPDLOG_LOGGER_WARN(log_, "ban check failed, allowing ip={} error={}", *key,
-                       until.error().ToString());
-    return std::nullopt;
+    return until.error();  // the caller refuses the login and logs it
   }
   if (*until) {
     std::lock_guard lock(mu_);

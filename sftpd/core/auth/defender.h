@@ -18,8 +18,10 @@
 //
 // The address scores and bans live in the database (tables auth_failures and auth_bans), so
 // every sftpd node on a shared PostgreSQL database and sftpctl see the same bans; a short-lived
-// in-memory cache spares a query per attempt from a banned address. Database errors fail open
-// (logged): a broken database must not ban everyone. Thread-safe.
+// in-memory cache spares a query per attempt from a banned address. A ban check that cannot
+// read the database fails closed: BannedUntil returns the error and the Authenticator refuses
+// the login. A failure that cannot be scored is logged and dropped (the login it belongs to was
+// refused anyway). Thread-safe.
 
 #include <chrono>
 #include <cstdint>
@@ -62,9 +64,9 @@ class Defender {
   Defender(const config::DefenderConfig& cfg, db::Database& db, const Clock& clock, Logger log);
 
   // The end of the ban on `ip`, or nullopt when it is not banned (or the defender is disabled,
-  // or the database cannot be read).
-  std::optional<TimePoint> BannedUntil(std::string_view ip);
-  bool IsBanned(std::string_view ip) { return BannedUntil(ip).has_value(); }
+  // or `ip` is no address). kUnavailable (or the database's error) when the bans cannot be
+  // read: the caller must then treat the address as unchecked and refuse it (fail closed).
+  Result<std::optional<TimePoint>> BannedUntil(std::string_view ip);
 
   // Records a failed login from `ip` naming `username` (used only as a keyed hash, in memory).
   // Returns the ban when this failure caused one.

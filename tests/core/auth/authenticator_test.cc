@@ -1,11 +1,13 @@
 #include "sftpd/core/auth/authenticator.h"
 
 #include <mutex>
+#include <sstream>
 #include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
 
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/auth/defender.h"
@@ -86,6 +88,8 @@ class AuthenticatorTest : public ::testing::TestWithParam<db::Backend> {
     d.score_unknown_user = 2;
     defender_ = std::make_unique<Defender>(d, *db_, wall_, GetLogger("auth"));
     hasher_ = std::make_unique<PasswordHasher>(Cheap());
+    log_ = std::make_shared<spdlog::logger>(
+        "auth", std::make_shared<spdlog::sinks::ostream_sink_mt>(log_text_));
     options_.failure_floor = milliseconds(1000);
     options_.max_concurrent_verifies = 2;
     Rebuild();
@@ -93,8 +97,8 @@ class AuthenticatorTest : public ::testing::TestWithParam<db::Backend> {
   }
 
   void Rebuild() {
-    auto a = Authenticator::Create(options_, *accounts_, usage_.get(), *defender_, *hasher_,
-                                   clock_, sleeper_, GetLogger("auth"));
+    auto a = Authenticator::Create(options_, *accounts_, usage_.get(), *defender_, *hasher_, clock_,
+                                   sleeper_, log_);
     ASSERT_TRUE(a.has_value()) << a.error().ToString();
     auth_ = std::move(*a);
   }
@@ -149,6 +153,8 @@ class AuthenticatorTest : public ::testing::TestWithParam<db::Backend> {
   std::unique_ptr<Defender> defender_;
   std::unique_ptr<PasswordHasher> hasher_;
   AuthenticatorOptions options_;
+  std::ostringstream log_text_;  // what the authenticator logged
+  Logger log_;
   std::unique_ptr<Authenticator> auth_;
   accounts::Account alice_;
 };
@@ -271,6 +277,44 @@ TEST_P(AuthenticatorTest, NameUnderAttackSlowsFailuresOnly) {
 
   EXPECT_EQ(Password("alice", kPassword, "192.0.2.99").outcome, AuthOutcome::kAccepted);
   EXPECT_TRUE(sleeper_.Take().empty());
+}
+
+// A ban check that fails on a database error refuses even the right password (fail closed),
+// with the answer and padding of a wrong password, for keys too; nothing is scored or recorded,
+// and the log line has the error but not the attempted name. Mended, the login works again.
+TEST_P(AuthenticatorTest, BanCheckFailureRefusesLogin) {
+  ASSERT_TRUE(
+      accounts_->AddKey(alice_.id, ::sftplc::testing::kEd25519Key, accounts::Actor{"admin:test"}));
+  std::string blob = "AAAAC3NzaC1lZDI1NTE5AAAAIF+ILUNH7khkGaVJvIomZAbLxzCBzQRJ0BmDJRXSb15A";
+  AuthDecision wrong = Password("alice", "wrong horse battery");
+  auto wrong_sleeps = sleeper_.Take();
+  auto rename = [&](const std::string& from, const std::string& to) {
+    return db_->Write<bool>([&](soci::session& s) -> Result<bool> {
+      s << "ALTER TABLE " + from + " RENAME TO " + to;
+      return true;
+    });
+  };
+  ASSERT_TRUE(rename("auth_bans", "auth_bans_away"));
+
+  AuthDecision d = Password("alice", kPassword, "192.0.2.20");
+  EXPECT_EQ(d.outcome, AuthOutcome::kRejected);
+  EXPECT_EQ(d.outcome, wrong.outcome);
+  EXPECT_FALSE(d.account.has_value());
+  EXPECT_EQ(sleeper_.Take(), wrong_sleeps);
+  AuthRequest r{"alice", "192.0.2.20", "SSH-2.0-test"};
+  EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", blob, false).outcome, AuthOutcome::kRejected);
+  EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", blob, true).outcome, AuthOutcome::kRejected);
+  EXPECT_EQ(FailedLoginsOf(alice_.id), 1);  // the wrong password only
+  std::string log = log_text_.str();
+  EXPECT_THAT(log, ::testing::HasSubstr(
+                       "login refused: ban check failed method=password ip=192.0.2.20 error="));
+  EXPECT_THAT(log, ::testing::HasSubstr("method=publickey ip=192.0.2.20"));
+  EXPECT_THAT(log, ::testing::HasSubstr("auth_bans"));
+  EXPECT_THAT(log, ::testing::Not(::testing::HasSubstr("alice")));
+
+  ASSERT_TRUE(rename("auth_bans_away", "auth_bans"));
+  EXPECT_EQ(Password("alice", kPassword, "192.0.2.20").outcome, AuthOutcome::kAccepted);
+  EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", blob, true).outcome, AuthOutcome::kAccepted);
 }
 
 // A hash with outdated parameters is replaced after a successful login.

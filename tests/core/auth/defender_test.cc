@@ -14,6 +14,14 @@ using ::sftplc::testing::FakeClock;
 using ::sftplc::testing::T;
 using ::sftplc::testing::TestDatabase;
 
+// Breaks (or mends) a table of a real database: the queries on `from` then fail.
+Result<bool> RenameTable(db::Database& db, const std::string& from, const std::string& to) {
+  return db.Write<bool>([&](soci::session& s) -> Result<bool> {
+    s << "ALTER TABLE " + from + " RENAME TO " + to;
+    return true;
+  });
+}
+
 config::DefenderConfig SmallConfig() {
   config::DefenderConfig c;
   c.score_wrong_password = 1;
@@ -46,6 +54,13 @@ class DefenderTest : public ::testing::TestWithParam<db::Backend> {
     return ban;
   }
 
+  // Whether `d` holds a ban on `ip` now; a check that fails fails the test.
+  static bool Banned(Defender& d, const std::string& ip) {
+    auto until = d.BannedUntil(ip);
+    EXPECT_TRUE(until.has_value()) << until.error().ToString();
+    return until.has_value() && until->has_value();
+  }
+
   FakeClock clock_{"2026-11-25T10:00:00Z"};
   std::unique_ptr<TestDatabase> tdb_;
   std::unique_ptr<db::Database> db_;
@@ -55,15 +70,15 @@ class DefenderTest : public ::testing::TestWithParam<db::Backend> {
 // Below the threshold nothing is banned; the failure that reaches it bans the IP for ban_time.
 TEST_P(DefenderTest, BanAfterThreshold) {
   EXPECT_FALSE(Fail(3, "192.0.2.7").has_value());
-  EXPECT_FALSE(defender_->IsBanned("192.0.2.7"));
+  EXPECT_FALSE(Banned(*defender_, "192.0.2.7"));
   auto ban = Fail(1, "192.0.2.7");
   ASSERT_TRUE(ban.has_value());
   EXPECT_EQ(ban->ip, "192.0.2.7");
   EXPECT_EQ(ban->ban_count, 1);
   EXPECT_EQ(ban->banned_until, T("2026-11-25T10:15:00Z"));
-  EXPECT_EQ(defender_->BannedUntil("192.0.2.7"), T("2026-11-25T10:15:00Z"));
+  EXPECT_EQ(defender_->BannedUntil("192.0.2.7").value(), T("2026-11-25T10:15:00Z"));
   // Only that address.
-  EXPECT_FALSE(defender_->IsBanned("192.0.2.8"));
+  EXPECT_FALSE(Banned(*defender_, "192.0.2.8"));
 }
 
 // An unknown user scores higher: half as many failures ban.
@@ -85,9 +100,9 @@ TEST_P(DefenderTest, ObservationWindowForgetsOldFailures) {
 TEST_P(DefenderTest, BanExpiresAndGrowsOnRepeat) {
   ASSERT_TRUE(Fail(4, "192.0.2.7").has_value());
   clock_.Advance(Seconds(899));
-  EXPECT_TRUE(defender_->IsBanned("192.0.2.7"));
+  EXPECT_TRUE(Banned(*defender_, "192.0.2.7"));
   clock_.Advance(Seconds(1));
-  EXPECT_FALSE(defender_->IsBanned("192.0.2.7"));
+  EXPECT_FALSE(Banned(*defender_, "192.0.2.7"));
 
   auto second = Fail(4, "192.0.2.7");
   ASSERT_TRUE(second.has_value());
@@ -125,12 +140,12 @@ TEST_P(DefenderTest, BansAreSharedThroughTheDatabase) {
   auto other_node = MakeDefender(SmallConfig());
   auto admin = MakeDefender(SmallConfig());
   ASSERT_TRUE(Fail(4, "192.0.2.7").has_value());
-  EXPECT_TRUE(other_node->IsBanned("192.0.2.7"));
+  EXPECT_TRUE(Banned(*other_node, "192.0.2.7"));
   ASSERT_TRUE(admin->RemoveBan("192.0.2.7", "admin:test").has_value());
-  EXPECT_FALSE(admin->IsBanned("192.0.2.7"));
+  EXPECT_FALSE(Banned(*admin, "192.0.2.7"));
   clock_.Advance(Seconds(10));
-  EXPECT_FALSE(defender_->IsBanned("192.0.2.7"));
-  EXPECT_FALSE(other_node->IsBanned("192.0.2.7"));
+  EXPECT_FALSE(Banned(*defender_, "192.0.2.7"));
+  EXPECT_FALSE(Banned(*other_node, "192.0.2.7"));
 }
 
 // ListBans shows bans in force (expired ones on request); RemoveBan lifts one and forgets its
@@ -145,7 +160,7 @@ TEST_P(DefenderTest, ListAndRemoveBans) {
   EXPECT_EQ((*list)[1].ip, "192.0.2.9");
 
   ASSERT_TRUE(defender_->RemoveBan("192.0.2.7", "admin:test").has_value());
-  EXPECT_FALSE(defender_->IsBanned("192.0.2.7"));
+  EXPECT_FALSE(Banned(*defender_, "192.0.2.7"));
   EXPECT_EQ(defender_->ListBans()->size(), 1u);
   EXPECT_EQ(defender_->RemoveBan("192.0.2.7", "admin:test").error().code(), ErrorCode::kNotFound);
   EXPECT_EQ(defender_->RemoveBan("not-an-ip", "admin:test").error().code(), ErrorCode::kInvalidArgument);
@@ -166,17 +181,33 @@ TEST_P(DefenderTest, ListAndRemoveBans) {
   EXPECT_EQ(defender_->ListBans(true)->size(), 2u);
 }
 
+// A ban check that cannot read the database returns the error instead of "not banned" (the
+// Authenticator then refuses the login); a ban this node has seen recently is still enforced.
+TEST_P(DefenderTest, BanCheckReportsDatabaseErrors) {
+  ASSERT_TRUE(Fail(4, "192.0.2.7").has_value());
+  ASSERT_TRUE(RenameTable(*db_, "auth_bans", "auth_bans_away"));
+  auto unchecked = defender_->BannedUntil("192.0.2.8");
+  ASSERT_FALSE(unchecked.has_value());
+  EXPECT_THAT(unchecked.error().message(), ::testing::HasSubstr("auth_bans"));
+  EXPECT_TRUE(Banned(*defender_, "192.0.2.7"));  // from the cache
+  clock_.Advance(Seconds(10));                   // the cached ban must be asked for again
+  EXPECT_FALSE(defender_->BannedUntil("192.0.2.7").has_value());
+  ASSERT_TRUE(RenameTable(*db_, "auth_bans_away", "auth_bans"));
+  EXPECT_TRUE(Banned(*defender_, "192.0.2.7"));
+  EXPECT_FALSE(Banned(*defender_, "192.0.2.8"));
+}
+
 // IPv6 addresses are banned per /64; IPv4-mapped addresses count as IPv4.
 TEST_P(DefenderTest, Ipv6PerSlash64AndMappedIpv4) {
   ASSERT_TRUE(Fail(4, "2001:db8:1:2::5").has_value());
-  EXPECT_TRUE(defender_->IsBanned("2001:db8:1:2:abcd::9"));
-  EXPECT_FALSE(defender_->IsBanned("2001:db8:1:3::5"));
+  EXPECT_TRUE(Banned(*defender_, "2001:db8:1:2:abcd::9"));
+  EXPECT_FALSE(Banned(*defender_, "2001:db8:1:3::5"));
   EXPECT_EQ(defender_->ListBans()->at(0).ip, "2001:db8:1:2::/64");
 
   ASSERT_TRUE(Fail(4, "::ffff:192.0.2.44").has_value());
-  EXPECT_TRUE(defender_->IsBanned("192.0.2.44"));
+  EXPECT_TRUE(Banned(*defender_, "192.0.2.44"));
   ASSERT_TRUE(defender_->RemoveBan("2001:db8:1:2::/64", "admin:test").has_value());
-  EXPECT_FALSE(defender_->IsBanned("2001:db8:1:2::5"));
+  EXPECT_FALSE(Banned(*defender_, "2001:db8:1:2::5"));
 }
 
 // The per-name count treats existing and unknown names alike and never bans anything.
@@ -204,7 +235,7 @@ TEST_P(DefenderTest, DisabledNeverBans) {
   c.enabled = false;
   defender_ = MakeDefender(c);
   EXPECT_FALSE(Fail(20, "192.0.2.7").has_value());
-  EXPECT_FALSE(defender_->IsBanned("192.0.2.7"));
+  EXPECT_FALSE(Banned(*defender_, "192.0.2.7"));
   EXPECT_FALSE(defender_->NameUnderAttack("alice"));
 }
 
