@@ -1,10 +1,13 @@
 #include "admin/lifecycle_cmd.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -50,6 +53,84 @@ Result<AccountId> ResolveId(CommandContext& ctx, const std::string& key) {
     return AccountId::Parse(key);
   }
   return a.error();
+}
+
+Error OutputError(const char* what) {
+  return Error::Unavailable(std::string("cannot write the --output file: ") + what + ": " +
+                            std::strerror(errno));
+}
+
+// Writes `text` (personal data) to `path` so that it is never readable by anyone but the owner:
+// into a new temporary file in the same folder (mkostemp: O_EXCL, mode 0600), synced, then
+// renamed onto `path`, which therefore holds either the whole export or what it held before.
+// Without `force` an existing `path` is kAlreadyExists (also one created meanwhile:
+// RENAME_NOREPLACE); with it, `path` is replaced (a symbolic link itself, never its target).
+// kInvalidArgument for a folder, kUnavailable when the file cannot be written.
+Status WritePrivateFile(const std::string& path, const std::string& text, bool force) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return Error::InvalidArgument("--output names a folder: give the name of a file");
+    }
+    if (!force) {
+      return Error::AlreadyExists("--output: the file exists; add --force to replace it");
+    }
+  } else if (errno != ENOENT) {
+    return OutputError("lstat");
+  }
+  std::filesystem::path target(path);
+  std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
+  std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return OutputError("create");
+  }
+  auto fail = [&](const char* what) {
+    Error e = OutputError(what);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (::fchmod(fd, 0600) != 0) {
+    return fail("chmod");
+  }
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return fail("write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    return fail("sync");
+  }
+  if (::close(fd) != 0) {
+    Error e = OutputError("close");
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  int rc = force ? ::rename(tmp.c_str(), path.c_str())
+                 : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && !force && errno == EINVAL) {
+    // A file system without RENAME_NOREPLACE: link() refuses an existing name just the same.
+    rc = ::link(tmp.c_str(), path.c_str());
+    if (rc == 0) {
+      ::unlink(tmp.c_str());
+    }
+  }
+  if (rc != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    errno = err;
+    if (err == EEXIST) {
+      return Error::AlreadyExists("--output: the file exists; add --force to replace it");
+    }
+    return OutputError("rename");
+  }
+  return {};
 }
 
 json ReportJson(const lifecycle::SweepReport& r) {
@@ -235,12 +316,16 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
     auto key = std::make_shared<std::string>();
     auto format = std::make_shared<std::string>("json");
     auto output = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
     cmd->add_option("account", *key, "username or id")->required();
     cmd->add_option("--format", *format, "json (default) or text")
         ->check(CLI::IsMember({"json", "text"}));
-    cmd->add_option("--output", *output, "write to this file (0600) instead of stdout");
+    auto* output_opt = cmd->add_option(
+        "--output", *output, "write to this new file (mode 0600) instead of stdout");
+    cmd->add_flag("--force", *force, "with --output: replace the file if it exists")
+        ->needs(output_opt);
     cmd->footer("Example:\n  sftpctl account export jdoe --format text --output jdoe.txt");
-    cmd->callback([&ctx, key, format, output] {
+    cmd->callback([&ctx, key, format, output, force] {
       ctx.Run([&]() -> Status {
         auto id = ResolveId(ctx, *key);
         if (!id) {
@@ -263,12 +348,8 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
           std::cout << text;
           return {};
         }
-        // Personal data: readable by the operator only.
-        mode_t old = umask(077);
-        std::ofstream out(*output, std::ios::binary | std::ios::trunc);
-        umask(old);
-        if (!out || !(out << text) || !out.flush()) {
-          return Error::Unavailable("cannot write " + *output);
+        if (auto st = WritePrivateFile(*output, text, *force); !st) {
+          return st;
         }
         std::cerr << "export written to " << *output << "\n";
         return {};

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -609,6 +610,54 @@ TEST_F(SftpctlTest, BadPasswordsChangeNothing) {
   EXPECT_EQ(arg.exit_code, 1) << arg.err;
   EXPECT_EQ(Snapshot(), before);
   EXPECT_EQ(StoredHash("acme-ftp"), "");
+}
+
+// account export --output never leaves personal data in a file others can read: an existing
+// file is refused (exit 3, untouched) unless --force, which replaces it (a symbolic link: the
+// link, never its target) with a new 0600 file; no temporary file is left behind.
+TEST_F(SftpctlTest, ExportOutputIsPrivateAndReplacedOnlyWithForce) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::string out_dir = dir_.Sub("out");
+  std::filesystem::create_directory(out_dir);
+  std::string target = out_dir + "/export.json";
+  WriteFile(target, "old contents\n");
+  ASSERT_EQ(chmod(target.c_str(), 0644), 0);
+  auto r = Ctl({"account", "export", "acme-ftp", "--output", target});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_EQ(::sftplc::testing::ReadFile(target), "old contents\n");
+
+  r = Ctl({"account", "export", "acme-ftp", "--output", target, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(::sftplc::testing::ReadFile(target).find("ada@example.com"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(lstat(target.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  std::string elsewhere = dir_.Sub("elsewhere.txt");
+  WriteFile(elsewhere, "not an export\n");
+  std::string link = out_dir + "/link.json";
+  ASSERT_EQ(symlink(elsewhere.c_str(), link.c_str()), 0);
+  EXPECT_EQ(Ctl({"account", "export", "acme-ftp", "--output", link}).exit_code, 3);
+  r = Ctl({"account", "export", "acme-ftp", "--format", "text", "--output", link, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(::sftplc::testing::ReadFile(elsewhere), "not an export\n");
+  ASSERT_EQ(lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  r = Ctl({"account", "export", "acme-ftp", "--output", out_dir, "--force"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  ExpectOneErrorLine(r);
+
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(out_dir)) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"export.json", "link.json"}));
 }
 
 }  // namespace
