@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/account_rows.h"
@@ -890,6 +891,9 @@ Status LifecycleRunner::QueueFilesNotice(const AccountId& id,
 Status LifecycleRunner::WithdrawContactConsent(const AccountId& id, TimePoint now,
                                                const std::string& source,
                                                const std::string& actor) {
+  if (auto st = accounts::ValidateConsentSource(source); !st) {
+    return st;
+  }
   const db::Backend b = db_.backend();
   auto r = db_.Write<int>([&](soci::session& s) -> Result<int> {
     auto c = LoadContact(s, b, id, true);
@@ -909,7 +913,8 @@ Status LifecycleRunner::WithdrawContactConsent(const AccountId& id, TimePoint no
     s << "UPDATE marketing_contacts SET consent = 0, consent_withdrawn_at = :t, delete_due = :d "
          "WHERE account_id = :id",
         soci::use(t), soci::use(due), soci::use(sid);
-    WriteAudit(s, now, actor, "contact.consent_withdraw", id, "");
+    // The same action as a withdrawal on a live account; the detail says which record.
+    WriteAudit(s, now, actor, "consent.withdraw", id, "record=marketing_contact");
     return 0;
   });
   if (!r) {

@@ -122,9 +122,11 @@ class LifecycleRunner {
   Status QueueFilesNotice(const AccountId& id, const std::vector<std::string>& files,
                           const std::string& event_key, TimePoint now);
 
-  // Consent withdrawn on a purged account's marketing contact: ledger row, and deletion
-  // scheduled at min(last communication + marketing_retention, now + withdrawal_purge).
-  // kNotFound without a contact; kAlreadyExists when consent is already withdrawn.
+  // Consent withdrawn on a purged account's marketing contact: ledger row, audit row
+  // (consent.withdraw, detail record=marketing_contact), and deletion scheduled at
+  // min(last communication + marketing_retention, now + withdrawal_purge). kInvalidArgument for
+  // a bad source (as accounts::ValidateConsentSource); kNotFound without a contact;
+  // kAlreadyExists when consent is already withdrawn.
   Status WithdrawContactConsent(const AccountId& id, TimePoint now, const std::string& source,
                                 const std::string& actor);
 
