@@ -185,6 +185,11 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
       if (!r) {
         return r.error();
       }
+      // Rows skipped because of an error are retried by the next sweep, but this one did not do
+      // everything that was due: whatever the output format, say so in the exit code.
+      if (r->errors > 0) {
+        ctx.Fail(kExitUnavailable);
+      }
       if (*as_json) {
         PrintJson(ReportJson(*r));
         return {};
@@ -202,9 +207,6 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
                 << "; reactivated " << r->reactivated << ", closed " << r->closed << ", purged "
                 << r->purged << ", contacts deleted " << r->contacts_deleted << "; errors "
                 << r->errors << "\n";
-      if (r->errors > 0) {
-        ctx.Fail(kExitUnavailable);
-      }
       return {};
     });
   });

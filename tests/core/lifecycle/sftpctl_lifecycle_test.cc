@@ -258,5 +258,32 @@ TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
   }
 }
 
+// A sweep that skipped a row because of an error exits 5, with --json as without.
+TEST_F(SftpctlLifecycleTest, RunExitsFiveOnErrorsAlsoWithJson) {
+  ASSERT_EQ(Ctl("2024-01-10 10:00:00",
+                "account create --username ada --name 'Ada L' --email ada@client.example "
+                "--phone '+44 151 496 0124' --no-password")
+                .exit_code,
+            0);
+  {
+    // The notice goes out, but its result cannot be recorded.
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Write<int>([](soci::session& s) -> Result<int> {
+      s << "CREATE TRIGGER settle_fails BEFORE UPDATE OF state ON outbox "
+           "WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'injected failure'); END";
+      return 0;
+    }));
+  }
+  auto r = Ctl("2026-01-10 10:00:01", "lifecycle run --json");
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  json sweep = json::parse(r.out);
+  EXPECT_EQ(sweep["errors"], 1);
+  EXPECT_EQ(sweep["notices_sent"], 0);
+  r = Ctl("2026-01-10 10:20:00", "lifecycle run");  // after the lease of the first attempt
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  EXPECT_NE(r.out.find("errors 1"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace sftplc::lifecycle
