@@ -37,6 +37,7 @@ void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
         for (const auto& e : rep->entries) {
           entries.push_back({{"record", e.record},
                              {"account_id", e.account_id.str()},
+                             {"name", e.name},
                              {"state", e.state},
                              {"rule", e.rule},
                              {"deadline", TimeJson(e.deadline)},
@@ -60,7 +61,9 @@ void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
           if (!*all && e.status == "ok") {
             continue;
           }
-          std::cout << "  " << e.status << "  " << e.record << "  " << e.account_id.str() << "  "
+          // A storage entry by its name, which is its account id when it has one.
+          std::cout << "  " << e.status << "  " << e.record << "  "
+                    << (e.record == "files" ? e.name : e.account_id.str()) << "  "
                     << e.rule << "  " << FormatTime(e.deadline)
                     << (e.note.empty() ? "" : "  " + e.note) << "\n";
         }

@@ -660,5 +660,37 @@ TEST_F(SftpctlTest, ExportOutputIsPrivateAndReplacedOnlyWithForce) {
   EXPECT_EQ(names, (std::vector<std::string>{"export.json", "link.json"}));
 }
 
+// retention report ignores lost+found, and names any other entry of storage.root that is not an
+// account folder (it stays overdue, exit 6, until it is moved away).
+TEST_F(SftpctlTest, RetentionReportNamesStrayStorageEntries) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::filesystem::create_directories(dir_.Sub("files/lost+found"));
+  auto r = Ctl({"retention", "report"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  std::filesystem::create_directories(dir_.Sub("files/old-exports"));
+  r = Ctl({"retention", "report"});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.out.find("old-exports"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("lost+found"), std::string::npos) << r.out;
+
+  r = Ctl({"retention", "report", "--json"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  json j = json::parse(r.out);
+  int files = 0;
+  for (const auto& e : j["entries"]) {
+    if (e["record"] == "files") {
+      ++files;
+      EXPECT_EQ(e["name"], "old-exports");
+      EXPECT_EQ(e["account_id"], "");
+      EXPECT_EQ(e["status"], "overdue");
+    } else {
+      EXPECT_EQ(e["name"], "");
+    }
+  }
+  EXPECT_EQ(files, 1);
+  EXPECT_EQ(j["overdue"], 1);
+}
+
 }  // namespace
 }  // namespace sftplc::admin
