@@ -304,6 +304,11 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         if (!r) {
           return r.error();
         }
+        if (r->folder_only) {
+          std::cout << "erased " << id->str() << ": the storage folder left without an account ("
+                    << r->files_deleted << " file(s), " << r->bytes_deleted << " byte(s))\n";
+          return {};
+        }
         std::cout << "erased " << id->str() << ": " << r->files_deleted << " file(s), "
                   << r->keys_deleted << " key(s), " << r->usage_rows_deleted
                   << " usage record(s), " << r->notices_deleted << " notice(s)"

@@ -692,5 +692,44 @@ TEST_F(SftpctlTest, RetentionReportNamesStrayStorageEntries) {
   EXPECT_EQ(j["overdue"], 1);
 }
 
+// account erase of an id whose account is gone but whose storage folder was left behind (an
+// interrupted purge) removes the folder, even an empty one, says what it removed, exits 0 and
+// writes an account.erase audit row; afterwards nothing is held (exit 2).
+TEST_F(SftpctlTest, EraseRemovesLeftoverStorageFolder) {
+  const std::string id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  const std::string empty_id = "1f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  WriteFile(dir_.Sub("files/" + id + "/sub/a.txt"), "a");
+  WriteFile(dir_.Sub("files/" + id + "/b.txt"), "bb");
+  std::filesystem::create_directories(dir_.Sub("files/" + empty_id));
+
+  auto r = Ctl({"account", "erase", id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("storage folder"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 file(s)"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("files/" + id)));
+  r = Ctl({"account", "erase", empty_id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("storage folder"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("files/" + empty_id)));
+
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  for (const std::string& erased : {id, empty_id}) {
+    auto rows = db->Read<int>([&](soci::session& s) -> Result<int> {
+      int n = 0;
+      std::string actor = "admin:" + OsUser();
+      s << "SELECT COUNT(*) FROM audit_events WHERE action = 'account.erase' AND "
+           "account_id = :i AND actor = :a",
+          soci::use(erased), soci::use(actor), soci::into(n);
+      return n;
+    });
+    EXPECT_EQ(rows.value_or(-1), 1) << erased;
+  }
+  r = Ctl({"account", "erase", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_EQ(Ctl({"retention", "report"}).exit_code, 0);
+}
+
 }  // namespace
 }  // namespace sftplc::admin

@@ -797,29 +797,38 @@ Result<PurgeReceipt> LifecycleRunner::EraseNow(const AccountId& id, TimePoint no
       }
       return receipt;
     }
+    // No account: what may remain is the marketing contact of a purged account and a storage
+    // folder left behind (an interrupted purge, a folder made by hand). Both go.
     auto contact = LoadContact(s, b, id, true);
-    if (!contact) {
-      // Files left behind by an interrupted purge are still erased.
-      auto files = RemoveAccountRoot(cfg_.storage.root, id);
-      if (files && files->files > 0) {
-        PurgeReceipt pr;
-        pr.account_id = id;
-        pr.purged_at = now;
-        pr.reason = "erasure";
-        pr.files_deleted = files->files;
-        pr.bytes_deleted = files->bytes;
-        return pr;
-      }
+    bool folder = AccountRootExists(cfg_.storage.root, id);
+    if (!contact && !folder) {
       return Error::NotFound("nothing is held for this account id");
     }
-    DeleteContactInTx(s, id, now, "erasure");
-    WriteAudit(s, now, actor, "account.erase", id, "erasure request (marketing contact)");
     PurgeReceipt pr;
     pr.account_id = id;
     pr.purged_at = now;
     pr.reason = "erasure";
-    pr.contact_deleted_at = now;
-    pr.contact_deleted_reason = "erasure";
+    pr.folder_only = !contact;
+    if (folder) {
+      // First, as in a purge: if the folder cannot be removed, nothing else is done.
+      auto files = RemoveAccountRoot(cfg_.storage.root, id);
+      if (!files) {
+        return files.error();
+      }
+      pr.files_deleted = files->files;
+      pr.bytes_deleted = files->bytes;
+    }
+    if (contact) {
+      DeleteContactInTx(s, id, now, "erasure");
+      pr.contact_deleted_at = now;
+      pr.contact_deleted_reason = "erasure";
+    }
+    std::string detail = contact ? "erasure request (marketing contact)"
+                                 : "erasure request (storage folder without an account)";
+    if (folder) {
+      detail += fmt::format(" files={}", pr.files_deleted);
+    }
+    WriteAudit(s, now, actor, "account.erase", id, detail);
     return pr;
   });
   if (r) {
