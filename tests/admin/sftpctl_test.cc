@@ -731,5 +731,34 @@ TEST_F(SftpctlTest, EraseRemovesLeftoverStorageFolder) {
   EXPECT_EQ(Ctl({"retention", "report"}).exit_code, 0);
 }
 
+// A folder of the account that cannot be read makes account export fail (exit 5, naming the
+// folder as the client sees it) instead of handing out an incomplete inventory of the files.
+TEST_F(SftpctlTest, ExportFailsOnUnreadableFolder) {
+  auto c = Create("acme-ftp");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::string id = c.out.substr(c.out.find("id=") + 3, 32);
+  std::string root = dir_.Sub("files/" + id);
+  WriteFile(root + "/outgoing/2026/invoice.pdf", "pdf");
+  WriteFile(root + "/readme.txt", "hi");
+  auto ok = Ctl({"account", "export", "acme-ftp"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(json::parse(ok.out)["categories"][3]["data"].size(), 2u);
+
+  // root reads anything: run without the capabilities that let it (the files are its own).
+  std::string prefix =
+      geteuid() == 0 ? "setpriv --bounding-set=-dac_override,-dac_read_search " : "";
+  std::string export_cmd = prefix + ::sftplc::testing::BinaryPath("admin/sftpctl") +
+                           " --config " + Q(config_) + " account export acme-ftp";
+  for (const std::string& folder : {std::string("/outgoing/2026"), std::string("/")}) {
+    std::string path = folder == "/" ? root : root + folder;
+    ASSERT_EQ(chmod(path.c_str(), 0), 0);
+    auto r = RunCommand(export_cmd);
+    chmod(path.c_str(), 0700);
+    EXPECT_EQ(r.exit_code, 5) << folder << ": " << r.out << r.err;
+    ExpectOneErrorLine(r);
+    EXPECT_NE(r.err.find("\"" + folder + "\""), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace sftplc::admin

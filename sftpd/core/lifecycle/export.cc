@@ -157,6 +157,11 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
     auto acc = LoadAccount(s, b, id, false);
     json categories = json::array();
     if (acc) {
+      if (!files) {
+        // An export must be complete: better no copy than one that leaves files out.
+        return Error(files.error().code(),
+                     files.error().message() + "; the export would be incomplete");
+      }
       const Account& a = *acc;
       std::optional<TimePoint> deadline = AccountRetentionDeadline(a, lc);
       std::string while_open = fmt::format(
@@ -194,16 +199,14 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           json{{"sessions", UsageSessions(s, b, id)},
                {"failed_logins", FailedLogins(s, b, id)}}));
       json file_list = json::array();
-      if (files) {
-        for (const auto& f : *files) {
-          if (f.is_dir) {
-            continue;
-          }
-          file_list.push_back({{"path", f.path},
-                               {"size", f.size},
-                               {"modified", FormatTime(f.modified)},
-                               {"symlink", f.is_symlink}});
+      for (const auto& f : *files) {
+        if (f.is_dir) {
+          continue;
         }
+        file_list.push_back({{"path", f.path},
+                             {"size", f.size},
+                             {"modified", FormatTime(f.modified)},
+                             {"symlink", f.is_symlink}});
       }
       categories.push_back(Category(
           "files", "The files in your account folder (exchanged between you and us).",

@@ -20,7 +20,8 @@ namespace sftplc::lifecycle {
 
 // The export of account `id` at `now`: a live account (profile, credentials, consent ledger,
 // usage, files, notices, lifecycle), or what remains of a purged one (marketing contact and
-// ledger, receipt). kNotFound when nothing at all is held for the id.
+// ledger, receipt). kNotFound when nothing at all is held for the id; kUnavailable (naming the
+// folder) when a folder of a live account cannot be read, rather than an incomplete export.
 Result<nlohmann::ordered_json> ExportAccount(db::Database& db, const config::Config& cfg,
                                              const AccountId& id, TimePoint now);
 
