@@ -259,6 +259,7 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         "confirm", "confirm an account is still needed (the client replied): idle clock restarts");
     auto key = std::make_shared<std::string>();
     cmd->add_option("account", *key, "username or id")->required();
+    cmd->footer("Example:\n  sftpctl account confirm acme-ftp");
     cmd->callback([&ctx, key] {
       ctx.Run([&]() -> Status {
         auto id = ResolveId(ctx, *key);
@@ -286,6 +287,10 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
     auto yes = std::make_shared<bool>(false);
     cmd->add_option("account", *key, "username or id")->required();
     cmd->add_flag("--yes", *yes, "required: this cannot be undone");
+    cmd->footer(
+        "Example:\n  sftpctl account erase acme-ftp --yes\n"
+        "  sftpctl account erase 9b2e61c04d7f4a1e8c3b5d6f7a8e9c0d --yes   (what remains of a "
+        "purged account)");
     cmd->callback([&ctx, key, yes] {
       ctx.Run([&]() -> Status {
         if (!*yes) {
@@ -331,7 +336,9 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         "--output", *output, "write to this new file (mode 0600) instead of stdout");
     cmd->add_flag("--force", *force, "with --output: replace the file if it exists")
         ->needs(output_opt);
-    cmd->footer("Example:\n  sftpctl account export jdoe --format text --output jdoe.txt");
+    cmd->footer(
+        "Example:\n  sftpctl account export acme-ftp --format text --output "
+        "acme-ftp-export.txt");
     cmd->callback([&ctx, key, format, output, force] {
       ctx.Run([&]() -> Status {
         auto id = ResolveId(ctx, *key);
@@ -370,6 +377,9 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
 void RegisterLifecycleCommands(CLI::App& app, CommandContext& ctx) {
   auto* group = app.add_subcommand("lifecycle", "the account lifecycle: sweeps and plans");
   group->require_subcommand(1);
+  group->footer(
+      "Example:\n  sftpctl lifecycle plan --days 90\nRun a command with --help for its options "
+      "and an example.");
   AddRun(*group, ctx);
   AddPlan(*group, ctx);
   CLI::App* account = nullptr;

@@ -200,6 +200,9 @@ void RegisterReport(CLI::App& group, CommandContext& ctx) {
 void RegisterUsageCommands(CLI::App& app, CommandContext& ctx) {
   auto* group = app.add_subcommand("usage", "usage records of SFTP sessions");
   group->require_subcommand(1);
+  group->footer(
+      "Example:\n  sftpctl usage show acme-ftp --since 2026-11-01\nRun a command with --help for "
+      "its options and an example.");
   RegisterShow(*group, ctx);
   RegisterReport(*group, ctx);
 }

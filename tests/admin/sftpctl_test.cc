@@ -369,7 +369,8 @@ TEST_F(SftpctlTest, UsageErrors) {
   EXPECT_EQ(Ctl({"account", "list", "--json"}).out, "[]\n");
 }
 
-// Every command answers --help with exit 0 and an example.
+// Every group and command answers --help with exit 0 and its own example: after "Example:"
+// a command line that names it. The top level lists every exit code.
 TEST_F(SftpctlTest, HelpHasExamples) {
   std::vector<std::vector<std::string>> commands = {{},
                                                     {"account"},
@@ -391,7 +392,29 @@ TEST_F(SftpctlTest, HelpHasExamples) {
                                                     {"db", "migrate"},
                                                     {"db", "status"},
                                                     {"config"},
-                                                    {"config", "check"}};
+                                                    {"config", "check"},
+                                                    {"account", "confirm"},
+                                                    {"account", "erase"},
+                                                    {"account", "export"},
+                                                    {"ban"},
+                                                    {"ban", "list"},
+                                                    {"ban", "remove"},
+                                                    {"usage"},
+                                                    {"usage", "show"},
+                                                    {"usage", "report"},
+                                                    {"lifecycle"},
+                                                    {"lifecycle", "run"},
+                                                    {"lifecycle", "plan"},
+                                                    {"notices"},
+                                                    {"notices", "list"},
+                                                    {"notices", "retry"},
+                                                    {"retention"},
+                                                    {"retention", "report"},
+                                                    {"files"},
+                                                    {"files", "list"},
+                                                    {"files", "put"},
+                                                    {"files", "get"},
+                                                    {"files", "rm"}};
   for (const auto& c : commands) {
     std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl");
     std::string name;
@@ -401,8 +424,28 @@ TEST_F(SftpctlTest, HelpHasExamples) {
     }
     auto r = RunCommand(cmd + " --help");
     EXPECT_EQ(r.exit_code, 0) << name;
-    EXPECT_NE(r.out.find("Example:"), std::string::npos) << name;
-    EXPECT_NE(r.out.find("sftpctl"), std::string::npos) << name;
+    auto example = r.out.find("Example:");
+    if (example == std::string::npos) {
+      ADD_FAILURE() << name << ": no example:\n" << r.out;
+      continue;
+    }
+    // The example names this command (a global flag such as --config may come between).
+    std::string text = r.out.substr(example);
+    auto at = text.find("sftpctl");
+    EXPECT_NE(at, std::string::npos) << name << ":\n" << r.out;
+    if (!name.empty() && at != std::string::npos) {
+      EXPECT_TRUE(text.find(name + " ", at) != std::string::npos ||
+                  text.find(name + "\n", at) != std::string::npos)
+          << name << ":\n" << r.out;
+    }
+  }
+  auto top = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --help");
+  EXPECT_NE(top.out.find("6 past a deadline"), std::string::npos) << top.out;
+  auto line = top.out.find("\n  account ");
+  ASSERT_NE(line, std::string::npos) << top.out;
+  std::string account = top.out.substr(line + 1, top.out.find('\n', line + 1) - line - 1);
+  for (const char* word : {"confirm", "erase", "export"}) {
+    EXPECT_NE(account.find(word), std::string::npos) << account;
   }
 }
 
