@@ -803,5 +803,26 @@ TEST_F(SftpctlTest, ExportFailsOnUnreadableFolder) {
   }
 }
 
+// A broken lifecycle.templates_dir blocks only what renders a notice (lifecycle run): account
+// confirm, lifecycle plan, a dry run and an erasure work without the templates.
+TEST_F(SftpctlTest, BrokenTemplatesDoNotBlockErasure) {
+  WriteFile(config_, ::sftplc::testing::ReadFile(config_) +
+                         "[lifecycle]\ntemplates_dir = \"no-such-templates\"\n");
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  auto r = Ctl({"account", "confirm", "acme-ftp"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Ctl({"lifecycle", "plan"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Ctl({"lifecycle", "run", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Ctl({"lifecycle", "run"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("templates_dir"), std::string::npos) << r.err;
+  r = Ctl({"account", "erase", "acme-ftp", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Count("accounts"), 0);
+}
+
 }  // namespace
 }  // namespace sftplc::admin
