@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -63,10 +64,12 @@ Error OutputError(const char* what) {
 // Writes `text` (personal data) to `path` so that it is never readable by anyone but the owner:
 // into a new temporary file in the same folder (mkostemp: O_EXCL, mode 0600), synced, then
 // renamed onto `path`, which therefore holds either the whole export or what it held before.
-// Without `force` an existing `path` is kAlreadyExists (also one created meanwhile:
-// RENAME_NOREPLACE); with it, `path` is replaced (a symbolic link itself, never its target).
-// kInvalidArgument for a folder, kUnavailable when the file cannot be written.
-Status WritePrivateFile(const std::string& path, const std::string& text, bool force) {
+// `before_rename` runs once the data is in the temporary file; its error stops the write (the
+// temporary file is removed). Without `force` an existing `path` is kAlreadyExists (also one
+// created meanwhile: RENAME_NOREPLACE); with it, `path` is replaced (a symbolic link itself,
+// never its target). kInvalidArgument for a folder, kUnavailable when the file cannot be written.
+Status WritePrivateFile(const std::string& path, const std::string& text, bool force,
+                        const std::function<Status()>& before_rename) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) {
@@ -111,6 +114,10 @@ Status WritePrivateFile(const std::string& path, const std::string& text, bool f
     Error e = OutputError("close");
     ::unlink(tmp.c_str());
     return e;
+  }
+  if (Status st = before_rename(); !st) {
+    ::unlink(tmp.c_str());
+    return st;
   }
   int rc = force ? ::rename(tmp.c_str(), path.c_str())
                  : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
@@ -358,11 +365,21 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
           return e.error();
         }
         std::string text = *format == "text" ? lifecycle::ExportText(*e) : e->dump(2) + "\n";
+        // An access request is recorded before the data is handed out: never a copy without a
+        // record. The detail holds no personal values (no path: a file name may be one).
+        auto record = [&]() -> Status {
+          return lifecycle::RecordExport(
+              **db, *id, ctx.clock().Now(), ctx.Actor().name,
+              "format=" + *format + (output->empty() ? " to=stdout" : " to=file"));
+        };
         if (output->empty()) {
+          if (auto st = record(); !st) {
+            return st;
+          }
           std::cout << text;
           return {};
         }
-        if (auto st = WritePrivateFile(*output, text, *force); !st) {
+        if (auto st = WritePrivateFile(*output, text, *force, record); !st) {
           return st;
         }
         std::cerr << "export written to " << *output << "\n";

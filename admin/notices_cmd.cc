@@ -89,7 +89,7 @@ void RegisterNoticesCommands(CLI::App& app, CommandContext& ctx) {
           return db.error();
         }
         lifecycle::OutboxStore outbox(**db);
-        auto n = outbox.RetryFailed(*ids, ctx.clock().Now());
+        auto n = outbox.RetryFailed(*ids, ctx.clock().Now(), ctx.Actor().name);
         if (!n) {
           return n.error();
         }

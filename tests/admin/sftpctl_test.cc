@@ -824,5 +824,86 @@ TEST_F(SftpctlTest, BrokenTemplatesDoNotBlockErasure) {
   EXPECT_EQ(Count("accounts"), 0);
 }
 
+// notices retry of an unknown id is exit 2 naming it, and changes nothing; a retry writes one
+// notices.retry audit row per notice queued again. An access request (account export) is
+// audited too, with no personal values.
+TEST_F(SftpctlTest, NoticesRetryAndExportAreAudited) {
+  auto c = Create("acme-ftp");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::string id = c.out.substr(c.out.find("id=") + 3, 32);
+  {
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Write<int>([&](soci::session& s) -> Result<int> {
+      s << "INSERT INTO outbox (id, account_id, kind, event_key, state, created_at, attempts, "
+           "last_error) VALUES (1, :a, 'inactivity_notice', 'inactivity:1', 'failed', 1000, 3, "
+           "'smtp code 550')",
+          soci::use(id);
+      s << "INSERT INTO outbox (id, account_id, kind, event_key, state, created_at, attempts, "
+           "sent_at) VALUES (2, :a, 'files_waiting', 'files:1', 'sent', 1000, 1, 1001)",
+          soci::use(id);
+      return 0;
+    }));
+  }
+  auto audit = [&](const std::string& action) {
+    auto db = OpenDb();
+    std::vector<std::string> out;
+    if (!db) {
+      return out;
+    }
+    auto rows = db->Read<std::vector<std::string>>(
+        [&](soci::session& s) -> Result<std::vector<std::string>> {
+          std::vector<std::string> v;
+          std::string actor, account, detail;
+          soci::statement st = (s.prepare << "SELECT actor, account_id, detail FROM "
+                                             "audit_events WHERE action = :a ORDER BY id",
+                                soci::use(action), soci::into(actor), soci::into(account),
+                                soci::into(detail));
+          st.execute();
+          while (st.fetch()) {
+            v.push_back(actor + "|" + account + "|" + detail);
+          }
+          return v;
+        });
+    return rows.value_or(out);
+  };
+  auto state = [&] {
+    auto l = Ctl({"notices", "list", "--json"});
+    return json::parse(l.out)[1]["state"].get<std::string>();  // newest first: id 2, then 1
+  };
+
+  auto r = Ctl({"notices", "retry", "1", "77", "78"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("77"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("78"), std::string::npos) << r.err;
+  EXPECT_EQ(state(), "failed");
+  EXPECT_TRUE(audit("notices.retry").empty());
+
+  r = Ctl({"notices", "retry", "1", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 notice(s) queued again"), std::string::npos) << r.out;
+  EXPECT_EQ(state(), "pending");
+  EXPECT_EQ(audit("notices.retry"),
+            (std::vector<std::string>{"admin:" + OsUser() + "|" + id +
+                                      "|notice=1 kind=inactivity_notice"}));
+  r = Ctl({"notices", "retry"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(audit("notices.retry").size(), 1u);
+
+  ASSERT_EQ(Ctl({"account", "export", "acme-ftp"}).exit_code, 0);
+  ASSERT_EQ(Ctl({"account", "export", id, "--format", "text", "--output", dir_.Sub("a.txt")})
+                .exit_code,
+            0);
+  auto exports = audit("account.export");
+  ASSERT_EQ(exports.size(), 2u);
+  for (const auto& row : exports) {
+    EXPECT_EQ(row.rfind("admin:" + OsUser() + "|" + id + "|", 0), 0u) << row;
+    for (const char* personal : {"Ada", "Lovelace", "example.com", "7700", "a.txt"}) {
+      EXPECT_EQ(row.find(personal), std::string::npos) << row;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace sftplc::admin

@@ -304,6 +304,18 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
   });
 }
 
+Status RecordExport(db::Database& db, const AccountId& id, TimePoint now,
+                    const std::string& actor, const std::string& detail) {
+  auto r = db.Write<int>([&](soci::session& s) -> Result<int> {
+    WriteAudit(s, now, actor, "account.export", id, detail);
+    return 0;
+  });
+  if (!r) {
+    return r.error();
+  }
+  return {};
+}
+
 std::string ExportText(const json& e) {
   std::string out;
   out += fmt::format("Personal data held for account {}\nGenerated {}\nStatus: {}\n",
