@@ -905,5 +905,35 @@ TEST_F(SftpctlTest, NoticesRetryAndExportAreAudited) {
   }
 }
 
+// The export says retention periods in words ("2 years", "30 days"); its text gives an active
+// account's deletion date as the earliest (each login moves it later) and a closed account's as
+// the latest. --since names both forms it accepts.
+TEST_F(SftpctlTest, ExportRetentionWording) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  auto r = Ctl({"account", "export", "acme-ftp"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string retention = json::parse(r.out)["categories"][0]["retention"];
+  EXPECT_NE(retention.find("2 years without a login"), std::string::npos) << retention;
+  EXPECT_NE(retention.find("within 30 days"), std::string::npos) << retention;
+  EXPECT_EQ(retention.find("2y"), std::string::npos) << retention;
+  r = Ctl({"account", "export", "acme-ftp", "--format", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("not before"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("at the latest"), std::string::npos) << r.out;
+
+  ASSERT_EQ(Ctl({"account", "close", "acme-ftp"}).exit_code, 0);
+  r = Ctl({"account", "export", "acme-ftp", "--format", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("deleted within 30 days of the closure"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("at the latest"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("not before"), std::string::npos) << r.out;
+
+  for (const char* cmd : {"show", "report"}) {
+    auto help = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " usage " + cmd +
+                           " --help");
+    EXPECT_NE(help.out.find("YYYY-MM-DDTHH:MM:SSZ"), std::string::npos) << help.out;
+  }
+}
+
 }  // namespace
 }  // namespace sftplc::admin

@@ -168,11 +168,11 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           "while the account is open; {} without a login or transfer we ask you to confirm, "
           "and if you do not within {} of our notice the account is closed and this data "
           "deleted within {}",
-          lc.inactivity_after.ToString(), lc.confirmation_window.ToString(),
-          lc.purge_after_closure.ToString());
+          lc.inactivity_after.ToWords(), lc.confirmation_window.ToWords(),
+          lc.purge_after_closure.ToWords());
       if (a.state == AccountState::kClosed) {
         while_open = fmt::format("the account is closed: deleted within {} of the closure",
-                                 lc.purge_after_closure.ToString());
+                                 lc.purge_after_closure.ToWords());
       }
       out["status"] = StateText(a.state);
       categories.push_back(Category(
@@ -240,7 +240,7 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
         consent_retention = fmt::format(
             "while you consent: {} after our last communication with you, or {} after you "
             "withdraw consent, whichever is first",
-            lc.marketing_retention.ToString(), lc.withdrawal_purge.ToString());
+            lc.marketing_retention.ToWords(), lc.withdrawal_purge.ToWords());
       } else {
         consent_deadline = deadline;
         consent_retention = "with the account (no marketing consent stands)";
@@ -286,7 +286,7 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
             "To send you marketing you agreed to receive.", "consent",
             fmt::format("{} after our last communication with you, or {} after you withdraw "
                         "consent, whichever is first",
-                        lc.marketing_retention.ToString(), lc.withdrawal_purge.ToString()),
+                        lc.marketing_retention.ToWords(), lc.withdrawal_purge.ToWords()),
             FromUnix(due),
             json{{"full_name", full_name},
                  {"company", company},
@@ -334,8 +334,18 @@ std::string ExportText(const json& e) {
     out += "Disclosed to:   no one\n";
     out += "Kept:           " + c.value("retention", "") + "\n";
     if (!c["retention_deadline"].is_null()) {
-      out += "Deleted by:     " + c["retention_deadline"].get<std::string>() +
-             " at the latest if nothing changes\n";
+      // For an active account the date is the earliest the data can go (next inactivity notice
+      // + window + purge): a login or transfer moves it later, so "at the latest" would be
+      // wrong. A standing marketing consent has its own deadline, which is a latest date.
+      bool consent_deadline =
+          c.value("category", "") == "marketing_consent" && c["data"].value("consent", false);
+      if (e.value("status", "") == "active" && !consent_deadline) {
+        out += "Deleted:        not before " + c["retention_deadline"].get<std::string>() +
+               " (each login or transfer moves this date later)\n";
+      } else {
+        out += "Deleted by:     " + c["retention_deadline"].get<std::string>() +
+               " at the latest if nothing changes\n";
+      }
     }
     out += "Data:\n";
     std::string dump = c["data"].dump(2);
