@@ -585,7 +585,9 @@ void RegisterReopen(CLI::App& group, CommandContext& ctx) {
 }  // namespace
 
 void RegisterAccountCommands(CLI::App& app, CommandContext& ctx) {
-  auto* group = app.add_subcommand("account", "client accounts: register, change, close");
+  auto* group = app.add_subcommand(
+      "account", "client accounts: register, change, close, confirm; erase and export (erasure "
+                 "and access requests)");
   group->require_subcommand(1);
   group->footer(
       "Example:\n  sftpctl account show acme-ftp\nRun a command with --help for its options and an "

@@ -2,23 +2,21 @@
 
 #include <cstdio>
 #include <iostream>
+#include <optional>
 
-#include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/configured_runner.h"
-#include "sftpd/core/lifecycle/runner.h"
 
 namespace sftplc::admin {
 namespace {
 
 using json = nlohmann::ordered_json;
 
-// A withdrawal for a purged account: its marketing contact (kept while consent stood) is
-// deleted within lifecycle.withdrawal_purge. kNotFound when no contact is held for `id`.
-Status WithdrawFromContact(CommandContext& ctx, const AccountId& id, const std::string& source) {
-  if (auto st = accounts::ValidateConsentSource(source); !st) {
-    return st;
-  }
+constexpr const char* kAccountArgHelp =
+    "the account: its username or its 32-hex-digit id (a purged account: its id)";
+
+// The lifecycle runner, which keeps the marketing contacts of purged accounts.
+Result<lifecycle::ConfiguredRunner> ContactRunner(CommandContext& ctx) {
   auto cfg = ctx.Config();
   if (!cfg) {
     return cfg.error();
@@ -27,21 +25,26 @@ Status WithdrawFromContact(CommandContext& ctx, const AccountId& id, const std::
   if (!db) {
     return db.error();
   }
-  auto b = lifecycle::MakeConfiguredRunner(**db, **cfg, /*with_mailer=*/false);
-  if (!b) {
-    return b.error();
+  return lifecycle::MakeConfiguredRunner(**db, **cfg, /*with_mailer=*/false);
+}
+
+// The marketing contact kept after the purge of account `key`, when `key` is an id and no
+// account has it. `not_found` (the error of the account lookup) otherwise.
+Result<std::optional<lifecycle::MarketingContact>> PurgedContact(
+    lifecycle::LifecycleRunner& runner, const std::string& key, const Error& not_found) {
+  auto id = AccountId::Parse(key);
+  if (!id) {
+    return not_found;
   }
-  Status st = b->runner->WithdrawContactConsent(id, ctx.clock().Now(), source, ctx.Actor().name);
-  if (!st) {
-    return st;
+  auto c = runner.GetContact(*id);
+  if (!c) {
+    return c.error();
   }
-  auto contact = b->runner->GetContact(id);
-  if (!contact || !*contact) {
-    return Error::Internal("the marketing contact vanished after the withdrawal");
+  if (!*c) {
+    return Error::NotFound(
+        "no account with that username or id, and no marketing contact kept for that id");
   }
-  std::cout << "marketing consent withdrawn for the marketing contact of purged account "
-            << id.str() << "; it will be deleted by " << FormatTime((*contact)->delete_due) << "\n";
-  return {};
+  return c;
 }
 
 struct ChangeOpts {
@@ -54,16 +57,16 @@ void RegisterChange(CLI::App& group, CommandContext& ctx, bool grant) {
                                    grant ? "record that the client agreed to marketing"
                                          : "record that the client withdrew marketing consent");
   cmd->add_option("account", o->account,
-                  grant ? "the account: its username or its 32-hex-digit id"
-                        : "the account: its username or its 32-hex-digit id (the id also for "
-                          "the marketing contact a purged account left)")
+                  grant ? "the account: its username or its 32-hex-digit id" : kAccountArgHelp)
       ->required();
   cmd->add_option("--source", o->source,
                   "how the client said so (\"web form\", \"email 2026-11-02\")")
       ->required();
   cmd->footer(grant
                   ? "Example:\n  sftpctl consent grant acme-ftp --source \"signed form\""
-                  : "Example:\n  sftpctl consent withdraw acme-ftp --source \"email 2026-11-30\"");
+                  : "Example:\n  sftpctl consent withdraw acme-ftp --source \"email 2026-11-30\"\n"
+                    "  sftpctl consent withdraw 9b2e61c04d7f4a1e8c3b5d6f7a8e9c0d --source \"phone "
+                    "2026-12-02\"   (a purged account's marketing contact)");
   cmd->callback([&ctx, o, grant] {
     ctx.Run([&]() -> Status {
       auto store = ctx.Accounts();
@@ -72,8 +75,29 @@ void RegisterChange(CLI::App& group, CommandContext& ctx, bool grant) {
       }
       auto a = (*store)->Resolve(o->account);
       if (!a && !grant && a.error().IsNotFound() && AccountId::LooksLikeId(o->account)) {
-        // The account was purged; its marketing contact may remain while consent stands.
-        return WithdrawFromContact(ctx, *AccountId::Parse(o->account), o->source);
+        // A purged account: its marketing contact, kept while consent stands, goes within
+        // withdrawal_purge of the withdrawal (the sweep deletes it).
+        auto runner = ContactRunner(ctx);
+        if (!runner) {
+          return runner.error();
+        }
+        auto c = PurgedContact(*runner->runner, o->account, a.error());
+        if (!c) {
+          return c.error();
+        }
+        if (auto st = runner->runner->WithdrawContactConsent((*c)->account_id, ctx.clock().Now(),
+                                                             o->source, ctx.Actor().name);
+            !st) {
+          return st;
+        }
+        auto after = runner->runner->GetContact((*c)->account_id);
+        std::cout << "marketing consent withdrawn for the marketing contact of purged account "
+                  << (*c)->account_id.str();
+        if (after && *after) {
+          std::cout << "; it is deleted by " << FormatTime((*after)->delete_due);
+        }
+        std::cout << "\n";
+        return {};
       }
       if (!a) {
         return a.error();
@@ -97,8 +121,7 @@ void RegisterShow(CLI::App& group, CommandContext& ctx) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = group.add_subcommand("show", "show the consent state and its ledger");
-  cmd->add_option("account", o->account, "the account: its username or its 32-hex-digit id")
-      ->required();
+  cmd->add_option("account", o->account, kAccountArgHelp)->required();
   cmd->add_flag("--json", o->json, "print JSON");
   cmd->footer("Example:\n  sftpctl consent show acme-ftp --json");
   cmd->callback([&ctx, o] {
@@ -108,10 +131,26 @@ void RegisterShow(CLI::App& group, CommandContext& ctx) {
         return store.error();
       }
       auto a = (*store)->Resolve(o->account);
-      if (!a) {
+      // A purged account (by id): the consent of the marketing contact kept after the purge.
+      std::optional<lifecycle::MarketingContact> contact;
+      if (!a && a.error().IsNotFound() && AccountId::LooksLikeId(o->account)) {
+        auto runner = ContactRunner(ctx);
+        if (!runner) {
+          return runner.error();
+        }
+        auto c = PurgedContact(*runner->runner, o->account, a.error());
+        if (!c) {
+          return c.error();
+        }
+        contact = **c;
+      } else if (!a) {
         return a.error();
       }
-      auto events = (*store)->ListConsent(a->id);
+      const AccountId id = contact ? contact->account_id : a->id;
+      const bool consent = contact ? contact->consent : a->marketing_consent;
+      const std::optional<TimePoint> withdrawn_at =
+          contact ? contact->consent_withdrawn_at : a->consent_withdrawn_at;
+      auto events = (*store)->ListConsent(id);
       if (!events) {
         return events.error();
       }
@@ -123,14 +162,22 @@ void RegisterShow(CLI::App& group, CommandContext& ctx) {
                          {"source", e.source},
                          {"actor", e.actor}});
         }
-        PrintJson({{"account_id", a->id.str()},
-                   {"username", a->username},
-                   {"marketing_consent", a->marketing_consent},
-                   {"consent_withdrawn_at", TimeJson(a->consent_withdrawn_at)},
-                   {"events", arr}});
+        json out = {{"account_id", id.str()},
+                    {"username", contact ? json(nullptr) : json(a->username)},
+                    {"marketing_consent", consent},
+                    {"consent_withdrawn_at", TimeJson(withdrawn_at)},
+                    {"events", arr}};
+        if (contact) {
+          out["contact_delete_due"] = FormatTime(contact->delete_due);
+        }
+        PrintJson(out);
         return {};
       }
-      std::printf("marketing consent: %s\n", a->marketing_consent ? "granted" : "not granted");
+      if (contact) {
+        std::printf("account purged; its marketing contact is deleted by %s\n",
+                    FormatTime(contact->delete_due).c_str());
+      }
+      std::printf("marketing consent: %s\n", consent ? "granted" : "not granted");
       std::printf("%-20s  %-9s  %-20s  %s\n", "AT", "EVENT", "ACTOR", "SOURCE");
       for (const auto& e : *events) {
         std::printf("%-20s  %-9s  %-20s  %s\n", FormatTime(e.at).c_str(),

@@ -1,10 +1,14 @@
 #include "admin/lifecycle_cmd.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
-#include <fstream>
+#include <cstring>
+#include <filesystem>
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -50,6 +54,90 @@ Result<AccountId> ResolveId(CommandContext& ctx, const std::string& key) {
     return AccountId::Parse(key);
   }
   return a.error();
+}
+
+Error OutputError(const char* what) {
+  return Error::Unavailable(std::string("cannot write the --output file: ") + what + ": " +
+                            std::strerror(errno));
+}
+
+// Writes `text` (personal data) to `path` so that it is never readable by anyone but the owner:
+// into a new temporary file in the same folder (mkostemp: O_EXCL, mode 0600), synced, then
+// renamed onto `path`, which therefore holds either the whole export or what it held before.
+// `before_rename` runs once the data is in the temporary file; its error stops the write (the
+// temporary file is removed). Without `force` an existing `path` is kAlreadyExists (also one
+// created meanwhile: RENAME_NOREPLACE); with it, `path` is replaced (a symbolic link itself,
+// never its target). kInvalidArgument for a folder, kUnavailable when the file cannot be written.
+Status WritePrivateFile(const std::string& path, const std::string& text, bool force,
+                        const std::function<Status()>& before_rename) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      return Error::InvalidArgument("--output names a folder: give the name of a file");
+    }
+    if (!force) {
+      return Error::AlreadyExists("--output: the file exists; add --force to replace it");
+    }
+  } else if (errno != ENOENT) {
+    return OutputError("lstat");
+  }
+  std::filesystem::path target(path);
+  std::filesystem::path dir = target.parent_path().empty() ? "." : target.parent_path();
+  std::string tmp = (dir / ("." + target.filename().string() + ".XXXXXX")).string();
+  int fd = ::mkostemp(tmp.data(), O_CLOEXEC);
+  if (fd < 0) {
+    return OutputError("create");
+  }
+  auto fail = [&](const char* what) {
+    Error e = OutputError(what);
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (::fchmod(fd, 0600) != 0) {
+    return fail("chmod");
+  }
+  for (size_t done = 0; done < text.size();) {
+    ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return fail("write");
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0) {
+    return fail("sync");
+  }
+  if (::close(fd) != 0) {
+    Error e = OutputError("close");
+    ::unlink(tmp.c_str());
+    return e;
+  }
+  if (Status st = before_rename(); !st) {
+    ::unlink(tmp.c_str());
+    return st;
+  }
+  int rc = force ? ::rename(tmp.c_str(), path.c_str())
+                 : ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && !force && errno == EINVAL) {
+    // A file system without RENAME_NOREPLACE: link() refuses an existing name just the same.
+    rc = ::link(tmp.c_str(), path.c_str());
+    if (rc == 0) {
+      ::unlink(tmp.c_str());
+    }
+  }
+  if (rc != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    errno = err;
+    if (err == EEXIST) {
+      return Error::AlreadyExists("--output: the file exists; add --force to replace it");
+    }
+    return OutputError("rename");
+  }
+  return {};
 }
 
 json ReportJson(const lifecycle::SweepReport& r) {
@@ -104,6 +192,11 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
       if (!r) {
         return r.error();
       }
+      // Rows skipped because of an error are retried by the next sweep, but this one did not do
+      // everything that was due: whatever the output format, say so in the exit code.
+      if (r->errors > 0) {
+        ctx.Fail(kExitUnavailable);
+      }
       if (*as_json) {
         PrintJson(ReportJson(*r));
         return {};
@@ -121,9 +214,6 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
                 << "; reactivated " << r->reactivated << ", closed " << r->closed << ", purged "
                 << r->purged << ", contacts deleted " << r->contacts_deleted << "; errors "
                 << r->errors << "\n";
-      if (r->errors > 0) {
-        ctx.Fail(kExitUnavailable);
-      }
       return {};
     });
   });
@@ -176,6 +266,7 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         "confirm", "confirm an account is still needed (the client replied): idle clock restarts");
     auto key = std::make_shared<std::string>();
     cmd->add_option("account", *key, "username or id")->required();
+    cmd->footer("Example:\n  sftpctl account confirm acme-ftp");
     cmd->callback([&ctx, key] {
       ctx.Run([&]() -> Status {
         auto id = ResolveId(ctx, *key);
@@ -203,6 +294,10 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
     auto yes = std::make_shared<bool>(false);
     cmd->add_option("account", *key, "username or id")->required();
     cmd->add_flag("--yes", *yes, "required: this cannot be undone");
+    cmd->footer(
+        "Example:\n  sftpctl account erase acme-ftp --yes\n"
+        "  sftpctl account erase 9b2e61c04d7f4a1e8c3b5d6f7a8e9c0d --yes   (what remains of a "
+        "purged account)");
     cmd->callback([&ctx, key, yes] {
       ctx.Run([&]() -> Status {
         if (!*yes) {
@@ -221,6 +316,11 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         if (!r) {
           return r.error();
         }
+        if (r->folder_only) {
+          std::cout << "erased " << id->str() << ": the storage folder left without an account ("
+                    << r->files_deleted << " file(s), " << r->bytes_deleted << " byte(s))\n";
+          return {};
+        }
         std::cout << "erased " << id->str() << ": " << r->files_deleted << " file(s), "
                   << r->keys_deleted << " key(s), " << r->usage_rows_deleted
                   << " usage record(s), " << r->notices_deleted << " notice(s)"
@@ -235,12 +335,18 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
     auto key = std::make_shared<std::string>();
     auto format = std::make_shared<std::string>("json");
     auto output = std::make_shared<std::string>();
+    auto force = std::make_shared<bool>(false);
     cmd->add_option("account", *key, "username or id")->required();
     cmd->add_option("--format", *format, "json (default) or text")
         ->check(CLI::IsMember({"json", "text"}));
-    cmd->add_option("--output", *output, "write to this file (0600) instead of stdout");
-    cmd->footer("Example:\n  sftpctl account export jdoe --format text --output jdoe.txt");
-    cmd->callback([&ctx, key, format, output] {
+    auto* output_opt = cmd->add_option(
+        "--output", *output, "write to this new file (mode 0600) instead of stdout");
+    cmd->add_flag("--force", *force, "with --output: replace the file if it exists")
+        ->needs(output_opt);
+    cmd->footer(
+        "Example:\n  sftpctl account export acme-ftp --format text --output "
+        "acme-ftp-export.txt");
+    cmd->callback([&ctx, key, format, output, force] {
       ctx.Run([&]() -> Status {
         auto id = ResolveId(ctx, *key);
         if (!id) {
@@ -259,16 +365,22 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
           return e.error();
         }
         std::string text = *format == "text" ? lifecycle::ExportText(*e) : e->dump(2) + "\n";
+        // An access request is recorded before the data is handed out: never a copy without a
+        // record. The detail holds no personal values (no path: a file name may be one).
+        auto record = [&]() -> Status {
+          return lifecycle::RecordExport(
+              **db, *id, ctx.clock().Now(), ctx.Actor().name,
+              "format=" + *format + (output->empty() ? " to=stdout" : " to=file"));
+        };
         if (output->empty()) {
+          if (auto st = record(); !st) {
+            return st;
+          }
           std::cout << text;
           return {};
         }
-        // Personal data: readable by the operator only.
-        mode_t old = umask(077);
-        std::ofstream out(*output, std::ios::binary | std::ios::trunc);
-        umask(old);
-        if (!out || !(out << text) || !out.flush()) {
-          return Error::Unavailable("cannot write " + *output);
+        if (auto st = WritePrivateFile(*output, text, *force, record); !st) {
+          return st;
         }
         std::cerr << "export written to " << *output << "\n";
         return {};
@@ -282,6 +394,9 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
 void RegisterLifecycleCommands(CLI::App& app, CommandContext& ctx) {
   auto* group = app.add_subcommand("lifecycle", "the account lifecycle: sweeps and plans");
   group->require_subcommand(1);
+  group->footer(
+      "Example:\n  sftpctl lifecycle plan --days 90\nRun a command with --help for its options "
+      "and an example.");
   AddRun(*group, ctx);
   AddPlan(*group, ctx);
   CLI::App* account = nullptr;

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
     app.footer(
         "Example:\n  sftpctl --config /etc/sftp-lifecycle/sftpd.toml account list\n"
         "Exit codes: 0 ok, 1 usage, 2 not found, 3 conflict, 4 invalid input, "
-        "5 unavailable.");
+        "5 unavailable, 6 past a deadline (retention report).");
 
     // One line per command group.
     RegisterAccountCommands(app, ctx);

@@ -28,6 +28,9 @@ json NoticeJson(const lifecycle::Notice& n) {
 void RegisterNoticesCommands(CLI::App& app, CommandContext& ctx) {
   auto* group = app.add_subcommand("notices", "the outbox of lifecycle notices");
   group->require_subcommand(1);
+  group->footer(
+      "Example:\n  sftpctl notices list --failed\nRun a command with --help for its options and "
+      "an example.");
   {
     auto* cmd = group->add_subcommand("list", "list notices, newest first");
     auto failed = std::make_shared<bool>(false);
@@ -37,6 +40,7 @@ void RegisterNoticesCommands(CLI::App& app, CommandContext& ctx) {
     cmd->add_flag("--json", *as_json, "print JSON");
     cmd->add_option("--limit", *limit, "at most this many (default 1000)")
         ->check(CLI::Range(1, 1000000));
+    cmd->footer("Example:\n  sftpctl notices list --failed --json");
     cmd->callback([&ctx, failed, as_json, limit] {
       ctx.Run([&]() -> Status {
         auto db = ctx.Database();
@@ -75,6 +79,9 @@ void RegisterNoticesCommands(CLI::App& app, CommandContext& ctx) {
         "retry", "queue failed notices again (all, or the ids given); the next sweep sends them");
     auto ids = std::make_shared<std::vector<int64_t>>();
     cmd->add_option("ids", *ids, "notice ids (default: every failed notice)");
+    cmd->footer(
+        "Example:\n  sftpctl notices retry 12 14\n  sftpctl notices retry          (every failed "
+        "notice)");
     cmd->callback([&ctx, ids] {
       ctx.Run([&]() -> Status {
         auto db = ctx.Database();
@@ -82,7 +89,7 @@ void RegisterNoticesCommands(CLI::App& app, CommandContext& ctx) {
           return db.error();
         }
         lifecycle::OutboxStore outbox(**db);
-        auto n = outbox.RetryFailed(*ids, ctx.clock().Now());
+        auto n = outbox.RetryFailed(*ids, ctx.clock().Now(), ctx.Actor().name);
         if (!n) {
           return n.error();
         }

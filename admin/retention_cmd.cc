@@ -11,13 +11,18 @@ namespace sftplc::admin {
 void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
   auto* group = app.add_subcommand("retention", "what is held, until when");
   group->require_subcommand(1);
+  group->footer(
+      "Example:\n  sftpctl retention report\nRun a command with --help for its options and an "
+      "example.");
   auto* cmd = group->add_subcommand(
       "report", "every record with its deadline; exit 6 if anything is past it");
   auto as_json = std::make_shared<bool>(false);
   auto all = std::make_shared<bool>(false);
   cmd->add_flag("--json", *as_json, "print JSON (every record)");
   cmd->add_flag("--all", *all, "text: list every record, not only those needing attention");
-  cmd->footer("Exit codes: 0 nothing past its deadline, 6 something is (listed).");
+  cmd->footer(
+      "Example:\n  sftpctl retention report --all\nExit codes: 0 nothing past its deadline, 6 "
+      "something is (listed).");
   cmd->callback([&ctx, as_json, all] {
     ctx.Run([&]() -> Status {
       auto cfg = ctx.Config();
@@ -37,6 +42,7 @@ void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
         for (const auto& e : rep->entries) {
           entries.push_back({{"record", e.record},
                              {"account_id", e.account_id.str()},
+                             {"name", e.name},
                              {"state", e.state},
                              {"rule", e.rule},
                              {"deadline", TimeJson(e.deadline)},
@@ -60,7 +66,9 @@ void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
           if (!*all && e.status == "ok") {
             continue;
           }
-          std::cout << "  " << e.status << "  " << e.record << "  " << e.account_id.str() << "  "
+          // A storage entry by its name, which is its account id when it has one.
+          std::cout << "  " << e.status << "  " << e.record << "  "
+                    << (e.record == "files" ? e.name : e.account_id.str()) << "  "
                     << e.rule << "  " << FormatTime(e.deadline)
                     << (e.note.empty() ? "" : "  " + e.note) << "\n";
         }

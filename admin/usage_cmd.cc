@@ -56,7 +56,8 @@ void RegisterShow(CLI::App& group, CommandContext& ctx) {
   auto* cmd = group.add_subcommand("show", "list the sessions and failed logins of one account");
   cmd->add_option("account", o->account, "the account: its username or its 32-hex-digit id")
       ->required();
-  cmd->add_option("--since", o->since, "only from this date (YYYY-MM-DD, UTC)");
+  cmd->add_option("--since", o->since,
+                  "only from this time: YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ");
   cmd->add_option("--limit", o->limit, "at most this many sessions (newest first; default 100)")
       ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--json", o->json, "print JSON");
@@ -141,7 +142,9 @@ void RegisterReport(CLI::App& group, CommandContext& ctx) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = group.add_subcommand("report", "totals per account (sessions, bytes, files)");
-  cmd->add_option("--since", o->since, "only sessions started from this date (YYYY-MM-DD, UTC)");
+  cmd->add_option("--since", o->since,
+                  "only sessions started from this time: YYYY-MM-DD (midnight UTC) or "
+                  "YYYY-MM-DDTHH:MM:SSZ");
   cmd->add_flag("--json", o->json, "print JSON");
   cmd->footer("Example:\n  sftpctl usage report --since 2026-01-01 --json");
   cmd->callback([&ctx, o] {
@@ -200,6 +203,9 @@ void RegisterReport(CLI::App& group, CommandContext& ctx) {
 void RegisterUsageCommands(CLI::App& app, CommandContext& ctx) {
   auto* group = app.add_subcommand("usage", "usage records of SFTP sessions");
   group->require_subcommand(1);
+  group->footer(
+      "Example:\n  sftpctl usage show acme-ftp --since 2026-11-01\nRun a command with --help for "
+      "its options and an example.");
   RegisterShow(*group, ctx);
   RegisterReport(*group, ctx);
 }

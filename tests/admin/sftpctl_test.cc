@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -368,7 +369,8 @@ TEST_F(SftpctlTest, UsageErrors) {
   EXPECT_EQ(Ctl({"account", "list", "--json"}).out, "[]\n");
 }
 
-// Every command answers --help with exit 0 and an example.
+// Every group and command answers --help with exit 0 and its own example: after "Example:"
+// a command line that names it. The top level lists every exit code.
 TEST_F(SftpctlTest, HelpHasExamples) {
   std::vector<std::vector<std::string>> commands = {{},
                                                     {"account"},
@@ -391,6 +393,28 @@ TEST_F(SftpctlTest, HelpHasExamples) {
                                                     {"db", "status"},
                                                     {"config"},
                                                     {"config", "check"},
+                                                    {"account", "confirm"},
+                                                    {"account", "erase"},
+                                                    {"account", "export"},
+                                                    {"ban"},
+                                                    {"ban", "list"},
+                                                    {"ban", "remove"},
+                                                    {"usage"},
+                                                    {"usage", "show"},
+                                                    {"usage", "report"},
+                                                    {"lifecycle"},
+                                                    {"lifecycle", "run"},
+                                                    {"lifecycle", "plan"},
+                                                    {"notices"},
+                                                    {"notices", "list"},
+                                                    {"notices", "retry"},
+                                                    {"retention"},
+                                                    {"retention", "report"},
+                                                    {"files"},
+                                                    {"files", "list"},
+                                                    {"files", "put"},
+                                                    {"files", "get"},
+                                                    {"files", "rm"},
                                                     {"hostkey"},
                                                     {"hostkey", "show"}};
   for (const auto& c : commands) {
@@ -402,8 +426,28 @@ TEST_F(SftpctlTest, HelpHasExamples) {
     }
     auto r = RunCommand(cmd + " --help");
     EXPECT_EQ(r.exit_code, 0) << name;
-    EXPECT_NE(r.out.find("Example:"), std::string::npos) << name;
-    EXPECT_NE(r.out.find("sftpctl"), std::string::npos) << name;
+    auto example = r.out.find("Example:");
+    if (example == std::string::npos) {
+      ADD_FAILURE() << name << ": no example:\n" << r.out;
+      continue;
+    }
+    // The example names this command (a global flag such as --config may come between).
+    std::string text = r.out.substr(example);
+    auto at = text.find("sftpctl");
+    EXPECT_NE(at, std::string::npos) << name << ":\n" << r.out;
+    if (!name.empty() && at != std::string::npos) {
+      EXPECT_TRUE(text.find(name + " ", at) != std::string::npos ||
+                  text.find(name + "\n", at) != std::string::npos)
+          << name << ":\n" << r.out;
+    }
+  }
+  auto top = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --help");
+  EXPECT_NE(top.out.find("6 past a deadline"), std::string::npos) << top.out;
+  auto line = top.out.find("\n  account ");
+  ASSERT_NE(line, std::string::npos) << top.out;
+  std::string account = top.out.substr(line + 1, top.out.find('\n', line + 1) - line - 1);
+  for (const char* word : {"confirm", "erase", "export"}) {
+    EXPECT_NE(account.find(word), std::string::npos) << account;
   }
 }
 
@@ -650,6 +694,286 @@ TEST_F(SftpctlTest, BadPasswordsChangeNothing) {
   EXPECT_EQ(arg.exit_code, 1) << arg.err;
   EXPECT_EQ(Snapshot(), before);
   EXPECT_EQ(StoredHash("acme-ftp"), "");
+}
+
+// account export --output never leaves personal data in a file others can read: an existing
+// file is refused (exit 3, untouched) unless --force, which replaces it (a symbolic link: the
+// link, never its target) with a new 0600 file; no temporary file is left behind.
+TEST_F(SftpctlTest, ExportOutputIsPrivateAndReplacedOnlyWithForce) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::string out_dir = dir_.Sub("out");
+  std::filesystem::create_directory(out_dir);
+  std::string target = out_dir + "/export.json";
+  WriteFile(target, "old contents\n");
+  ASSERT_EQ(chmod(target.c_str(), 0644), 0);
+  auto r = Ctl({"account", "export", "acme-ftp", "--output", target});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("--force"), std::string::npos) << r.err;
+  EXPECT_EQ(::sftplc::testing::ReadFile(target), "old contents\n");
+
+  r = Ctl({"account", "export", "acme-ftp", "--output", target, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(::sftplc::testing::ReadFile(target).find("ada@example.com"), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(lstat(target.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  std::string elsewhere = dir_.Sub("elsewhere.txt");
+  WriteFile(elsewhere, "not an export\n");
+  std::string link = out_dir + "/link.json";
+  ASSERT_EQ(symlink(elsewhere.c_str(), link.c_str()), 0);
+  EXPECT_EQ(Ctl({"account", "export", "acme-ftp", "--output", link}).exit_code, 3);
+  r = Ctl({"account", "export", "acme-ftp", "--format", "text", "--output", link, "--force"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(::sftplc::testing::ReadFile(elsewhere), "not an export\n");
+  ASSERT_EQ(lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+
+  r = Ctl({"account", "export", "acme-ftp", "--output", out_dir, "--force"});
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  ExpectOneErrorLine(r);
+
+  std::vector<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(out_dir)) {
+    names.push_back(e.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"export.json", "link.json"}));
+}
+
+// retention report ignores lost+found, and names any other entry of storage.root that is not an
+// account folder (it stays overdue, exit 6, until it is moved away).
+TEST_F(SftpctlTest, RetentionReportNamesStrayStorageEntries) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  std::filesystem::create_directories(dir_.Sub("files/lost+found"));
+  auto r = Ctl({"retention", "report"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  std::filesystem::create_directories(dir_.Sub("files/old-exports"));
+  r = Ctl({"retention", "report"});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.out.find("old-exports"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("lost+found"), std::string::npos) << r.out;
+
+  r = Ctl({"retention", "report", "--json"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  json j = json::parse(r.out);
+  int files = 0;
+  for (const auto& e : j["entries"]) {
+    if (e["record"] == "files") {
+      ++files;
+      EXPECT_EQ(e["name"], "old-exports");
+      EXPECT_EQ(e["account_id"], "");
+      EXPECT_EQ(e["status"], "overdue");
+    } else {
+      EXPECT_EQ(e["name"], "");
+    }
+  }
+  EXPECT_EQ(files, 1);
+  EXPECT_EQ(j["overdue"], 1);
+}
+
+// account erase of an id whose account is gone but whose storage folder was left behind (an
+// interrupted purge) removes the folder, even an empty one, says what it removed, exits 0 and
+// writes an account.erase audit row; afterwards nothing is held (exit 2).
+TEST_F(SftpctlTest, EraseRemovesLeftoverStorageFolder) {
+  const std::string id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  const std::string empty_id = "1f1e2d3c4b5a69788796a5b4c3d2e1f0";
+  WriteFile(dir_.Sub("files/" + id + "/sub/a.txt"), "a");
+  WriteFile(dir_.Sub("files/" + id + "/b.txt"), "bb");
+  std::filesystem::create_directories(dir_.Sub("files/" + empty_id));
+
+  auto r = Ctl({"account", "erase", id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("storage folder"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 file(s)"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("files/" + id)));
+  r = Ctl({"account", "erase", empty_id, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("storage folder"), std::string::npos) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("files/" + empty_id)));
+
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  for (const std::string& erased : {id, empty_id}) {
+    auto rows = db->Read<int>([&](soci::session& s) -> Result<int> {
+      int n = 0;
+      std::string actor = "admin:" + OsUser();
+      s << "SELECT COUNT(*) FROM audit_events WHERE action = 'account.erase' AND "
+           "account_id = :i AND actor = :a",
+          soci::use(erased), soci::use(actor), soci::into(n);
+      return n;
+    });
+    EXPECT_EQ(rows.value_or(-1), 1) << erased;
+  }
+  r = Ctl({"account", "erase", id, "--yes"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_EQ(Ctl({"retention", "report"}).exit_code, 0);
+}
+
+// A folder of the account that cannot be read makes account export fail (exit 5, naming the
+// folder as the client sees it) instead of handing out an incomplete inventory of the files.
+TEST_F(SftpctlTest, ExportFailsOnUnreadableFolder) {
+  auto c = Create("acme-ftp");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::string id = c.out.substr(c.out.find("id=") + 3, 32);
+  std::string root = dir_.Sub("files/" + id);
+  WriteFile(root + "/outgoing/2026/invoice.pdf", "pdf");
+  WriteFile(root + "/readme.txt", "hi");
+  auto ok = Ctl({"account", "export", "acme-ftp"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(json::parse(ok.out)["categories"][3]["data"].size(), 2u);
+
+  // root reads anything: run without the capabilities that let it (the files are its own).
+  std::string prefix =
+      geteuid() == 0 ? "setpriv --bounding-set=-dac_override,-dac_read_search " : "";
+  std::string export_cmd = prefix + ::sftplc::testing::BinaryPath("admin/sftpctl") +
+                           " --config " + Q(config_) + " account export acme-ftp";
+  for (const std::string& folder : {std::string("/outgoing/2026"), std::string("/")}) {
+    std::string path = folder == "/" ? root : root + folder;
+    ASSERT_EQ(chmod(path.c_str(), 0), 0);
+    auto r = RunCommand(export_cmd);
+    chmod(path.c_str(), 0700);
+    EXPECT_EQ(r.exit_code, 5) << folder << ": " << r.out << r.err;
+    ExpectOneErrorLine(r);
+    EXPECT_NE(r.err.find("\"" + folder + "\""), std::string::npos) << r.err;
+  }
+}
+
+// A broken lifecycle.templates_dir blocks only what renders a notice (lifecycle run): account
+// confirm, lifecycle plan, a dry run and an erasure work without the templates.
+TEST_F(SftpctlTest, BrokenTemplatesDoNotBlockErasure) {
+  WriteFile(config_, ::sftplc::testing::ReadFile(config_) +
+                         "[lifecycle]\ntemplates_dir = \"no-such-templates\"\n");
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  auto r = Ctl({"account", "confirm", "acme-ftp"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Ctl({"lifecycle", "plan"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Ctl({"lifecycle", "run", "--dry-run"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Ctl({"lifecycle", "run"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("templates_dir"), std::string::npos) << r.err;
+  r = Ctl({"account", "erase", "acme-ftp", "--yes"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Count("accounts"), 0);
+}
+
+// notices retry of an unknown id is exit 2 naming it, and changes nothing; a retry writes one
+// notices.retry audit row per notice queued again. An access request (account export) is
+// audited too, with no personal values.
+TEST_F(SftpctlTest, NoticesRetryAndExportAreAudited) {
+  auto c = Create("acme-ftp");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::string id = c.out.substr(c.out.find("id=") + 3, 32);
+  {
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Write<int>([&](soci::session& s) -> Result<int> {
+      s << "INSERT INTO outbox (id, account_id, kind, event_key, state, created_at, attempts, "
+           "last_error) VALUES (1, :a, 'inactivity_notice', 'inactivity:1', 'failed', 1000, 3, "
+           "'smtp code 550')",
+          soci::use(id);
+      s << "INSERT INTO outbox (id, account_id, kind, event_key, state, created_at, attempts, "
+           "sent_at) VALUES (2, :a, 'files_waiting', 'files:1', 'sent', 1000, 1, 1001)",
+          soci::use(id);
+      return 0;
+    }));
+  }
+  auto audit = [&](const std::string& action) {
+    auto db = OpenDb();
+    std::vector<std::string> out;
+    if (!db) {
+      return out;
+    }
+    auto rows = db->Read<std::vector<std::string>>(
+        [&](soci::session& s) -> Result<std::vector<std::string>> {
+          std::vector<std::string> v;
+          std::string actor, account, detail;
+          soci::statement st = (s.prepare << "SELECT actor, account_id, detail FROM "
+                                             "audit_events WHERE action = :a ORDER BY id",
+                                soci::use(action), soci::into(actor), soci::into(account),
+                                soci::into(detail));
+          st.execute();
+          while (st.fetch()) {
+            v.push_back(actor + "|" + account + "|" + detail);
+          }
+          return v;
+        });
+    return rows.value_or(out);
+  };
+  auto state = [&] {
+    auto l = Ctl({"notices", "list", "--json"});
+    return json::parse(l.out)[1]["state"].get<std::string>();  // newest first: id 2, then 1
+  };
+
+  auto r = Ctl({"notices", "retry", "1", "77", "78"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("77"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("78"), std::string::npos) << r.err;
+  EXPECT_EQ(state(), "failed");
+  EXPECT_TRUE(audit("notices.retry").empty());
+
+  r = Ctl({"notices", "retry", "1", "2"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("1 notice(s) queued again"), std::string::npos) << r.out;
+  EXPECT_EQ(state(), "pending");
+  EXPECT_EQ(audit("notices.retry"),
+            (std::vector<std::string>{"admin:" + OsUser() + "|" + id +
+                                      "|notice=1 kind=inactivity_notice"}));
+  r = Ctl({"notices", "retry"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(audit("notices.retry").size(), 1u);
+
+  ASSERT_EQ(Ctl({"account", "export", "acme-ftp"}).exit_code, 0);
+  ASSERT_EQ(Ctl({"account", "export", id, "--format", "text", "--output", dir_.Sub("a.txt")})
+                .exit_code,
+            0);
+  auto exports = audit("account.export");
+  ASSERT_EQ(exports.size(), 2u);
+  for (const auto& row : exports) {
+    EXPECT_EQ(row.rfind("admin:" + OsUser() + "|" + id + "|", 0), 0u) << row;
+    for (const char* personal : {"Ada", "Lovelace", "example.com", "7700", "a.txt"}) {
+      EXPECT_EQ(row.find(personal), std::string::npos) << row;
+    }
+  }
+}
+
+// The export says retention periods in words ("2 years", "30 days"); its text gives an active
+// account's deletion date as the earliest (each login moves it later) and a closed account's as
+// the latest. --since names both forms it accepts.
+TEST_F(SftpctlTest, ExportRetentionWording) {
+  ASSERT_EQ(Create("acme-ftp").exit_code, 0);
+  auto r = Ctl({"account", "export", "acme-ftp"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string retention = json::parse(r.out)["categories"][0]["retention"];
+  EXPECT_NE(retention.find("2 years without a login"), std::string::npos) << retention;
+  EXPECT_NE(retention.find("within 30 days"), std::string::npos) << retention;
+  EXPECT_EQ(retention.find("2y"), std::string::npos) << retention;
+  r = Ctl({"account", "export", "acme-ftp", "--format", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("not before"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("at the latest"), std::string::npos) << r.out;
+
+  ASSERT_EQ(Ctl({"account", "close", "acme-ftp"}).exit_code, 0);
+  r = Ctl({"account", "export", "acme-ftp", "--format", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("deleted within 30 days of the closure"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("at the latest"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("not before"), std::string::npos) << r.out;
+
+  for (const char* cmd : {"show", "report"}) {
+    auto help = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " usage " + cmd +
+                           " --help");
+    EXPECT_NE(help.out.find("YYYY-MM-DDTHH:MM:SSZ"), std::string::npos) << help.out;
+  }
 }
 
 }  // namespace

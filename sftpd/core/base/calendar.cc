@@ -32,6 +32,19 @@ std::string Period::ToString() const {
   return std::to_string(count) + suffix;
 }
 
+std::string Period::ToWords() const {
+  const char* unit_name = "day";
+  switch (unit) {
+    case Unit::kSeconds: unit_name = "second"; break;
+    case Unit::kMinutes: unit_name = "minute"; break;
+    case Unit::kHours: unit_name = "hour"; break;
+    case Unit::kDays: unit_name = "day"; break;
+    case Unit::kMonths: unit_name = "month"; break;
+    case Unit::kYears: unit_name = "year"; break;
+  }
+  return std::to_string(count) + " " + unit_name + (count == 1 ? "" : "s");
+}
+
 Result<Period> Period::Parse(std::string_view text) {
   auto bad = [&] {
     return Error::InvalidArgument(fmt::format(

@@ -21,6 +21,8 @@ struct Period {
   friend bool operator==(const Period&, const Period&) = default;
   // "30d", "2y", "1h" - the form Parse() reads.
   std::string ToString() const;
+  // In words for people: "30 days", "2 years", "1 month", "1 hour", "15 minutes".
+  std::string ToWords() const;
   // Parses "<n><unit>" with unit one of s, min, h, d, m (calendar months), y (calendar years);
   // n is 0..100000. kInvalidArgument with a message naming the accepted forms otherwise.
   static Result<Period> Parse(std::string_view text);

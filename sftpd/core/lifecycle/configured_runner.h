@@ -1,8 +1,9 @@
 #pragma once
 
-// The lifecycle runner as the configuration describes it: templates from
-// lifecycle.templates_dir (or the built-in ones) and, when delivery is wanted, the SMTP mailer
-// from [smtp]. Used by sftpd's background sweep and by sftpctl.
+// The lifecycle runner as the configuration describes it: when delivery is wanted, the SMTP
+// mailer from [smtp] and the templates from lifecycle.templates_dir (or the built-in ones);
+// without delivery nothing is rendered, so neither is loaded. Used by sftpd's background sweep
+// and by sftpctl.
 
 #include <memory>
 
@@ -23,7 +24,9 @@ struct ConfiguredRunner {
   std::unique_ptr<LifecycleRunner> runner;
 };
 
-// kInvalidArgument for broken templates or SMTP settings. REQUIRES: db outlives the result.
+// With `with_mailer`: kInvalidArgument for broken templates or SMTP settings, kNotFound for a
+// templates_dir that does not exist. Without it, never an error. REQUIRES: db outlives the
+// result.
 Result<ConfiguredRunner> MakeConfiguredRunner(db::Database& db, const config::Config& cfg,
                                               bool with_mailer);
 

@@ -157,17 +157,22 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
     auto acc = LoadAccount(s, b, id, false);
     json categories = json::array();
     if (acc) {
+      if (!files) {
+        // An export must be complete: better no copy than one that leaves files out.
+        return Error(files.error().code(),
+                     files.error().message() + "; the export would be incomplete");
+      }
       const Account& a = *acc;
       std::optional<TimePoint> deadline = AccountRetentionDeadline(a, lc);
       std::string while_open = fmt::format(
           "while the account is open; {} without a login or transfer we ask you to confirm, "
           "and if you do not within {} of our notice the account is closed and this data "
           "deleted within {}",
-          lc.inactivity_after.ToString(), lc.confirmation_window.ToString(),
-          lc.purge_after_closure.ToString());
+          lc.inactivity_after.ToWords(), lc.confirmation_window.ToWords(),
+          lc.purge_after_closure.ToWords());
       if (a.state == AccountState::kClosed) {
         while_open = fmt::format("the account is closed: deleted within {} of the closure",
-                                 lc.purge_after_closure.ToString());
+                                 lc.purge_after_closure.ToWords());
       }
       out["status"] = StateText(a.state);
       categories.push_back(Category(
@@ -194,16 +199,14 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           json{{"sessions", UsageSessions(s, b, id)},
                {"failed_logins", FailedLogins(s, b, id)}}));
       json file_list = json::array();
-      if (files) {
-        for (const auto& f : *files) {
-          if (f.is_dir) {
-            continue;
-          }
-          file_list.push_back({{"path", f.path},
-                               {"size", f.size},
-                               {"modified", FormatTime(f.modified)},
-                               {"symlink", f.is_symlink}});
+      for (const auto& f : *files) {
+        if (f.is_dir) {
+          continue;
         }
+        file_list.push_back({{"path", f.path},
+                             {"size", f.size},
+                             {"modified", FormatTime(f.modified)},
+                             {"symlink", f.is_symlink}});
       }
       categories.push_back(Category(
           "files", "The files in your account folder (exchanged between you and us).",
@@ -237,7 +240,7 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
         consent_retention = fmt::format(
             "while you consent: {} after our last communication with you, or {} after you "
             "withdraw consent, whichever is first",
-            lc.marketing_retention.ToString(), lc.withdrawal_purge.ToString());
+            lc.marketing_retention.ToWords(), lc.withdrawal_purge.ToWords());
       } else {
         consent_deadline = deadline;
         consent_retention = "with the account (no marketing consent stands)";
@@ -283,7 +286,7 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
             "To send you marketing you agreed to receive.", "consent",
             fmt::format("{} after our last communication with you, or {} after you withdraw "
                         "consent, whichever is first",
-                        lc.marketing_retention.ToString(), lc.withdrawal_purge.ToString()),
+                        lc.marketing_retention.ToWords(), lc.withdrawal_purge.ToWords()),
             FromUnix(due),
             json{{"full_name", full_name},
                  {"company", company},
@@ -299,6 +302,18 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
     out["categories"] = std::move(categories);
     return out;
   });
+}
+
+Status RecordExport(db::Database& db, const AccountId& id, TimePoint now,
+                    const std::string& actor, const std::string& detail) {
+  auto r = db.Write<int>([&](soci::session& s) -> Result<int> {
+    WriteAudit(s, now, actor, "account.export", id, detail);
+    return 0;
+  });
+  if (!r) {
+    return r.error();
+  }
+  return {};
 }
 
 std::string ExportText(const json& e) {
@@ -319,8 +334,18 @@ std::string ExportText(const json& e) {
     out += "Disclosed to:   no one\n";
     out += "Kept:           " + c.value("retention", "") + "\n";
     if (!c["retention_deadline"].is_null()) {
-      out += "Deleted by:     " + c["retention_deadline"].get<std::string>() +
-             " at the latest if nothing changes\n";
+      // For an active account the date is the earliest the data can go (next inactivity notice
+      // + window + purge): a login or transfer moves it later, so "at the latest" would be
+      // wrong. A standing marketing consent has its own deadline, which is a latest date.
+      bool consent_deadline =
+          c.value("category", "") == "marketing_consent" && c["data"].value("consent", false);
+      if (e.value("status", "") == "active" && !consent_deadline) {
+        out += "Deleted:        not before " + c["retention_deadline"].get<std::string>() +
+               " (each login or transfer moves this date later)\n";
+      } else {
+        out += "Deleted by:     " + c["retention_deadline"].get<std::string>() +
+               " at the latest if nothing changes\n";
+      }
     }
     out += "Data:\n";
     std::string dump = c["data"].dump(2);

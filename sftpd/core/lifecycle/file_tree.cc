@@ -93,30 +93,52 @@ Status RemoveDirAt(int parent, const char* name, RemovedCounts& counts, int dept
   return {};
 }
 
-void ListDirAt(int dirfd, const std::string& prefix, std::vector<FileEntry>& out, int depth) {
+// A folder of the account as the client sees it: "/" for the account's folder itself.
+std::string ClientPath(const std::string& prefix) { return "/" + prefix; }
+
+Error UnreadableFolder(const std::string& prefix) {
+  return Error::Unavailable(fmt::format("cannot read the folder \"{}\" of the account: {}",
+                                        ClientPath(prefix), std::strerror(errno)));
+}
+
+// Lists the folder `dirfd` (its path relative to the account's folder: `prefix`) and every
+// folder below it. An entry that vanishes meanwhile is skipped; anything else that cannot be
+// read is an error, so a listing is never silently incomplete.
+Status ListDirAt(int dirfd, const std::string& prefix, std::vector<FileEntry>& out, int depth) {
   if (depth > 256) {
-    return;
+    return Error::Unavailable(fmt::format(
+        "the folder \"{}\" of the account is nested too deep to list", ClientPath(prefix)));
   }
   int dup_fd = dup(dirfd);
   if (dup_fd < 0) {
-    return;
+    return UnreadableFolder(prefix);
   }
   DIR* dir = fdopendir(dup_fd);
   if (dir == nullptr) {
     close(dup_fd);
-    return;
+    return UnreadableFolder(prefix);
   }
   std::vector<std::string> names;
+  errno = 0;
   while (dirent* e = readdir(dir)) {
     if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
       names.emplace_back(e->d_name);
     }
+    errno = 0;
+  }
+  if (errno != 0) {
+    Error e = UnreadableFolder(prefix);
+    closedir(dir);
+    return e;
   }
   closedir(dir);
   for (const auto& n : names) {
     struct stat st;
     if (fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      continue;
+      if (errno == ENOENT) {
+        continue;
+      }
+      return UnreadableFolder(prefix);
     }
     FileEntry f;
     f.path = prefix.empty() ? n : prefix + "/" + n;
@@ -127,11 +149,18 @@ void ListDirAt(int dirfd, const std::string& prefix, std::vector<FileEntry>& out
     out.push_back(f);
     if (f.is_dir) {
       Fd sub(openat(dirfd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-      if (sub.get() >= 0) {
-        ListDirAt(sub.get(), f.path, out, depth + 1);
+      if (sub.get() < 0) {
+        if (errno == ENOENT) {
+          continue;
+        }
+        return UnreadableFolder(f.path);
+      }
+      if (Status s = ListDirAt(sub.get(), f.path, out, depth + 1); !s) {
+        return s;
       }
     }
   }
+  return {};
 }
 
 }  // namespace
@@ -183,9 +212,11 @@ Result<std::vector<FileEntry>> ListAccountFiles(const std::string& storage_root,
     if (errno == ENOENT) {
       return out;
     }
-    return Errno("cannot open the account folder");
+    return UnreadableFolder("");
   }
-  ListDirAt(fd.get(), "", out, 0);
+  if (Status s = ListDirAt(fd.get(), "", out, 0); !s) {
+    return s.error();
+  }
   std::sort(out.begin(), out.end(),
             [](const FileEntry& a, const FileEntry& b) { return a.path < b.path; });
   return out;

@@ -33,7 +33,8 @@ struct FileEntry {
 };
 
 // Lists <storage_root>/<id> without following links (empty when it does not exist), sorted by
-// path. kUnavailable when the root cannot be read.
+// path. kUnavailable, naming the folder as the client sees it ("/", "/outgoing"), when the root
+// or any folder below it cannot be read: the list is complete or there is none.
 Result<std::vector<FileEntry>> ListAccountFiles(const std::string& storage_root,
                                                 const AccountId& id);
 

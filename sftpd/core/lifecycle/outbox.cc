@@ -1,6 +1,11 @@
 #include "sftpd/core/lifecycle/outbox.h"
 
+#include <set>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "sftpd/core/lifecycle/account_rows.h"
 
 namespace sftplc::lifecycle {
 namespace {
@@ -70,26 +75,51 @@ Result<std::vector<Notice>> OutboxStore::Undelivered(int limit) {
   });
 }
 
-Result<int64_t> OutboxStore::RetryFailed(const std::vector<int64_t>& ids, TimePoint now) {
+Result<int64_t> OutboxStore::RetryFailed(const std::vector<int64_t>& ids, TimePoint now,
+                                         const std::string& actor) {
   return db_.Write<int64_t>([&](soci::session& s) -> Result<int64_t> {
     long long t = ToUnix(now);
-    if (ids.empty()) {
-      soci::statement st = (s.prepare << "UPDATE outbox SET state = 'pending', attempts = 0, "
-                                         "next_attempt_at = :t WHERE state = 'failed'",
-                            soci::use(t));
-      st.execute(true);
-      return static_cast<int64_t>(st.get_affected_rows());
-    }
-    int64_t n = 0;
-    for (int64_t id : ids) {
+    std::set<int64_t> wanted(ids.begin(), ids.end());
+    std::vector<int64_t> unknown;
+    for (int64_t id : wanted) {
       long long v = id;
-      soci::statement st = (s.prepare << "UPDATE outbox SET state = 'pending', attempts = 0, "
-                                         "next_attempt_at = :t WHERE state = 'failed' AND id = :id",
-                            soci::use(t), soci::use(v));
-      st.execute(true);
-      n += st.get_affected_rows();
+      int n = 0;
+      s << "SELECT COUNT(*) FROM outbox WHERE id = :id", soci::use(v), soci::into(n);
+      if (n == 0) {
+        unknown.push_back(id);
+      }
     }
-    return n;
+    if (!unknown.empty()) {
+      return Error::NotFound(fmt::format("no notice with id {}: nothing was queued again",
+                                         fmt::join(unknown, ", ")));
+    }
+    struct Row {
+      long long id = 0;
+      std::string account_id, kind;
+    };
+    std::vector<Row> rows;
+    {
+      Row r;
+      soci::statement st = (s.prepare << "SELECT id, account_id, kind FROM outbox WHERE "
+                                         "state = 'failed' ORDER BY id",
+                            soci::into(r.id), soci::into(r.account_id), soci::into(r.kind));
+      st.execute();
+      while (st.fetch()) {
+        if (wanted.empty() || wanted.count(r.id) != 0) {
+          rows.push_back(r);
+        }
+      }
+    }
+    for (const Row& r : rows) {
+      long long v = r.id;
+      s << "UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = :t "
+           "WHERE id = :id AND state = 'failed'",
+          soci::use(t), soci::use(v);
+      AccountId account = AccountId::Parse(r.account_id).value_or(AccountId());
+      WriteAudit(s, now, actor, "notices.retry", account,
+                 fmt::format("notice={} kind={}", r.id, r.kind));
+    }
+    return static_cast<int64_t>(rows.size());
   });
 }
 

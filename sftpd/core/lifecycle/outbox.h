@@ -37,8 +37,12 @@ class OutboxStore {
   Result<std::vector<Notice>> List(bool failed_only, const std::optional<AccountId>& account,
                                    int limit);
   // Puts failed notices back in the queue (attempts reset, due now); all of them, or those of
-  // `ids`. Returns how many. Idempotent.
-  Result<int64_t> RetryFailed(const std::vector<int64_t>& ids, TimePoint now);
+  // `ids` (ids of notices that are not failed are skipped). Writes one audit row per notice
+  // queued again (notices.retry, by `actor`, detail "notice=ID kind=KIND") in the same
+  // transaction. Returns how many. kNotFound, naming them, when an id has no notice: then
+  // nothing is changed. Idempotent.
+  Result<int64_t> RetryFailed(const std::vector<int64_t>& ids, TimePoint now,
+                              const std::string& actor);
   // Notices not yet delivered (pending or sending), oldest first.
   Result<std::vector<Notice>> Undelivered(int limit);
 

@@ -1,9 +1,12 @@
 #include "sftpd/core/lifecycle/retention.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -28,9 +31,16 @@ std::vector<std::string> StorageFolders(const std::string& root) {
     return out;
   }
   while (dirent* e = readdir(d)) {
-    if (e->d_name[0] != '.') {
-      out.emplace_back(e->d_name);
+    if (e->d_name[0] == '.') {
+      continue;
     }
+    // The file system's own folder at the root of a mount (mkfs makes it): no one's data.
+    struct stat st {};
+    if (std::string_view(e->d_name) == "lost+found" &&
+        fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+      continue;
+    }
+    out.emplace_back(e->d_name);
   }
   closedir(d);
   return out;
@@ -145,6 +155,7 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
       }
       RetentionEntry e;
       e.record = "files";
+      e.name = f;
       auto aid = AccountId::Parse(f);
       if (aid) {
         e.account_id = *aid;
@@ -154,7 +165,7 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
       e.status = "overdue";
       e.note = aid ? "a storage folder whose account is gone (an interrupted purge?): "
                      "`sftpctl account erase` removes it"
-                   : "a storage entry that is not an account folder";
+                   : "a storage entry that is not an account folder: move it out of storage.root";
       rep.overdue++;
       rep.entries.push_back(std::move(e));
     }

@@ -18,7 +18,9 @@ namespace sftplc::lifecycle {
 
 struct RetentionEntry {
   std::string record;  // "account", "marketing_contact", "files", "notice"
-  AccountId account_id;
+  AccountId account_id;  // empty for a storage entry whose name is no account id
+  std::string name;    // "files" records: the entry's name in storage.root (not personal data:
+                       // an account id or a folder the system made); "" for the others
   std::string state;   // account state, notice state, ...
   std::string rule;    // what happens at the deadline: "inactivity_notice", "purge", ...
   std::optional<TimePoint> deadline;
@@ -34,7 +36,8 @@ struct RetentionReport {
 };
 
 // Builds the report at `now` (every account, contact, undelivered or failed notice, and any
-// storage folder that belongs to no account).
+// entry of storage.root that belongs to no account; names starting with "." and the folder
+// lost+found that mkfs makes are not listed).
 Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Config& cfg,
                                              TimePoint now);
 

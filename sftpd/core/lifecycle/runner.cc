@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/account_rows.h"
@@ -808,29 +809,38 @@ Result<PurgeReceipt> LifecycleRunner::EraseNow(const AccountId& id, TimePoint no
       }
       return receipt;
     }
+    // No account: what may remain is the marketing contact of a purged account and a storage
+    // folder left behind (an interrupted purge, a folder made by hand). Both go.
     auto contact = LoadContact(s, b, id, true);
-    if (!contact) {
-      // Files left behind by an interrupted purge are still erased.
-      auto files = RemoveAccountRoot(cfg_.storage.root, id);
-      if (files && files->files > 0) {
-        PurgeReceipt pr;
-        pr.account_id = id;
-        pr.purged_at = now;
-        pr.reason = "erasure";
-        pr.files_deleted = files->files;
-        pr.bytes_deleted = files->bytes;
-        return pr;
-      }
+    bool folder = AccountRootExists(cfg_.storage.root, id);
+    if (!contact && !folder) {
       return Error::NotFound("nothing is held for this account id");
     }
-    DeleteContactInTx(s, id, now, "erasure");
-    WriteAudit(s, now, actor, "account.erase", id, "erasure request (marketing contact)");
     PurgeReceipt pr;
     pr.account_id = id;
     pr.purged_at = now;
     pr.reason = "erasure";
-    pr.contact_deleted_at = now;
-    pr.contact_deleted_reason = "erasure";
+    pr.folder_only = !contact;
+    if (folder) {
+      // First, as in a purge: if the folder cannot be removed, nothing else is done.
+      auto files = RemoveAccountRoot(cfg_.storage.root, id);
+      if (!files) {
+        return files.error();
+      }
+      pr.files_deleted = files->files;
+      pr.bytes_deleted = files->bytes;
+    }
+    if (contact) {
+      DeleteContactInTx(s, id, now, "erasure");
+      pr.contact_deleted_at = now;
+      pr.contact_deleted_reason = "erasure";
+    }
+    std::string detail = contact ? "erasure request (marketing contact)"
+                                 : "erasure request (storage folder without an account)";
+    if (folder) {
+      detail += fmt::format(" files={}", pr.files_deleted);
+    }
+    WriteAudit(s, now, actor, "account.erase", id, detail);
     return pr;
   });
   if (r) {
@@ -902,6 +912,9 @@ Status LifecycleRunner::QueueFilesNotice(const AccountId& id,
 Status LifecycleRunner::WithdrawContactConsent(const AccountId& id, TimePoint now,
                                                const std::string& source,
                                                const std::string& actor) {
+  if (auto st = accounts::ValidateConsentSource(source); !st) {
+    return st;
+  }
   const db::Backend b = db_.backend();
   auto r = db_.Write<int>([&](soci::session& s) -> Result<int> {
     auto c = LoadContact(s, b, id, true);
@@ -921,7 +934,8 @@ Status LifecycleRunner::WithdrawContactConsent(const AccountId& id, TimePoint no
     s << "UPDATE marketing_contacts SET consent = 0, consent_withdrawn_at = :t, delete_due = :d "
          "WHERE account_id = :id",
         soci::use(t), soci::use(due), soci::use(sid);
-    WriteAudit(s, now, actor, "contact.consent_withdraw", id, "");
+    // The same action as a withdrawal on a live account; the detail says which record.
+    WriteAudit(s, now, actor, "consent.withdraw", id, "record=marketing_contact");
     return 0;
   });
   if (!r) {

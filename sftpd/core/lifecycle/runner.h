@@ -81,6 +81,7 @@ struct PurgeReceipt {
   bool contact_kept = false;
   std::optional<TimePoint> contact_deleted_at;
   std::string contact_deleted_reason;  // "retention", "withdrawal", "erasure"
+  bool folder_only = false;  // EraseNow: only a storage folder left without an account was held
 };
 
 // The marketing contact kept after a purge while consent stands.
@@ -110,7 +111,10 @@ class LifecycleRunner {
   Result<std::vector<PlannedAction>> Plan(TimePoint now, TimePoint until);
 
   // An erasure request: the purge, now, the marketing contact and consent ledger included.
-  // Works on a purged account's remaining contact too. kNotFound when nothing is held.
+  // Works on what remains without an account too: a purged account's marketing contact, and a
+  // storage folder left behind (folder_only when that is all). Writes account.erase in the
+  // same transaction. kNotFound when nothing is held; kUnavailable when the folder cannot be
+  // removed (then nothing is erased).
   Result<PurgeReceipt> EraseNow(const AccountId& id, TimePoint now, const std::string& actor);
 
   // An admin confirms an account (the client replied): last_activity_at = now, back to active,
@@ -122,9 +126,11 @@ class LifecycleRunner {
   Status QueueFilesNotice(const AccountId& id, const std::vector<std::string>& files,
                           const std::string& event_key, TimePoint now);
 
-  // Consent withdrawn on a purged account's marketing contact: ledger row, and deletion
-  // scheduled at min(last communication + marketing_retention, now + withdrawal_purge).
-  // kNotFound without a contact; kAlreadyExists when consent is already withdrawn.
+  // Consent withdrawn on a purged account's marketing contact: ledger row, audit row
+  // (consent.withdraw, detail record=marketing_contact), and deletion scheduled at
+  // min(last communication + marketing_retention, now + withdrawal_purge). kInvalidArgument for
+  // a bad source (as accounts::ValidateConsentSource); kNotFound without a contact;
+  // kAlreadyExists when consent is already withdrawn.
   Status WithdrawContactConsent(const AccountId& id, TimePoint now, const std::string& source,
                                 const std::string& actor);
 

@@ -48,5 +48,16 @@ TEST(CalendarTest, ParsesDurations) {
   EXPECT_FALSE(Period::Parse(""));
 }
 
+// Periods read as words in what people get (an access export): singular for one.
+TEST(CalendarTest, PeriodsInWords) {
+  EXPECT_EQ(Period::Parse("2y")->ToWords(), "2 years");
+  EXPECT_EQ(Period::Parse("1y")->ToWords(), "1 year");
+  EXPECT_EQ(Period::Parse("30d")->ToWords(), "30 days");
+  EXPECT_EQ(Period::Parse("1m")->ToWords(), "1 month");
+  EXPECT_EQ(Period::Parse("1h")->ToWords(), "1 hour");
+  EXPECT_EQ(Period::Parse("15min")->ToWords(), "15 minutes");
+  EXPECT_EQ(Period::Parse("0d")->ToWords(), "0 days");
+}
+
 }  // namespace
 }  // namespace sftplc

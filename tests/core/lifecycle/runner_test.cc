@@ -291,7 +291,7 @@ TEST_P(RunnerTest, BackoffThenFailedThenRetry) {
   Days(clock, 60);
   EXPECT_EQ(env_->Get(id)->state, AccountState::kConfirmationPending);
   env_->mailer.SetDown(false);
-  EXPECT_EQ(*outbox.RetryFailed({}, clock.Now()), 1);
+  EXPECT_EQ(*outbox.RetryFailed({}, clock.Now(), "admin:test"), 1);
   testing::Sweep(*env_, clock.Now());
   EXPECT_EQ(env_->mailer.sent_count(), 1u);
   EXPECT_EQ(env_->Get(id)->notice_delivered_at, clock.Now());

@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/db/database.h"
 #include "tests/core/notify/smtp_sink_process.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -46,6 +48,15 @@ class SftpctlLifecycleTest : public ::testing::Test {
   CommandResult Ctl(const std::string& when, const std::string& args) {
     return RunCommand("TZ=UTC faketime '" + when + "' " + testing::BinaryPath("admin/sftpctl") +
                       " --config '" + dir_.Sub("sftpd.toml") + "' " + args);
+  }
+  // The test's SQLite database, opened beside sftpctl.
+  std::unique_ptr<db::Database> OpenDb() {
+    config::DatabaseConfig cfg;
+    cfg.url = "sqlite:" + dir_.Sub("accounts.db");
+    cfg.pool_size = 1;
+    auto db = db::Database::Open(cfg, GetLogger("store"));
+    EXPECT_TRUE(db) << db.error().ToString();
+    return db ? std::move(*db) : nullptr;
   }
   testing::TempDir dir_;
   std::unique_ptr<testing::SmtpSinkProcess> sink_;
@@ -183,6 +194,122 @@ TEST_F(SftpctlLifecycleTest, ExportConfirmPlanErase) {
   r = Ctl("2029-05-01 10:00:00", "notices list --failed --json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out).size(), 0u);
+}
+
+// Consent withdrawn on the marketing contact kept after a purge (named by id): consent show
+// and withdraw work, the first sweep after withdrawal_purge deletes the contact, and the purge
+// receipt records why; nothing of the person is left in the database files.
+TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
+  auto r = Ctl("2026-01-10 10:00:00",
+               "account create --username bob --name 'Bob Builder' --email bob@client.example "
+               "--phone '+44 151 496 0125' --marketing-consent --consent-source 'web form' "
+               "--no-password");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string id = r.out.substr(r.out.find("id=") + 3, 32);
+  ASSERT_EQ(Ctl("2026-01-11 10:00:00", "account close bob --reason request").exit_code, 0);
+  r = Ctl("2026-02-10 10:01:00", "lifecycle run --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(json::parse(r.out)["purged"], 1) << r.out;
+
+  r = Ctl("2026-03-01 09:00:00", "consent show " + id + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json shown = json::parse(r.out);
+  EXPECT_EQ(shown["account_id"], id);
+  EXPECT_TRUE(shown["username"].is_null());
+  EXPECT_EQ(shown["marketing_consent"], true);
+  EXPECT_EQ(shown["events"].size(), 1u);
+  EXPECT_EQ(Ctl("2026-03-01 09:00:00", "consent show bob").exit_code, 2);
+
+  r = Ctl("2026-03-01 10:00:00", "consent withdraw " + id + " --source 'email 2026-03-01'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("2026-03-31T10:00:0"), std::string::npos) << r.out;
+  EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent withdraw " + id + " --source again").exit_code,
+            3);
+  EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent grant " + id + " --source again").exit_code, 2);
+  r = Ctl("2026-03-01 10:05:00", "consent show " + id + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  shown = json::parse(r.out);
+  EXPECT_EQ(shown["marketing_consent"], false);
+  EXPECT_EQ(shown["consent_withdrawn_at"].get<std::string>().rfind("2026-03-01T10:00:0", 0), 0u);
+  ASSERT_EQ(shown["events"].size(), 2u);
+  EXPECT_EQ(shown["events"][1]["granted"], false);
+  EXPECT_EQ(shown["events"][1]["source"], "email 2026-03-01");
+  r = Ctl("2026-03-01 10:05:00", "consent show " + id);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("withdrawn"), std::string::npos) << r.out;
+
+  r = Ctl("2026-03-02 10:00:00", "retention report --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  json report = json::parse(r.out);
+  bool listed = false;
+  for (const auto& e : report["entries"]) {
+    if (e["record"] == "marketing_contact") {
+      listed = true;
+      EXPECT_EQ(e["state"], "withdrawn");
+      EXPECT_EQ(e["deadline"].get<std::string>().rfind("2026-03-31T10:00:0", 0), 0u);
+    }
+  }
+  EXPECT_TRUE(listed);
+
+  r = Ctl("2026-03-31 09:59:00", "lifecycle run --json");
+  EXPECT_EQ(json::parse(r.out)["contacts_deleted"], 0) << r.out;
+  r = Ctl("2026-03-31 10:01:00", "lifecycle run --json");
+  EXPECT_EQ(json::parse(r.out)["contacts_deleted"], 1) << r.out;
+  EXPECT_EQ(Ctl("2026-03-31 10:02:00", "consent show " + id).exit_code, 2);
+  r = Ctl("2026-03-31 10:02:00", "account export " + id);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["categories"].size(), 0u);
+
+  auto db = OpenDb();
+  ASSERT_TRUE(db);
+  auto receipt = db->Read<std::string>([&](soci::session& s) -> Result<std::string> {
+    std::string reason;
+    s << "SELECT contact_deleted_reason FROM purge_receipts WHERE account_id = :i",
+        soci::use(id), soci::into(reason);
+    return reason;
+  });
+  EXPECT_EQ(receipt.value_or(""), "withdrawal");
+  auto withdrawals = db->Read<int>([&](soci::session& s) -> Result<int> {
+    int n = 0;
+    s << "SELECT COUNT(*) FROM audit_events WHERE action = 'consent.withdraw' AND "
+         "account_id = :i AND actor LIKE 'admin:%'",
+        soci::use(id), soci::into(n);
+    return n;
+  });
+  EXPECT_EQ(withdrawals.value_or(-1), 1);
+  db.reset();
+  for (const char* f : {"accounts.db", "accounts.db-wal"}) {
+    for (const char* needle : {"bob@client.example", "Bob Builder", "4960125"}) {
+      EXPECT_FALSE(FileContains(dir_.Sub(f), needle)) << needle << " found in " << f;
+    }
+  }
+}
+
+// A sweep that skipped a row because of an error exits 5, with --json as without.
+TEST_F(SftpctlLifecycleTest, RunExitsFiveOnErrorsAlsoWithJson) {
+  ASSERT_EQ(Ctl("2024-01-10 10:00:00",
+                "account create --username ada --name 'Ada L' --email ada@client.example "
+                "--phone '+44 151 496 0124' --no-password")
+                .exit_code,
+            0);
+  {
+    // The notice goes out, but its result cannot be recorded.
+    auto db = OpenDb();
+    ASSERT_TRUE(db);
+    ASSERT_TRUE(db->Write<int>([](soci::session& s) -> Result<int> {
+      s << "CREATE TRIGGER settle_fails BEFORE UPDATE OF state ON outbox "
+           "WHEN NEW.state = 'sent' BEGIN SELECT RAISE(ABORT, 'injected failure'); END";
+      return 0;
+    }));
+  }
+  auto r = Ctl("2026-01-10 10:00:01", "lifecycle run --json");
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  json sweep = json::parse(r.out);
+  EXPECT_EQ(sweep["errors"], 1);
+  EXPECT_EQ(sweep["notices_sent"], 0);
+  r = Ctl("2026-01-10 10:20:00", "lifecycle run");  // after the lease of the first attempt
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  EXPECT_NE(r.out.find("errors 1"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -255,7 +255,7 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
     }
     // An operator retries failed notices once a week.
     if (day % 7 == 6) {
-      ASSERT_TRUE(outbox.RetryFailed({}, day_start + Seconds(3600)));
+      ASSERT_TRUE(outbox.RetryFailed({}, day_start + Seconds(3600), "admin:sim"));
     }
 
     auto report = env_->runner->RunOnce(sweep_at);
