@@ -36,6 +36,18 @@ std::vector<std::string> FetchIds(soci::statement& st, std::string& id) {
   return out;
 }
 
+// What makes a row due for the sweep at :now, shared by the claims and by AnythingDue(). Each
+// is answered by one index: next_action_due; the partial indexes of 0005_sweep_indexes
+// (closed accounts not yet scheduled for a purge, pending accounts with activity since the
+// notice); outbox_due; marketing_contacts_delete_due.
+constexpr const char* kAccountDue = "next_action_due <= :now";
+constexpr const char* kAccountUnscheduled = "next_action_due IS NULL";
+constexpr const char* kClosedUnscheduled = "state = 'closed' AND next_action <> 'purge'";
+constexpr const char* kPendingWithActivity =
+    "state = 'confirmation_pending' AND last_activity_at > notice_queued_at";
+constexpr const char* kNoticeDue = "next_attempt_at <= :now AND state IN ('pending', 'sending')";
+constexpr const char* kContactDue = "delete_due <= :now";
+
 // What a claim found: the rows, and whether there were as many as it asked for (then more may
 // be due, and the sweep claims again).
 struct DueAccounts {
@@ -46,8 +58,7 @@ struct DueAccounts {
 // Accounts with something due at `now`, never-scheduled accounts (next_action_due NULL:
 // created or changed by the account store), closed accounts not yet scheduled for a purge (a
 // closure made elsewhere that kept an older schedule) and pending accounts with activity since
-// the notice; whole rows, locked on PostgreSQL when `lock`. Each query reads an index of the
-// rows it wants only (next_action_due; the partial indexes of 0005_sweep_indexes).
+// the notice; whole rows, locked on PostgreSQL when `lock`.
 DueAccounts LoadDueAccounts(soci::session& s, db::Backend b, long long now, int limit, bool lock) {
   const std::string lk = lock ? SkipLocked(b) : "";
   const long long n = limit;
@@ -62,12 +73,12 @@ DueAccounts LoadDueAccounts(soci::session& s, db::Backend b, long long now, int 
     out.accounts.insert(out.accounts.end(), std::make_move_iterator(rows.begin()),
                         std::make_move_iterator(rows.end()));
   };
-  more("WHERE next_action_due <= :now ORDER BY next_action_due LIMIT :n", {now});
-  more("WHERE next_action_due IS NULL LIMIT :n", {});
-  more("WHERE state = 'closed' AND next_action <> 'purge' LIMIT :n", {});
+  more(fmt::format("WHERE {} ORDER BY next_action_due LIMIT :n", kAccountDue), {now});
+  more(fmt::format("WHERE {} LIMIT :n", kAccountUnscheduled), {});
+  more(fmt::format("WHERE {} LIMIT :n", kClosedUnscheduled), {});
   // Activity without a login (a transfer) while a notice is out: confirmed at once, even if
   // the store kept the scheduled closure date.
-  more("WHERE state = 'confirmation_pending' AND last_activity_at > notice_queued_at LIMIT :n", {});
+  more(fmt::format("WHERE {} LIMIT :n", kPendingWithActivity), {});
   // Counted before duplicates go: a full claim may hide more rows behind them.
   out.full = static_cast<long long>(out.accounts.size()) >= n;
   std::stable_sort(out.accounts.begin(), out.accounts.end(),
@@ -76,6 +87,41 @@ DueAccounts LoadDueAccounts(soci::session& s, db::Backend b, long long now, int 
                                  [](const Account& x, const Account& y) { return x.id == y.id; }),
                      out.accounts.end());
   return out;
+}
+
+// Which phases of a sweep at `now` have anything to do.
+struct DuePhases {
+  bool accounts = true;
+  bool notices = true;
+  bool contacts = true;
+};
+
+// `condition` with its one ":now" renamed: SQLite binds every ":now" of a statement as one
+// parameter and PostgreSQL each as its own, so a statement using it more than once names each.
+std::string Renamed(const char* condition, const char* name) {
+  std::string out = condition;
+  out.replace(out.find(":now"), 4, name);
+  return out;
+}
+
+// One read answering DuePhases, so that a sweep with nothing due (most of them) costs one
+// query and takes no write lock. Rows that fall due after it wait for the next sweep.
+DuePhases AnythingDue(soci::session& s, long long now) {
+  static const std::string sql = fmt::format(
+      "SELECT CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE {}) OR EXISTS (SELECT 1 FROM "
+      "accounts WHERE {}) OR EXISTS (SELECT 1 FROM accounts WHERE {}) OR EXISTS (SELECT 1 FROM "
+      "accounts WHERE {}) THEN 1 ELSE 0 END, CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE {}) "
+      "THEN 1 ELSE 0 END, CASE WHEN EXISTS (SELECT 1 FROM marketing_contacts WHERE {}) THEN 1 "
+      "ELSE 0 END",
+      Renamed(kAccountDue, ":now1"), kAccountUnscheduled, kClosedUnscheduled, kPendingWithActivity,
+      Renamed(kNoticeDue, ":now2"), Renamed(kContactDue, ":now3"));
+  int accounts = 1, notices = 1, contacts = 1;
+  long long t1 = now, t2 = now, t3 = now;
+  soci::statement st =
+      db::OneShot(s, sql, soci::into(accounts), soci::into(notices), soci::into(contacts),
+                  soci::use(t1), soci::use(t2), soci::use(t3));
+  st.execute(true);
+  return {accounts != 0, notices != 0, contacts != 0};
 }
 
 // Stores the policy's next action on `a` (kNone is stored as "" with kNeverDue).
@@ -265,11 +311,20 @@ LifecycleRunner::LifecycleRunner(db::Database& db, config::Config cfg, notify::M
 Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& opts) {
   SweepReport report;
   int batch = std::max(1, opts.batch_size);
+  DuePhases due;
+  if (!opts.dry_run) {
+    auto d = db_.Read<DuePhases>(
+        [&](soci::session& s) -> Result<DuePhases> { return AnythingDue(s, ToUnix(now)); });
+    if (!d) {
+      return d.error();
+    }
+    due = *d;
+  }
   // Accounts. A claim that found fewer rows than it asked for has seen everything due; one
   // that found only rows handled earlier in this sweep would find them again: both end it.
   std::unordered_set<std::string> seen;
   int64_t done = 0;
-  while (true) {
+  while (due.accounts) {
     auto n = AccountBatch(now, opts, report, seen);
     if (!n) {
       return n.error();
@@ -328,8 +383,8 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
       SPDLOG_LOGGER_WARN(log_, "checkpoint after purge deferred error=\"{}\"", cp.error().ToString());
     }
   }
-  // Notices.
-  if (mailer_ != nullptr) {
+  // Notices, including those the account phase just queued.
+  if (mailer_ != nullptr && (due.notices || report.notices_queued > 0)) {
     int64_t handled = 0;
     while (true) {
       auto jobs = ClaimNotices(now, batch, report);
@@ -351,9 +406,9 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
       }
     }
   }
-  // Marketing contacts.
+  // Marketing contacts, including any a purge of this sweep left already due.
   int64_t contacts = 0;
-  while (true) {
+  while (due.contacts || report.purged > 0) {
     auto n = ContactBatch(now, batch, report);
     if (!n) {
       return n.error();
@@ -514,10 +569,9 @@ Result<LifecycleRunner::Claim> LifecycleRunner::ClaimNotices(TimePoint now, int 
       Row r{};
       soci::statement st = db::OneShot(
           s,
-          "SELECT id, account_id, kind, event_key, detail, attempts FROM outbox "
-          "WHERE next_attempt_at <= :now AND state IN ('pending', 'sending') "
-          "ORDER BY next_attempt_at LIMIT :n" +
-              SkipLocked(b),
+          fmt::format("SELECT id, account_id, kind, event_key, detail, attempts FROM outbox "
+                      "WHERE {} ORDER BY next_attempt_at LIMIT :n{}",
+                      kNoticeDue, SkipLocked(b)),
           soci::into(r.id), soci::into(r.account_id), soci::into(r.kind), soci::into(r.key),
           soci::into(r.detail), soci::into(r.attempts), soci::use(t), soci::use(limit));
       st.execute();
@@ -697,11 +751,12 @@ Result<int64_t> LifecycleRunner::ContactBatch(TimePoint now, int limit, SweepRep
   return db_.Write<int64_t>([&](soci::session& s) -> Result<int64_t> {
     long long t = ToUnix(now);
     std::string id;
-    soci::statement st = db::OneShot(s,
-                                     "SELECT account_id FROM marketing_contacts WHERE "
-                                     "delete_due <= :now ORDER BY delete_due LIMIT :n" +
-                                         SkipLocked(b),
-                                     soci::into(id), soci::use(t), soci::use(limit));
+    soci::statement st = db::OneShot(
+        s,
+        fmt::format("SELECT account_id FROM marketing_contacts WHERE {} ORDER BY delete_due "
+                    "LIMIT :n{}",
+                    kContactDue, SkipLocked(b)),
+        soci::into(id), soci::use(t), soci::use(limit));
     auto ids = FetchIds(st, id);
     for (const auto& sid : ids) {
       auto aid = AccountId::Parse(sid);
