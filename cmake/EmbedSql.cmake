@@ -5,6 +5,7 @@ set(SFTPLC_MIGRATIONS
   0002_auth
   0003_usage
   0004_lifecycle
+  0005_sweep_indexes
 )
 
 function(sftplc_embed_sql out_var)

@@ -60,16 +60,29 @@ struct RowBuffer {
   soci::indicator i_login, i_activity, i_queued, i_delivered, i_closed, i_reason, i_withdrawn,
       i_comm, i_due;
 
-  template <typename Stmt>
-  auto Bind(Stmt&& st) {
-    return (std::forward<Stmt>(st), soci::into(rid), soci::into(username), soci::into(full_name),
-            soci::into(company), soci::into(email), soci::into(phone), soci::into(password_hash),
-            soci::into(state), soci::into(created), soci::into(updated),
-            soci::into(last_login, i_login), soci::into(last_activity, i_activity),
-            soci::into(queued, i_queued), soci::into(delivered, i_delivered),
-            soci::into(closed, i_closed), soci::into(reason, i_reason), soci::into(consent),
-            soci::into(withdrawn, i_withdrawn), soci::into(last_comm, i_comm),
-            soci::into(next_action), soci::into(due, i_due));
+  // Binds every column of kSelect, in order (before the statement is prepared).
+  void Exchange(soci::statement& st) {
+    st.exchange(soci::into(rid));
+    st.exchange(soci::into(username));
+    st.exchange(soci::into(full_name));
+    st.exchange(soci::into(company));
+    st.exchange(soci::into(email));
+    st.exchange(soci::into(phone));
+    st.exchange(soci::into(password_hash));
+    st.exchange(soci::into(state));
+    st.exchange(soci::into(created));
+    st.exchange(soci::into(updated));
+    st.exchange(soci::into(last_login, i_login));
+    st.exchange(soci::into(last_activity, i_activity));
+    st.exchange(soci::into(queued, i_queued));
+    st.exchange(soci::into(delivered, i_delivered));
+    st.exchange(soci::into(closed, i_closed));
+    st.exchange(soci::into(reason, i_reason));
+    st.exchange(soci::into(consent));
+    st.exchange(soci::into(withdrawn, i_withdrawn));
+    st.exchange(soci::into(last_comm, i_comm));
+    st.exchange(soci::into(next_action));
+    st.exchange(soci::into(due, i_due));
   }
 
   Account ToAccount(const AccountId& id) const {
@@ -105,6 +118,21 @@ struct RowBuffer {
   }
 };
 
+// kSelect + `tail` with `row` receiving the columns and `params` bound in order, prepared for
+// one execution (one round trip on PostgreSQL, see db::OneShot).
+soci::statement SelectAccounts(soci::session& s, RowBuffer& row, const std::string& tail,
+                               std::vector<long long>& params) {
+  soci::statement st(s);
+  row.Exchange(st);
+  for (long long& p : params) {
+    st.exchange(soci::use(p));
+  }
+  st.alloc();
+  st.prepare(std::string(kSelect) + " " + tail, soci::details::st_one_time_query);
+  st.define_and_bind();
+  return st;
+}
+
 }  // namespace
 
 std::optional<Account> LoadAccount(soci::session& s, db::Backend backend, const AccountId& id,
@@ -115,16 +143,38 @@ std::optional<Account> LoadAccount(soci::session& s, db::Backend backend, const 
     sql += " FOR UPDATE";
   }
   RowBuffer row;
-  row.Bind(s << sql), soci::use(sid);
-  if (!s.got_data()) {
+  soci::statement st(s);
+  row.Exchange(st);
+  st.exchange(soci::use(sid));
+  st.alloc();
+  st.prepare(sql, soci::details::st_one_time_query);
+  st.define_and_bind();
+  if (!st.execute(true)) {
     return std::nullopt;
   }
   return row.ToAccount(id);
 }
 
+std::vector<Account> LoadAccountsWhere(soci::session& s, const std::string& tail,
+                                       const std::vector<long long>& params) {
+  RowBuffer row;
+  std::vector<long long> values = params;
+  soci::statement st = SelectAccounts(s, row, tail, values);
+  std::vector<Account> out;
+  st.execute();
+  while (st.fetch()) {
+    auto id = AccountId::Parse(row.rid);
+    if (id) {
+      out.push_back(row.ToAccount(*id));
+    }
+  }
+  return out;
+}
+
 void ScanAccounts(soci::session& s, const std::function<void(const Account&)>& fn) {
   RowBuffer row;
-  soci::statement st = row.Bind(s.prepare << std::string(kSelect) + " ORDER BY id");
+  std::vector<long long> none;
+  soci::statement st = SelectAccounts(s, row, "ORDER BY id", none);
   st.execute();
   while (st.fetch()) {
     auto id = AccountId::Parse(row.rid);

@@ -27,6 +27,12 @@ inline constexpr long long kNeverDue = 253402300799;  // 9999-12-31T23:59:59Z
 std::optional<accounts::Account> LoadAccount(soci::session& s, db::Backend backend,
                                              const AccountId& id, bool lock);
 
+// The accounts a query selects, whole, in one query: `tail` follows "SELECT <every column> FROM
+// accounts" (WHERE, ORDER BY, LIMIT, FOR UPDATE ...) with one placeholder per value of
+// `params`, in order. Rows whose id is malformed are left out.
+std::vector<accounts::Account> LoadAccountsWhere(soci::session& s, const std::string& tail,
+                                                 const std::vector<long long>& params);
+
 // Calls `fn` for every account, ordered by id, in one query (streamed: no list in memory).
 void ScanAccounts(soci::session& s, const std::function<void(const accounts::Account&)>& fn);
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 
@@ -44,53 +45,92 @@ std::vector<std::string> FetchIds(soci::statement& st, std::string& id) {
   return out;
 }
 
-// Ids of accounts with something due at `now`, never-scheduled accounts (next_action_due NULL:
+// What makes a row due for the sweep at :now, shared by the claims and by AnythingDue(). Each
+// is answered by one index: next_action_due; the partial indexes of 0005_sweep_indexes
+// (closed accounts not yet scheduled for a purge, pending accounts with activity since the
+// notice); outbox_due; marketing_contacts_delete_due.
+constexpr const char* kAccountDue = "next_action_due <= :now";
+constexpr const char* kAccountUnscheduled = "next_action_due IS NULL";
+constexpr const char* kClosedUnscheduled = "state = 'closed' AND next_action <> 'purge'";
+constexpr const char* kPendingWithActivity =
+    "state = 'confirmation_pending' AND last_activity_at > notice_queued_at";
+constexpr const char* kNoticeDue = "next_attempt_at <= :now AND state IN ('pending', 'sending')";
+constexpr const char* kContactDue = "delete_due <= :now";
+
+// What a claim found: the rows, and whether there were as many as it asked for (then more may
+// be due, and the sweep claims again).
+struct DueAccounts {
+  std::vector<Account> accounts;  // by id, each once
+  bool full = false;
+};
+
+// Accounts with something due at `now`, never-scheduled accounts (next_action_due NULL:
 // created or changed by the account store), closed accounts not yet scheduled for a purge (a
 // closure made elsewhere that kept an older schedule) and pending accounts with activity since
-// the notice. Each query uses an index (next_action_due, or state: closed and pending accounts
-// are few).
-std::vector<std::string> DueAccountIds(soci::session& s, db::Backend b, long long now, int limit,
-                                       bool lock) {
-  std::string lk = lock ? SkipLocked(b) : "";
-  std::vector<std::string> ids;
-  std::string id;
-  {
-    soci::statement st = (s.prepare << "SELECT id FROM accounts WHERE next_action_due <= :now "
-                                       "ORDER BY next_action_due LIMIT :n" + lk,
-                          soci::into(id), soci::use(now), soci::use(limit));
-    ids = FetchIds(st, id);
-  }
-  if (static_cast<int>(ids.size()) < limit) {
-    int rest = limit - static_cast<int>(ids.size());
-    soci::statement st = (s.prepare << "SELECT id FROM accounts WHERE next_action_due IS NULL "
-                                       "LIMIT :n" + lk,
-                          soci::into(id), soci::use(rest));
-    auto more = FetchIds(st, id);
-    ids.insert(ids.end(), more.begin(), more.end());
-  }
-  if (static_cast<int>(ids.size()) < limit) {
-    int rest = limit - static_cast<int>(ids.size());
-    soci::statement st =
-        (s.prepare << "SELECT id FROM accounts WHERE state = 'closed' AND next_action <> 'purge' "
-                      "LIMIT :n" + lk,
-         soci::into(id), soci::use(rest));
-    auto more = FetchIds(st, id);
-    ids.insert(ids.end(), more.begin(), more.end());
-  }
-  if (static_cast<int>(ids.size()) < limit) {
-    // Activity without a login (a transfer) while a notice is out: confirmed at once, even if
-    // the store kept the scheduled closure date.
-    int rest = limit - static_cast<int>(ids.size());
-    soci::statement st =
-        (s.prepare << "SELECT id FROM accounts WHERE state = 'confirmation_pending' AND "
-                      "last_activity_at > notice_queued_at LIMIT :n" + lk,
-         soci::into(id), soci::use(rest));
-    auto more = FetchIds(st, id);
-    ids.insert(ids.end(), more.begin(), more.end());
-  }
-  std::sort(ids.begin(), ids.end());
-  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-  return ids;
+// the notice; whole rows, locked on PostgreSQL when `lock`.
+DueAccounts LoadDueAccounts(soci::session& s, db::Backend b, long long now, int limit, bool lock) {
+  const std::string lk = lock ? SkipLocked(b) : "";
+  const long long n = limit;
+  DueAccounts out;
+  auto more = [&](const std::string& tail, std::vector<long long> params) {
+    long long fetched = static_cast<long long>(out.accounts.size());
+    if (fetched >= n) {
+      return;
+    }
+    params.push_back(n - fetched);
+    auto rows = LoadAccountsWhere(s, tail + lk, params);
+    out.accounts.insert(out.accounts.end(), std::make_move_iterator(rows.begin()),
+                        std::make_move_iterator(rows.end()));
+  };
+  more(fmt::format("WHERE {} ORDER BY next_action_due LIMIT :n", kAccountDue), {now});
+  more(fmt::format("WHERE {} LIMIT :n", kAccountUnscheduled), {});
+  more(fmt::format("WHERE {} LIMIT :n", kClosedUnscheduled), {});
+  // Activity without a login (a transfer) while a notice is out: confirmed at once, even if
+  // the store kept the scheduled closure date.
+  more(fmt::format("WHERE {} LIMIT :n", kPendingWithActivity), {});
+  // Counted before duplicates go: a full claim may hide more rows behind them.
+  out.full = static_cast<long long>(out.accounts.size()) >= n;
+  std::stable_sort(out.accounts.begin(), out.accounts.end(),
+                   [](const Account& x, const Account& y) { return x.id < y.id; });
+  out.accounts.erase(std::unique(out.accounts.begin(), out.accounts.end(),
+                                 [](const Account& x, const Account& y) { return x.id == y.id; }),
+                     out.accounts.end());
+  return out;
+}
+
+// Which phases of a sweep at `now` have anything to do.
+struct DuePhases {
+  bool accounts = true;
+  bool notices = true;
+  bool contacts = true;
+};
+
+// `condition` with its one ":now" renamed: SQLite binds every ":now" of a statement as one
+// parameter and PostgreSQL each as its own, so a statement using it more than once names each.
+std::string Renamed(const char* condition, const char* name) {
+  std::string out = condition;
+  out.replace(out.find(":now"), 4, name);
+  return out;
+}
+
+// One read answering DuePhases, so that a sweep with nothing due (most of them) costs one
+// query and takes no write lock. Rows that fall due after it wait for the next sweep.
+DuePhases AnythingDue(soci::session& s, long long now) {
+  static const std::string sql = fmt::format(
+      "SELECT CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE {}) OR EXISTS (SELECT 1 FROM "
+      "accounts WHERE {}) OR EXISTS (SELECT 1 FROM accounts WHERE {}) OR EXISTS (SELECT 1 FROM "
+      "accounts WHERE {}) THEN 1 ELSE 0 END, CASE WHEN EXISTS (SELECT 1 FROM outbox WHERE {}) "
+      "THEN 1 ELSE 0 END, CASE WHEN EXISTS (SELECT 1 FROM marketing_contacts WHERE {}) THEN 1 "
+      "ELSE 0 END",
+      Renamed(kAccountDue, ":now1"), kAccountUnscheduled, kClosedUnscheduled, kPendingWithActivity,
+      Renamed(kNoticeDue, ":now2"), Renamed(kContactDue, ":now3"));
+  int accounts = 1, notices = 1, contacts = 1;
+  long long t1 = now, t2 = now, t3 = now;
+  soci::statement st =
+      db::OneShot(s, sql, soci::into(accounts), soci::into(notices), soci::into(contacts),
+                  soci::use(t1), soci::use(t2), soci::use(t3));
+  st.execute(true);
+  return {accounts != 0, notices != 0, contacts != 0};
 }
 
 // Stores the policy's next action on `a` (kNone is stored as "" with kNeverDue).
@@ -108,11 +148,12 @@ bool InsertNotice(soci::session& s, const AccountId& id, notify::NoticeKind kind
                   const std::string& key, TimePoint now, const std::string& detail) {
   std::string sid = id.str(), k(notify::NoticeKindName(kind)), ek = key, d = detail;
   long long t = ToUnix(now);
-  soci::statement st =
-      (s.prepare << "INSERT INTO outbox (account_id, kind, event_key, state, created_at, "
-                    "next_attempt_at, attempts, detail) VALUES (:a, :k, :e, 'pending', :c, :n, "
-                    "0, :d) ON CONFLICT (account_id, event_key) DO NOTHING",
-       soci::use(sid), soci::use(k), soci::use(ek), soci::use(t), soci::use(t), soci::use(d));
+  soci::statement st = db::OneShot(
+      s,
+      "INSERT INTO outbox (account_id, kind, event_key, state, created_at, "
+      "next_attempt_at, attempts, detail) VALUES (:a, :k, :e, 'pending', :c, :n, "
+      "0, :d) ON CONFLICT (account_id, event_key) DO NOTHING",
+      soci::use(sid), soci::use(k), soci::use(ek), soci::use(t), soci::use(t), soci::use(d));
   st.execute(true);
   return st.get_affected_rows() > 0;
 }
@@ -120,16 +161,17 @@ bool InsertNotice(soci::session& s, const AccountId& id, notify::NoticeKind kind
 int64_t CancelNotices(soci::session& s, const AccountId& id, const std::string& kind) {
   std::string sid = id.str(), k = kind;
   soci::statement st =
-      (s.prepare << "UPDATE outbox SET state = 'cancelled', next_attempt_at = NULL "
-                    "WHERE account_id = :a AND kind = :k AND state IN ('pending', 'sending')",
-       soci::use(sid), soci::use(k));
+      db::OneShot(s,
+                  "UPDATE outbox SET state = 'cancelled', next_attempt_at = NULL "
+                  "WHERE account_id = :a AND kind = :k AND state IN ('pending', 'sending')",
+                  soci::use(sid), soci::use(k));
   st.execute(true);
   return st.get_affected_rows();
 }
 
 int64_t Exec(soci::session& s, const std::string& sql, const std::string& id) {
   std::string v = id;
-  soci::statement st = (s.prepare << sql, soci::use(v));
+  soci::statement st = db::OneShot(s, sql, soci::use(v));
   st.execute(true);
   return st.get_affected_rows();
 }
@@ -278,19 +320,29 @@ LifecycleRunner::LifecycleRunner(db::Database& db, config::Config cfg, notify::M
 Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& opts) {
   SweepReport report;
   int batch = std::max(1, opts.batch_size);
-  // Accounts.
-  std::vector<std::string> seen;
+  DuePhases due;
+  if (!opts.dry_run) {
+    auto d = db_.Read<DuePhases>(
+        [&](soci::session& s) -> Result<DuePhases> { return AnythingDue(s, ToUnix(now)); });
+    if (!d) {
+      return d.error();
+    }
+    due = *d;
+  }
+  // Accounts. A claim that found fewer rows than it asked for has seen everything due; one
+  // that found only rows handled earlier in this sweep would find them again: both end it.
+  std::unordered_set<std::string> seen;
   int64_t done = 0;
-  while (true) {
+  while (due.accounts) {
     auto n = AccountBatch(now, opts, report, seen);
     if (!n) {
       return n.error();
     }
-    done += *n;
+    done += n->handled;
     if (opts.progress) {
       opts.progress({"accounts", done});
     }
-    if (*n == 0 || opts.dry_run) {
+    if (!n->full || n->handled == 0 || opts.dry_run) {
       break;
     }
   }
@@ -303,9 +355,10 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
           std::string id, kind;
           long long due = 0;
           soci::statement st =
-              (s.prepare << "SELECT account_id, kind, next_attempt_at FROM outbox WHERE "
-                            "next_attempt_at <= :now AND state IN ('pending', 'sending')",
-               soci::into(id), soci::into(kind), soci::into(due), soci::use(t));
+              db::OneShot(s,
+                          "SELECT account_id, kind, next_attempt_at FROM outbox WHERE "
+                          "next_attempt_at <= :now AND state IN ('pending', 'sending')",
+                          soci::into(id), soci::into(kind), soci::into(due), soci::use(t));
           st.execute();
           while (st.fetch()) {
             auto aid = AccountId::Parse(id);
@@ -314,9 +367,10 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
             }
           }
           soci::statement st2 =
-              (s.prepare << "SELECT account_id, delete_due FROM marketing_contacts WHERE "
-                            "delete_due <= :now",
-               soci::into(id), soci::into(due), soci::use(t));
+              db::OneShot(s,
+                          "SELECT account_id, delete_due FROM marketing_contacts WHERE "
+                          "delete_due <= :now",
+                          soci::into(id), soci::into(due), soci::use(t));
           st2.execute();
           while (st2.fetch()) {
             auto aid = AccountId::Parse(id);
@@ -338,31 +392,32 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
       SPDLOG_LOGGER_WARN(log_, "checkpoint after purge deferred error=\"{}\"", cp.error().ToString());
     }
   }
-  // Notices.
-  if (mailer_ != nullptr) {
+  // Notices, including those the account phase just queued.
+  if (mailer_ != nullptr && (due.notices || report.notices_queued > 0)) {
     int64_t handled = 0;
     while (true) {
       auto jobs = ClaimNotices(now, batch, report);
       if (!jobs) {
         return jobs.error();
       }
-      if (jobs->empty()) {
-        break;
-      }
-      for (const Job& job : *jobs) {
+      for (const Job& job : jobs->jobs) {
         Status sent = job.message.empty() ? Status(Error::InvalidArgument("cannot build notice"))
                                           : mailer_->Send(job.envelope, job.message);
         Settle(job, sent, now, report);
       }
-      handled += static_cast<int64_t>(jobs->size());
+      handled += static_cast<int64_t>(jobs->jobs.size());
       if (opts.progress) {
         opts.progress({"notices", handled});
       }
+      // Claimed and cancelled rows are no longer due: a short claim has seen them all.
+      if (!jobs->full) {
+        break;
+      }
     }
   }
-  // Marketing contacts.
+  // Marketing contacts, including any a purge of this sweep left already due.
   int64_t contacts = 0;
-  while (true) {
+  while (due.contacts || report.purged > 0) {
     auto n = ContactBatch(now, batch, report);
     if (!n) {
       return n.error();
@@ -371,8 +426,8 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
     if (opts.progress) {
       opts.progress({"contacts", contacts});
     }
-    if (*n == 0) {
-      break;
+    if (*n < batch) {
+      break;  // deleted contacts are gone: a short claim has seen every one due
     }
   }
   if (report.contacts_deleted > 0) {
@@ -387,32 +442,22 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
   return report;
 }
 
-Result<int64_t> LifecycleRunner::AccountBatch(TimePoint now, const SweepOptions& opts,
-                                              SweepReport& report,
-                                              std::vector<std::string>& seen) {
+Result<LifecycleRunner::Batch> LifecycleRunner::AccountBatch(
+    TimePoint now, const SweepOptions& opts, SweepReport& report,
+    std::unordered_set<std::string>& seen) {
   const db::Backend b = db_.backend();
   const auto& lc = cfg_.lifecycle;
-  auto body = [&](soci::session& s) -> Result<int64_t> {
+  auto body = [&](soci::session& s) -> Result<Batch> {
     long long t = ToUnix(now);
     // A dry run looks at everything due at once; a real sweep works in batches.
     int limit = opts.dry_run ? 1 << 30 : std::max(1, opts.batch_size);
-    std::vector<std::string> ids = DueAccountIds(s, b, t, limit, !opts.dry_run);
-    int64_t handled = 0;
-    for (const std::string& sid : ids) {
-      if (std::binary_search(seen.begin(), seen.end(), sid)) {
+    DueAccounts due = LoadDueAccounts(s, b, t, limit, !opts.dry_run);
+    Batch batch{0, due.full};
+    for (Account& a : due.accounts) {
+      if (!seen.insert(a.id.str()).second) {
         continue;  // handled earlier in this sweep; its new schedule is in the future
       }
-      seen.insert(std::upper_bound(seen.begin(), seen.end(), sid), sid);
-      auto id = AccountId::Parse(sid);
-      if (!id) {
-        continue;
-      }
-      auto acc = LoadAccount(s, b, *id, !opts.dry_run);
-      if (!acc) {
-        continue;
-      }
-      Account a = std::move(*acc);
-      ++handled;
+      ++batch.handled;
       if (opts.dry_run) {
         NextAction next = NextAccountAction(a, lc);
         if (next.IsDue(now)) {
@@ -507,20 +552,21 @@ Result<int64_t> LifecycleRunner::AccountBatch(TimePoint now, const SweepOptions&
         report.scheduled++;
       }
     }
-    return handled;
+    return batch;
   };
   if (opts.dry_run) {
-    return db_.Read<int64_t>(body);
+    return db_.Read<Batch>(body);
   }
-  return db_.Write<int64_t>(body);
+  return db_.Write<Batch>(body);
 }
 
-Result<std::vector<LifecycleRunner::Job>> LifecycleRunner::ClaimNotices(TimePoint now, int limit,
-                                                                         SweepReport& report) {
+Result<LifecycleRunner::Claim> LifecycleRunner::ClaimNotices(TimePoint now, int limit,
+                                                             SweepReport& report) {
   const db::Backend b = db_.backend();
   auto from = notify::ParseMailbox(cfg_.smtp.from);
-  return db_.Write<std::vector<Job>>([&](soci::session& s) -> Result<std::vector<Job>> {
-    std::vector<Job> jobs;
+  return db_.Write<Claim>([&](soci::session& s) -> Result<Claim> {
+    Claim claim;
+    std::vector<Job>& jobs = claim.jobs;
     long long t = ToUnix(now);
     struct Row {
       long long id;
@@ -530,17 +576,19 @@ Result<std::vector<LifecycleRunner::Job>> LifecycleRunner::ClaimNotices(TimePoin
     std::vector<Row> rows;
     {
       Row r{};
-      soci::statement st =
-          (s.prepare << "SELECT id, account_id, kind, event_key, detail, attempts FROM outbox "
-                        "WHERE next_attempt_at <= :now AND state IN ('pending', 'sending') "
-                        "ORDER BY next_attempt_at LIMIT :n" + SkipLocked(b),
-           soci::into(r.id), soci::into(r.account_id), soci::into(r.kind), soci::into(r.key),
-           soci::into(r.detail), soci::into(r.attempts), soci::use(t), soci::use(limit));
+      soci::statement st = db::OneShot(
+          s,
+          fmt::format("SELECT id, account_id, kind, event_key, detail, attempts FROM outbox "
+                      "WHERE {} ORDER BY next_attempt_at LIMIT :n{}",
+                      kNoticeDue, SkipLocked(b)),
+          soci::into(r.id), soci::into(r.account_id), soci::into(r.kind), soci::into(r.key),
+          soci::into(r.detail), soci::into(r.attempts), soci::use(t), soci::use(limit));
       st.execute();
       while (st.fetch()) {
         rows.push_back(r);
       }
     }
+    claim.full = static_cast<int>(rows.size()) >= limit;
     for (Row& r : rows) {
       long long oid = r.id;
       auto cancel = [&](const char* why) {
@@ -639,7 +687,7 @@ Result<std::vector<LifecycleRunner::Job>> LifecycleRunner::ClaimNotices(TimePoin
           soci::use(lease), soci::use(oid);
       jobs.push_back(std::move(job));
     }
-    return jobs;
+    return claim;
   });
 }
 
@@ -716,10 +764,12 @@ Result<int64_t> LifecycleRunner::ContactBatch(TimePoint now, int limit, SweepRep
   return db_.Write<int64_t>([&](soci::session& s) -> Result<int64_t> {
     long long t = ToUnix(now);
     std::string id;
-    soci::statement st = (s.prepare << "SELECT account_id FROM marketing_contacts WHERE "
-                                       "delete_due <= :now ORDER BY delete_due LIMIT :n" +
-                                           SkipLocked(b),
-                          soci::into(id), soci::use(t), soci::use(limit));
+    soci::statement st = db::OneShot(
+        s,
+        fmt::format("SELECT account_id FROM marketing_contacts WHERE {} ORDER BY delete_due "
+                    "LIMIT :n{}",
+                    kContactDue, SkipLocked(b)),
+        soci::into(id), soci::use(t), soci::use(limit));
     auto ids = FetchIds(st, id);
     for (const auto& sid : ids) {
       auto aid = AccountId::Parse(sid);
@@ -738,42 +788,30 @@ Result<int64_t> LifecycleRunner::ContactBatch(TimePoint now, int limit, SweepRep
 }
 
 Result<std::vector<PlannedAction>> LifecycleRunner::Plan(TimePoint now, TimePoint until) {
-  const db::Backend b = db_.backend();
   const auto& lc = cfg_.lifecycle;
   return db_.Read<std::vector<PlannedAction>>(
       [&](soci::session& s) -> Result<std::vector<PlannedAction>> {
         std::vector<PlannedAction> out;
         long long u = ToUnix(until);
-        std::string id;
-        std::vector<std::string> ids;
-        {
-          soci::statement st =
-              (s.prepare << "SELECT id FROM accounts WHERE next_action_due <= :u OR "
-                            "next_action_due IS NULL OR (state = 'closed' AND next_action <> "
-                            "'purge')",
-               soci::into(id), soci::use(u));
-          ids = FetchIds(st, id);
-        }
-        for (const auto& sid : ids) {
-          auto aid = AccountId::Parse(sid);
-          if (!aid) {
-            continue;
-          }
-          auto a = LoadAccount(s, b, *aid, false);
-          if (!a) {
-            continue;
-          }
-          NextAction next = NextAccountAction(*a, lc);
+        std::vector<Account> accounts = LoadAccountsWhere(
+            s,
+            "WHERE next_action_due <= :u OR next_action_due IS NULL OR (state = 'closed' AND "
+            "next_action <> 'purge')",
+            {u});
+        for (const Account& a : accounts) {
+          NextAction next = NextAccountAction(a, lc);
           if (next.action != Action::kNone && next.due && *next.due <= until) {
-            out.push_back({*aid, std::string(ActionName(next.action)), std::max(*next.due, now)});
+            out.push_back({a.id, std::string(ActionName(next.action)), std::max(*next.due, now)});
           }
         }
+        std::string id;
         std::string kind;
         long long due = 0;
         soci::statement st =
-            (s.prepare << "SELECT account_id, kind, next_attempt_at FROM outbox WHERE "
-                          "next_attempt_at <= :u AND state IN ('pending', 'sending')",
-             soci::into(id), soci::into(kind), soci::into(due), soci::use(u));
+            db::OneShot(s,
+                        "SELECT account_id, kind, next_attempt_at FROM outbox WHERE "
+                        "next_attempt_at <= :u AND state IN ('pending', 'sending')",
+                        soci::into(id), soci::into(kind), soci::into(due), soci::use(u));
         st.execute();
         while (st.fetch()) {
           if (auto aid = AccountId::Parse(id)) {
@@ -781,9 +819,10 @@ Result<std::vector<PlannedAction>> LifecycleRunner::Plan(TimePoint now, TimePoin
           }
         }
         soci::statement st2 =
-            (s.prepare << "SELECT account_id, delete_due FROM marketing_contacts WHERE "
-                          "delete_due <= :u",
-             soci::into(id), soci::into(due), soci::use(u));
+            db::OneShot(s,
+                        "SELECT account_id, delete_due FROM marketing_contacts WHERE "
+                        "delete_due <= :u",
+                        soci::into(id), soci::into(due), soci::use(u));
         st2.execute();
         while (st2.fetch()) {
           if (auto aid = AccountId::Parse(id)) {

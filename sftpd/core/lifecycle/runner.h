@@ -19,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "sftpd/core/accounts/account.h"
@@ -144,9 +145,19 @@ class LifecycleRunner {
 
  private:
   struct Job;
-  Result<int64_t> AccountBatch(TimePoint now, const SweepOptions& opts, SweepReport& report,
-                               std::vector<std::string>& seen);
-  Result<std::vector<Job>> ClaimNotices(TimePoint now, int limit, SweepReport& report);
+  // What one claim transaction did: rows handled, and whether it found as many rows as it
+  // asked for (then more may be due and the sweep claims again).
+  struct Batch {
+    int64_t handled = 0;
+    bool full = false;
+  };
+  struct Claim {
+    std::vector<Job> jobs;
+    bool full = false;
+  };
+  Result<Batch> AccountBatch(TimePoint now, const SweepOptions& opts, SweepReport& report,
+                             std::unordered_set<std::string>& seen);
+  Result<Claim> ClaimNotices(TimePoint now, int limit, SweepReport& report);
   void Settle(const Job& job, const Status& sent, TimePoint now, SweepReport& report);
   Result<int64_t> ContactBatch(TimePoint now, int limit, SweepReport& report);
 

@@ -374,6 +374,30 @@ TEST_P(RunnerTest, DryRunChangesNothing) {
   EXPECT_EQ((*plan)[0].due, T("2028-01-10"));
 }
 
+// A sweep in batches smaller than the work handles all of it: every idle account gets its
+// notice queued and delivered by the one sweep, and a sweep with nothing due changes nothing.
+TEST_P(RunnerTest, SmallBatchesFinishInOneSweep) {
+  for (int i = 0; i < 23; ++i) {
+    env_->AddAccount(T("2026-01-10"), false, std::to_string(i));
+  }
+  SweepOptions small;
+  small.batch_size = 5;
+  auto first = env_->runner->RunOnce(T("2026-01-10T01:00:00Z"), small);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->scheduled, 23);
+  auto idle = env_->runner->RunOnce(T("2027-06-01"), small);
+  ASSERT_TRUE(idle);
+  EXPECT_EQ(idle->scheduled + idle->notices_queued + idle->notices_sent, 0);
+  auto due = env_->runner->RunOnce(T("2028-01-10T01:00:00Z"), small);
+  ASSERT_TRUE(due);
+  EXPECT_EQ(due->notices_queued, 23);
+  EXPECT_EQ(due->notices_sent, 23);
+  EXPECT_EQ(env_->mailer.sent_count(), 23u);
+  EXPECT_EQ(env_->Count("SELECT COUNT(*) FROM accounts WHERE state = 'confirmation_pending' AND "
+                        "notice_delivered_at IS NOT NULL"),
+            23);
+}
+
 // Two sweeps at once: every notice is sent exactly once and every account moves once.
 TEST_P(RunnerTest, ConcurrentSweepsNeverDoubleSend) {
   std::vector<AccountId> ids;
