@@ -48,7 +48,7 @@ std::vector<std::string> FetchIds(soci::statement& st, std::string& id) {
 // What makes a row due for the sweep at :now, shared by the claims and by AnythingDue(). Each
 // is answered by one index: next_action_due; the partial indexes of 0005_sweep_indexes
 // (closed accounts not yet scheduled for a purge, pending accounts with activity since the
-// notice); outbox_due; marketing_contacts_delete_due.
+// notice); outbox_state or outbox_due; marketing_contacts_delete_due.
 constexpr const char* kAccountDue = "next_action_due <= :now";
 constexpr const char* kAccountUnscheduled = "next_action_due IS NULL";
 constexpr const char* kClosedUnscheduled = "state = 'closed' AND next_action <> 'purge'";
