@@ -94,6 +94,18 @@ accounts::Actor CommandContext::Actor() const {
   return {"admin:uid" + std::to_string(uid)};
 }
 
+Result<lifecycle::ConfiguredRunner> CommandContext::Runner(bool with_mailer) {
+  auto cfg = Config();
+  if (!cfg) {
+    return cfg.error();
+  }
+  auto db = Database();
+  if (!db) {
+    return db.error();
+  }
+  return lifecycle::MakeConfiguredRunner(**db, **cfg, with_mailer);
+}
+
 void CommandContext::Run(const std::function<Status()>& body) {
   SetLogLevel(verbose ? "info" : "error");
   Status st;

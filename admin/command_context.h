@@ -21,6 +21,7 @@
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
+#include "sftpd/core/lifecycle/configured_runner.h"
 
 namespace sftplc::admin {
 
@@ -53,6 +54,10 @@ class CommandContext {
   Result<db::Database*> Database(bool migrate = true);
   // The account store over Database().
   Result<accounts::AccountStore*> Accounts();
+  // A lifecycle runner on this configuration and database (migrated), with the SMTP mailer and
+  // the notice templates only when `with_mailer` (a sweep that sends mail). Errors as Config()
+  // and Database(), or the mailer's and templates' kInvalidArgument.
+  Result<lifecycle::ConfiguredRunner> Runner(bool with_mailer);
 
   // "admin:<name of the effective OS user>" ("admin:uid<N>" when it has no name).
   accounts::Actor Actor() const;

@@ -15,19 +15,6 @@ using json = nlohmann::ordered_json;
 constexpr const char* kAccountArgHelp =
     "the account: its username or its 32-hex-digit id (a purged account: its id)";
 
-// The lifecycle runner, which keeps the marketing contacts of purged accounts.
-Result<lifecycle::ConfiguredRunner> ContactRunner(CommandContext& ctx) {
-  auto cfg = ctx.Config();
-  if (!cfg) {
-    return cfg.error();
-  }
-  auto db = ctx.Database();
-  if (!db) {
-    return db.error();
-  }
-  return lifecycle::MakeConfiguredRunner(**db, **cfg, /*with_mailer=*/false);
-}
-
 // The marketing contact kept after the purge of account `key`, when `key` is an id and no
 // account has it. `not_found` (the error of the account lookup) otherwise.
 Result<std::optional<lifecycle::MarketingContact>> PurgedContact(
@@ -77,7 +64,7 @@ void RegisterChange(CLI::App& group, CommandContext& ctx, bool grant) {
       if (!a && !grant && a.error().IsNotFound() && AccountId::LooksLikeId(o->account)) {
         // A purged account: its marketing contact, kept while consent stands, goes within
         // withdrawal_purge of the withdrawal (the sweep deletes it).
-        auto runner = ContactRunner(ctx);
+        auto runner = ctx.Runner(/*with_mailer=*/false);
         if (!runner) {
           return runner.error();
         }
@@ -134,7 +121,7 @@ void RegisterShow(CLI::App& group, CommandContext& ctx) {
       // A purged account (by id): the consent of the marketing contact kept after the purge.
       std::optional<lifecycle::MarketingContact> contact;
       if (!a && a.error().IsNotFound() && AccountId::LooksLikeId(o->account)) {
-        auto runner = ContactRunner(ctx);
+        auto runner = ctx.Runner(/*with_mailer=*/false);
         if (!runner) {
           return runner.error();
         }

@@ -26,20 +26,6 @@ namespace {
 
 using json = nlohmann::ordered_json;
 
-using RunnerBundle = lifecycle::ConfiguredRunner;
-
-Result<RunnerBundle> MakeRunner(CommandContext& ctx, bool with_mailer) {
-  auto cfg = ctx.Config();
-  if (!cfg) {
-    return cfg.error();
-  }
-  auto db = ctx.Database();
-  if (!db) {
-    return db.error();
-  }
-  return lifecycle::MakeConfiguredRunner(**db, **cfg, with_mailer);
-}
-
 // An account named by username or id; purged accounts only by id.
 Result<AccountId> ResolveId(CommandContext& ctx, const std::string& key) {
   auto store = ctx.Accounts();
@@ -169,7 +155,7 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
   cmd->footer("Example:\n  sftpctl lifecycle run --dry-run");
   cmd->callback([&ctx, dry, as_json] {
     ctx.Run([&]() -> Status {
-      auto b = MakeRunner(ctx, !*dry);
+      auto b = ctx.Runner(!*dry);
       if (!b) {
         return b.error();
       }
@@ -229,7 +215,7 @@ void AddPlan(CLI::App& group, CommandContext& ctx) {
   cmd->footer("Example:\n  sftpctl lifecycle plan --days 90 --json");
   cmd->callback([&ctx, days, as_json] {
     ctx.Run([&]() -> Status {
-      auto b = MakeRunner(ctx, false);
+      auto b = ctx.Runner(false);
       if (!b) {
         return b.error();
       }
@@ -273,7 +259,7 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         if (!id) {
           return id.error();
         }
-        auto b = MakeRunner(ctx, false);
+        auto b = ctx.Runner(false);
         if (!b) {
           return b.error();
         }
@@ -308,7 +294,7 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         if (!id) {
           return id.error();
         }
-        auto b = MakeRunner(ctx, false);
+        auto b = ctx.Runner(false);
         if (!b) {
           return b.error();
         }
