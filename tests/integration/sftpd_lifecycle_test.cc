@@ -130,6 +130,8 @@ class SftpdLifecycleTest : public ::testing::Test {
   }
   // A real OpenSSH sftp session logging in as `p` with its password, running `batch`. After a
   // login, waits until sftpd logged the end of the session (its usage row is closed then).
+  // One password attempt per run (see SftpdTest::Sftp: after a refusal, ssh would otherwise go
+  // on with empty passwords once sshpass closes its terminal).
   CommandResult Sftp(const Person& p, const std::string& batch) {
     WriteFile(d_.dir().Sub("pw"), p.password + "\n");
     WriteFile(d_.dir().Sub("batch"), batch);
@@ -137,6 +139,7 @@ class SftpdLifecycleTest : public ::testing::Test {
     CommandResult r = RunCommand("sshpass -f '" + d_.dir().Sub("pw") +
                                  "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
                                  " -o PreferredAuthentications=password"
+                                 " -o NumberOfPasswordPrompts=1"
                                  " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
                                  " -o LogLevel=ERROR -P " +
                                  std::to_string(d_.port()) + " -b '" + d_.dir().Sub("batch") +
