@@ -21,6 +21,10 @@ using SteadyTime = std::chrono::steady_clock::time_point;
 
 // How often the pump wakes up when nothing arrives (to check idle time and the stop flag).
 constexpr int kTickMs = 1000;
+// Reads between two window top-ups ask for this much (less than the window left: no adjust).
+constexpr uint32_t kSteadyReadSize = 256 * 1024;
+// The window is topped up to kChannelReadSize once this much of it has been read.
+constexpr uint32_t kWindowTopUp = kChannelReadSize / 2;
 // Progress (counters, last_activity_at) is written at most this often per session.
 constexpr Seconds kProgressInterval{60};
 // How long a clean close waits for the client to close its side.
@@ -447,6 +451,7 @@ void Session::Pump() {
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
   SteadyTime last_request = env_.clock.SteadyNow();
   last_progress_ = last_request;
+  uint32_t consumed = kWindowTopUp;  // bytes read since the window was last topped up
   for (;;) {
     if (env_.stop.load()) {
       end_reason_ = "shutdown";
@@ -455,12 +460,22 @@ void Session::Pump() {
     if (!protocol_->WantsInput() && !Feed(nullptr, 0, out)) {
       return;
     }
-    int n = ssh_channel_read_timeout(channel_, buf.get(), kChannelReadSize, 0, kTickMs);
+    // Ask for the full window only once half of it has been used: each such read sends one
+    // WINDOW_ADJUST, so the client gets a 4 MiB credit per adjust instead of one per packet.
+    // The other reads ask for less than what is buffered plus the window left, which libssh
+    // serves without growing it.
+    bool top_up = consumed >= kWindowTopUp;
+    uint32_t count = top_up ? kChannelReadSize : kSteadyReadSize;
+    int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, kTickMs);
     SteadyTime now = env_.clock.SteadyNow();
     if (n == SSH_ERROR) {
       end_reason_ = Closed() ? "closed" : "error";
       return;
     }
+    if (top_up) {
+      consumed = 0;
+    }
+    consumed += static_cast<uint32_t>(n);
     if (n == 0) {
       if (ssh_channel_is_eof(channel_) || ssh_channel_is_closed(channel_) || Closed()) {
         end_reason_ = "closed";
