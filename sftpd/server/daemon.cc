@@ -5,9 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -55,6 +58,44 @@ sigset_t HandledSignals() {
   sigaddset(&set, SIGHUP);
   return set;
 }
+
+// Password logins keep an Argon2 work area (auth.argon2.m_cost_kib, 64 MiB by default) mapped
+// and pre-faulted so that a burst of logins does not fault it in again for each one. Once
+// logins have been quiet this long, the area goes back to the system: an idle server, or one
+// serving key logins only, does not hold it.
+constexpr std::chrono::seconds kArgon2KeepWarm{30};
+constexpr std::chrono::seconds kArgon2ReapEvery{5};
+
+// Runs PasswordHasher::ReleaseIdleMemoryOlderThan every kArgon2ReapEvery until destroyed.
+class IdleMemoryReaper {
+ public:
+  explicit IdleMemoryReaper(const auth::PasswordHasher& hasher)
+      : hasher_(hasher), thread_([this] { Loop(); }) {}
+  ~IdleMemoryReaper() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  IdleMemoryReaper(const IdleMemoryReaper&) = delete;
+  IdleMemoryReaper& operator=(const IdleMemoryReaper&) = delete;
+
+ private:
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, kArgon2ReapEvery, [this] { return stop_; })) {
+      hasher_.ReleaseIdleMemoryOlderThan(kArgon2KeepWarm, std::chrono::steady_clock::now());
+    }
+  }
+
+  const auth::PasswordHasher& hasher_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;  // guarded by mu_
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -136,6 +177,10 @@ int RunDaemon(const std::string& config_path) {
     SPDLOG_LOGGER_ERROR(log, "cannot start the authenticator: {}", authenticator.error());
     return 1;
   }
+  // Creating the authenticator hashed once (the dummy hash for unknown names): nothing needs
+  // that work area until the first password login.
+  hasher.ReleaseIdleMemory();
+  IdleMemoryReaper reaper(hasher);
   AuthenticatorGate gate(**authenticator);
 
   ServerDeps deps;

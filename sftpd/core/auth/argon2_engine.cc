@@ -146,6 +146,7 @@ Result<Argon2Engine::Area> Argon2Engine::Acquire(std::size_t bytes) const {
 }
 
 void Argon2Engine::Release(Area area) const {
+  area.idle_since = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mu_);
     if (idle_.size() < max_idle_) {
@@ -171,6 +172,22 @@ void Argon2Engine::ReleaseIdle() const {
   for (const Area& a : areas) {
     Unmap(a);
   }
+}
+
+std::size_t Argon2Engine::ReleaseIdleOlderThan(std::chrono::steady_clock::duration age,
+                                               std::chrono::steady_clock::time_point now) const {
+  std::vector<Area> old;
+  {
+    std::lock_guard lock(mu_);
+    auto keep = std::partition(idle_.begin(), idle_.end(),
+                               [&](const Area& a) { return now - a.idle_since < age; });
+    old.assign(keep, idle_.end());
+    idle_.erase(keep, idle_.end());
+  }
+  for (const Area& a : old) {
+    Unmap(a);
+  }
+  return old.size();
 }
 
 std::size_t Argon2Engine::idle_areas() const {

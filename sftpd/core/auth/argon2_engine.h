@@ -10,6 +10,7 @@
 // over in a thread-local; the library allocates on the calling thread even when it fills lanes
 // on helper threads. libargon2 wipes the area before handing it back.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -53,6 +54,11 @@ class Argon2Engine {
 
   // Unmaps every idle work area (the next call maps and pre-faults a fresh one). Thread-safe.
   void ReleaseIdle() const;
+  // Unmaps the areas that have been idle for at least `age` at `now` (a steady_clock time);
+  // returns how many. A server calls this periodically so that memory kept warm for a burst
+  // of password logins goes back to the system once the burst is over. Thread-safe.
+  std::size_t ReleaseIdleOlderThan(std::chrono::steady_clock::duration age,
+                                   std::chrono::steady_clock::time_point now) const;
   // Idle work areas currently mapped. Thread-safe.
   std::size_t idle_areas() const;
 
@@ -60,6 +66,7 @@ class Argon2Engine {
   struct Area {
     uint8_t* data = nullptr;
     std::size_t size = 0;
+    std::chrono::steady_clock::time_point idle_since{};  // when it was last handed back
   };
   Result<Area> Acquire(std::size_t bytes) const;
   void Release(Area area) const;

@@ -108,6 +108,11 @@ bool PasswordHasher::NeedsRehash(std::string_view phc) const {
 
 void PasswordHasher::ReleaseIdleMemory() const { engine_->ReleaseIdle(); }
 
+std::size_t PasswordHasher::ReleaseIdleMemoryOlderThan(
+    std::chrono::steady_clock::duration age, std::chrono::steady_clock::time_point now) const {
+  return engine_->ReleaseIdleOlderThan(age, now);
+}
+
 std::size_t PasswordHasher::idle_work_areas() const { return engine_->idle_areas(); }
 
 }  // namespace sftplc::auth

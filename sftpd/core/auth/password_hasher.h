@@ -7,6 +7,7 @@
 // call, kept between calls: callers bound concurrency (the Authenticator's semaphore), so the
 // resident memory is about m_cost x the peak number of concurrent calls.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -51,6 +52,10 @@ class PasswordHasher {
   // Unmaps the idle work memory (for a process that hashes once, such as sftpctl, or after a
   // burst). Thread-safe.
   void ReleaseIdleMemory() const;
+  // Unmaps the work areas idle for at least `age` at `now` (steady clock); returns how many.
+  // Thread-safe.
+  std::size_t ReleaseIdleMemoryOlderThan(std::chrono::steady_clock::duration age,
+                                         std::chrono::steady_clock::time_point now) const;
   // Work areas mapped and idle now: after a burst, the peak number of concurrent calls (up to
   // 8). Thread-safe.
   std::size_t idle_work_areas() const;

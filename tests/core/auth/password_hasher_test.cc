@@ -1,5 +1,6 @@
 #include "sftpd/core/auth/password_hasher.h"
 
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -123,6 +124,29 @@ TEST(Argon2EngineTest, PooledEqualsUnpooledAndReusesArea) {
   EXPECT_EQ(*second, *plain);
   engine.ReleaseIdle();
   EXPECT_EQ(engine.idle_areas(), 0u);
+}
+
+// Areas go back to the system once idle for the given age, not before; a fresh call after
+// that maps a new one and still gives the same tag.
+TEST(Argon2EngineTest, ReleasesAreasIdleLongerThanTheAge) {
+  using std::chrono::seconds;
+  Argon2Engine engine(2);
+  Argon2Input in;
+  in.t_cost = 1;
+  in.m_cost_kib = 1024;
+  in.password = "correct horse";
+  in.salt = "0123456789abcdef";
+  auto first = engine.Compute(in);
+  ASSERT_TRUE(first.has_value());
+  auto now = std::chrono::steady_clock::now();
+  EXPECT_EQ(engine.ReleaseIdleOlderThan(seconds(30), now + seconds(10)), 0u);
+  EXPECT_EQ(engine.idle_areas(), 1u);
+  EXPECT_EQ(engine.ReleaseIdleOlderThan(seconds(30), now + seconds(31)), 1u);
+  EXPECT_EQ(engine.idle_areas(), 0u);
+  auto again = engine.Compute(in);
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(*again, *first);
+  EXPECT_EQ(engine.idle_areas(), 1u);
 }
 
 // A hash round-trips: the right password verifies, a wrong one does not; salts are fresh.
