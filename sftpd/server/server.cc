@@ -14,6 +14,7 @@
 #include <cstring>
 #include <thread>
 
+#include "sftpd/server/read_ahead.h"
 #include "sftpd/server/session.h"
 
 namespace sftplc::server {
@@ -339,9 +340,13 @@ void Server::Accept(int listen_fd) {
 
 void Server::SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
                            SessionLimits limits) noexcept {
-  (void)fd;
   SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock, log_, force_stop_};
-  RunSession(env, limits, session, ip, number);
+  {
+    // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); dropped before
+    // ssh_free closes the fd.
+    SocketReadAhead read_ahead(fd);
+    RunSession(env, limits, session, ip, number);
+  }
   // Forget the fd before it is closed (ssh_free), so a shutdown sweep never hits a reused fd.
   {
     std::lock_guard lock(mu_);

@@ -1,0 +1,174 @@
+#include "sftpd/server/read_ahead.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+namespace sftplc::server {
+namespace {
+
+// A connected pair of stream sockets; `ours` is the end the server would read.
+struct SocketPair {
+  int ours = -1;
+  int peer = -1;
+  SocketPair() {
+    int fds[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, fds) == 0) {
+      ours = fds[0];
+      peer = fds[1];
+      fcntl(ours, F_SETFL, fcntl(ours, F_GETFL) | O_NONBLOCK);
+    }
+  }
+  ~SocketPair() {
+    close(ours);
+    close(peer);
+  }
+};
+
+std::string Pattern(std::size_t n) {
+  std::string s(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) {
+    s[i] = static_cast<char>((i * 131 + i / 251) & 0xff);
+  }
+  return s;
+}
+
+void WriteAll(int fd, const std::string& data) {
+  std::size_t off = 0;
+  while (off < data.size()) {
+    ssize_t n = write(fd, data.data() + off, data.size() - off);
+    ASSERT_GT(n, 0) << std::strerror(errno);
+    off += static_cast<std::size_t>(n);
+  }
+}
+
+// Reads like libssh does (poll, then one 4 KiB recv per POLLIN) until `want` bytes or EOF.
+std::string ReadLikeLibssh(int fd, std::size_t want, int* polls = nullptr) {
+  std::string got;
+  char chunk[4096];
+  while (got.size() < want) {
+    pollfd p{fd, POLLIN, 0};
+    int r = poll(&p, 1, 1000);
+    if (r <= 0) {
+      break;
+    }
+    if (polls != nullptr) {
+      ++*polls;
+    }
+    ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+      break;
+    }
+    got.append(chunk, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+// 200 KiB written at once come out whole and in order through 4 KiB reads, and the first read
+// took a whole 64 KiB from the kernel.
+TEST(SocketReadAheadTest, SmallReadsSeeTheStreamInOrder) {
+  SocketPair sp;
+  ASSERT_GE(sp.ours, 0);
+  SocketReadAhead ra(sp.ours);
+  ASSERT_TRUE(ra.active());
+  std::string data = Pattern(200 * 1024);
+  WriteAll(sp.peer, data);
+  char first[4096];
+  ASSERT_EQ(recv(sp.ours, first, sizeof first, 0), 4096);
+  EXPECT_EQ(ra.buffered(), SocketReadAhead::kBufferSize - 4096);
+  std::string got(first, sizeof first);
+  got += ReadLikeLibssh(sp.ours, data.size() - got.size());
+  EXPECT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(ra.buffered(), 0u);
+}
+
+// poll reports buffered bytes at once, even with nothing left in the kernel and an infinite
+// timeout, and still reports what the kernel knows about other fds in the same set.
+TEST(SocketReadAheadTest, PollSeesBufferedBytesWithoutWaiting) {
+  SocketPair sp;
+  SocketPair other;
+  SocketReadAhead ra(sp.ours);
+  ASSERT_TRUE(ra.active());
+  WriteAll(sp.peer, Pattern(10000));
+  char buf[100];
+  ASSERT_EQ(recv(sp.ours, buf, sizeof buf, 0), 100);  // the kernel queue is empty now
+  ASSERT_EQ(ra.buffered(), 9900u);
+  pollfd one{sp.ours, POLLIN, 0};
+  EXPECT_EQ(poll(&one, 1, -1), 1);
+  EXPECT_EQ(one.revents, POLLIN);
+  // Mixed set: the other socket is writable (kernel), not readable.
+  pollfd set[2] = {{sp.ours, POLLIN | POLLOUT, 0}, {other.ours, POLLIN | POLLOUT, 0}};
+  EXPECT_EQ(poll(set, 2, -1), 2);
+  EXPECT_EQ(set[0].revents, POLLIN | POLLOUT);
+  EXPECT_EQ(set[1].revents, POLLOUT);
+  // Drained: poll waits on the kernel again (nothing there: times out).
+  std::string rest = ReadLikeLibssh(sp.ours, 9900);
+  EXPECT_EQ(rest.size(), 9900u);
+  pollfd again{sp.ours, POLLIN, 0};
+  EXPECT_EQ(poll(&again, 1, 0), 0);
+}
+
+// EAGAIN and EOF reach the caller as the kernel gave them, after every buffered byte.
+TEST(SocketReadAheadTest, ErrorsAndEndOfStreamPassThrough) {
+  SocketPair sp;
+  SocketReadAhead ra(sp.ours);
+  char buf[4096];
+  errno = 0;
+  EXPECT_EQ(recv(sp.ours, buf, sizeof buf, 0), -1);
+  EXPECT_EQ(errno, EAGAIN);
+  WriteAll(sp.peer, Pattern(6000));
+  shutdown(sp.peer, SHUT_WR);
+  EXPECT_EQ(recv(sp.ours, buf, sizeof buf, 0), 4096);
+  EXPECT_EQ(recv(sp.ours, buf, sizeof buf, 0), 6000 - 4096);
+  EXPECT_EQ(recv(sp.ours, buf, sizeof buf, 0), 0);
+}
+
+// MSG_PEEK does not consume; an fd that is not registered is not buffered.
+TEST(SocketReadAheadTest, PeekAndUnregisteredFds) {
+  SocketPair sp;
+  SocketPair plain;
+  SocketReadAhead ra(sp.ours);
+  std::string data = Pattern(5000);
+  WriteAll(sp.peer, data);
+  char a[10];
+  char b[10];
+  ASSERT_EQ(recv(sp.ours, a, 1, 0), 1);
+  ASSERT_EQ(recv(sp.ours, a, sizeof a, MSG_PEEK), 10);
+  ASSERT_EQ(recv(sp.ours, b, sizeof b, 0), 10);
+  EXPECT_EQ(std::string(a, 10), std::string(b, 10));
+  EXPECT_EQ(std::string(b, 10), data.substr(1, 10));
+
+  WriteAll(plain.peer, data);
+  char c[4096];
+  ASSERT_EQ(recv(plain.ours, c, 100, 0), 100);
+  // Nothing was taken beyond what was asked: the rest is still in the kernel.
+  ASSERT_EQ(recv(plain.ours, c, sizeof c, MSG_PEEK), 4096);
+}
+
+// One registration per fd; the buffer goes with the registration.
+TEST(SocketReadAheadTest, OneRegistrationPerFdAndReleaseOnDestruction) {
+  SocketPair sp;
+  {
+    SocketReadAhead first(sp.ours);
+    EXPECT_TRUE(first.active());
+    SocketReadAhead second(sp.ours);
+    EXPECT_FALSE(second.active());
+  }
+  SocketReadAhead third(sp.ours);
+  EXPECT_TRUE(third.active());
+  SocketReadAhead out_of_range(1 << 20);
+  EXPECT_FALSE(out_of_range.active());
+}
+
+}  // namespace
+}  // namespace sftplc::server
