@@ -29,6 +29,7 @@
 #include "sftpd/core/usage/usage_store.h"
 #include "sftpd/server/auth_gate.h"
 #include "sftpd/server/db_session_recorder.h"
+#include "sftpd/server/read_ahead.h"
 #include "sftpd/server/server.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
 
@@ -198,6 +199,10 @@ int RunDaemon(const std::string& config_path) {
   for (const HostKey& k : (*server)->host_keys()) {
     SPDLOG_LOGGER_INFO(log, "host key {}type={} fingerprint={} path={}",
                        k.generated ? "generated " : "", k.type, k.fingerprint, k.path);
+  }
+  if (!SocketReadAhead::InEffect()) {
+    SPDLOG_LOGGER_WARN(log, "socket read-ahead not in effect (recv/poll not exported by this "
+                            "build): uploads cost more CPU");
   }
   auto bound = (*server)->Listen();
   if (!bound) {

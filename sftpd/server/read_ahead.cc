@@ -78,6 +78,11 @@ std::size_t SocketReadAhead::buffered() const {
 
 }  // namespace sftplc::server
 
+bool sftplc::server::SocketReadAhead::InEffect() {
+  return dlsym(RTLD_DEFAULT, "recv") == reinterpret_cast<void*>(&::recv) &&
+         dlsym(RTLD_DEFAULT, "poll") == reinterpret_cast<void*>(&::poll);
+}
+
 using sftplc::server::Buffer;
 using sftplc::server::Lookup;
 using sftplc::server::RealPoll;

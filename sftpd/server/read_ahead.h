@@ -34,6 +34,11 @@ class SocketReadAhead {
   SocketReadAhead(const SocketReadAhead&) = delete;
   SocketReadAhead& operator=(const SocketReadAhead&) = delete;
 
+  // True when the process's recv and poll are the ones defined here, as the dynamic linker
+  // gives them to libssh (the server's link exports them; without that libssh would bypass
+  // the buffers and only cost more CPU).
+  static bool InEffect();
+
   // True when reads on the fd go through the buffer.
   bool active() const { return active_; }
   // Bytes buffered and not yet handed out (for tests).

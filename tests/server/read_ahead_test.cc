@@ -73,6 +73,9 @@ std::string ReadLikeLibssh(int fd, std::size_t want, int* polls = nullptr) {
   return got;
 }
 
+// libssh gets recv and poll from the dynamic linker: they must be these.
+TEST(SocketReadAheadTest, InEffectForLibssh) { EXPECT_TRUE(SocketReadAhead::InEffect()); }
+
 // 200 KiB written at once come out whole and in order through 4 KiB reads, and the first read
 // took a whole 64 KiB from the kernel.
 TEST(SocketReadAheadTest, SmallReadsSeeTheStreamInOrder) {
