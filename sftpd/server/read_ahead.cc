@@ -92,21 +92,16 @@ using sftplc::server::SocketReadAhead;
 extern "C" __attribute__((visibility("default"))) ssize_t recv(int fd, void* buf, size_t len,
                                                                int flags) {
   Buffer* b = Lookup(fd);
-  constexpr int kServed = MSG_DONTWAIT | MSG_PEEK;
-  if (b == nullptr || (flags & ~kServed) != 0 || len == 0) {
-    if (b != nullptr && b->size() > 0) {
-      // A flag this buffer does not serve, with bytes already taken from the kernel: hand
-      // those out first so nothing is reordered.
-      std::size_t take = std::min(len, b->size());
-      std::memcpy(buf, b->data.get() + b->begin, take);
-      b->begin += take;
-      return static_cast<ssize_t>(take);
-    }
+  if (b == nullptr) {
     return RealRecv()(fd, buf, len, flags);
   }
+  // libssh's recv(fd, buf, 4096, 0) is what the buffer is for; other flags still get the
+  // bytes already taken from the kernel first, so nothing is reordered.
+  bool served = (flags & ~(MSG_DONTWAIT | MSG_PEEK)) == 0 && len > 0;
+  bool peek = served && (flags & MSG_PEEK) != 0;
   if (b->size() == 0) {
-    if (len >= SocketReadAhead::kBufferSize || (flags & MSG_PEEK) != 0) {
-      return RealRecv()(fd, buf, len, flags);  // as large as the buffer: no point copying
+    if (!served || peek || len >= SocketReadAhead::kBufferSize) {
+      return RealRecv()(fd, buf, len, flags);  // nothing to gain from copying through
     }
     ssize_t n = RealRecv()(fd, b->data.get(), SocketReadAhead::kBufferSize, flags);
     if (n <= 0) {
@@ -117,7 +112,7 @@ extern "C" __attribute__((visibility("default"))) ssize_t recv(int fd, void* buf
   }
   std::size_t take = std::min(len, b->size());
   std::memcpy(buf, b->data.get() + b->begin, take);
-  if ((flags & MSG_PEEK) == 0) {
+  if (!peek) {
     b->begin += take;
   }
   return static_cast<ssize_t>(take);
@@ -125,20 +120,18 @@ extern "C" __attribute__((visibility("default"))) ssize_t recv(int fd, void* buf
 
 extern "C" __attribute__((visibility("default"))) int poll(struct pollfd* fds, nfds_t nfds,
                                                            int timeout) {
-  bool any_buffered = false;
+  auto readable_here = [](const pollfd& p) {
+    Buffer* b = Lookup(p.fd);
+    return b != nullptr && b->size() > 0 && (p.events & POLLIN) != 0;
+  };
+  bool any_here = false;
   bool kernel_needed = false;  // an entry the buffers cannot answer alone
   for (nfds_t i = 0; i < nfds; ++i) {
-    Buffer* b = Lookup(fds[i].fd);
-    if (b != nullptr && b->size() > 0 && (fds[i].events & POLLIN) != 0) {
-      any_buffered = true;
-      if ((fds[i].events & ~POLLIN) != 0) {
-        kernel_needed = true;
-      }
-    } else {
-      kernel_needed = true;
-    }
+    bool here = readable_here(fds[i]);
+    any_here = any_here || here;
+    kernel_needed = kernel_needed || !here || (fds[i].events & ~POLLIN) != 0;
   }
-  if (!any_buffered) {
+  if (!any_here) {
     return RealPoll()(fds, nfds, timeout);
   }
   // Something is readable now: do not wait, but let the kernel answer the rest.
@@ -153,8 +146,7 @@ extern "C" __attribute__((visibility("default"))) int poll(struct pollfd* fds, n
   }
   int ready = 0;
   for (nfds_t i = 0; i < nfds; ++i) {
-    Buffer* b = Lookup(fds[i].fd);
-    if (b != nullptr && b->size() > 0 && (fds[i].events & POLLIN) != 0) {
+    if (readable_here(fds[i])) {
       fds[i].revents |= POLLIN;
     }
     if (fds[i].revents != 0) {
