@@ -22,14 +22,14 @@ namespace sftplc::lifecycle {
 // by the account store), which the sweep schedules.
 inline constexpr long long kNeverDue = 253402300799;  // 9999-12-31T23:59:59Z
 
-// Loads the whole row; nullopt when there is none. `lock` adds FOR UPDATE on PostgreSQL (the
+// Loads the whole row; nullopt when there is none (or it does not parse). `lock` adds FOR UPDATE on PostgreSQL (the
 // SQLite write transaction already excludes other writers).
 std::optional<accounts::Account> LoadAccount(soci::session& s, db::Backend backend,
                                              const AccountId& id, bool lock);
 
 // The accounts a query selects, whole, in one query: `tail` follows "SELECT <every column> FROM
 // accounts" (WHERE, ORDER BY, LIMIT, FOR UPDATE ...) with one placeholder per value of
-// `params`, in order. Rows whose id is malformed are left out.
+// `params`, in order. Rows that do not parse (id, state or close reason) are left out.
 std::vector<accounts::Account> LoadAccountsWhere(soci::session& s, const std::string& tail,
                                                  const std::vector<long long>& params);
 
