@@ -29,8 +29,9 @@ if(PANDOC_PROGRAM)
               --metadata header=sftp-lifecycle
               --metadata footer=sftp-lifecycle\ ${PROJECT_VERSION}
               --metadata date=
+              --lua-filter ${PROJECT_SOURCE_DIR}/docs/man/tables-as-lists.lua
               --output ${out} ${srcs}
-      DEPENDS ${srcs}
+      DEPENDS ${srcs} ${PROJECT_SOURCE_DIR}/docs/man/tables-as-lists.lua
       COMMENT "man page ${name}(${section})"
       VERBATIM)
     install(FILES ${out} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
