@@ -44,3 +44,8 @@ if(PANDOC_PROGRAM)
 else()
   message(WARNING "pandoc not found: no man pages (apt-get install pandoc)")
 endif()
+
+# Monitoring: the example Prometheus alert rules and docs/monitoring.md go to the package's
+# documentation folder here, next to each other:
+#   install(FILES <rules file> docs/monitoring.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
+# (the unit already allows the metrics listener: AF_INET/AF_INET6, no extra path).
