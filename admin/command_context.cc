@@ -1,6 +1,7 @@
 #include "admin/command_context.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <exception>
@@ -26,6 +27,46 @@ int ExitCodeFor(ErrorCode code) {
   }
   return kExitUnavailable;
 }
+
+namespace {
+
+// The name of `uid` ("uid<N>" when it has none).
+std::string UserName(uid_t uid) {
+  struct passwd pw {};
+  struct passwd* found = nullptr;
+  std::string buf(16384, '\0');
+  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return "uid" + std::to_string(uid);
+}
+
+// root writing to an SQLite database folder that belongs to another user (the service user)
+// would leave root-owned files there (the -wal and -shm files, a new database) that sftpd can
+// no longer open. Refused, naming the user to run as (docs/sftpctl.md, "Running as root").
+Status CheckSqliteOwner(const config::DatabaseConfig& cfg) {
+  if (geteuid() != 0) {
+    return {};
+  }
+  auto url = db::ParseDatabaseUrl(cfg.url);
+  if (!url || url->backend != db::Backend::kSqlite) {
+    return {};  // Open() reports a bad URL; PostgreSQL files belong to the server
+  }
+  std::string folder = url->sqlite_path;
+  auto slash = folder.rfind('/');
+  folder = slash == std::string::npos ? "." : (slash == 0 ? "/" : folder.substr(0, slash));
+  struct stat st {};
+  if (stat(folder.c_str(), &st) != 0 || st.st_uid == 0) {
+    return {};
+  }
+  std::string user = UserName(st.st_uid);
+  return Error::PermissionDenied("the database folder " + folder + " belongs to the user " + user +
+                                 ": run sftpctl as that user (sudo -u " + user +
+                                 " sftpctl ...); as root it would leave "
+                                 "files there that the service cannot open");
+}
+
+}  // namespace
 
 CommandContext::CommandContext(const Clock& clock) : clock_(clock) {}
 
@@ -56,6 +97,9 @@ Result<db::Database*> CommandContext::Database(bool migrate) {
     if (!cfg) {
       return cfg.error();
     }
+    if (auto owner = CheckSqliteOwner((*cfg)->database); !owner) {
+      return owner.error();
+    }
     auto db = db::Database::Open((*cfg)->database, GetLogger("store"));
     if (!db) {
       return db.error();
@@ -83,16 +127,7 @@ Result<accounts::AccountStore*> CommandContext::Accounts() {
   return store_.get();
 }
 
-accounts::Actor CommandContext::Actor() const {
-  uid_t uid = geteuid();
-  struct passwd pw {};
-  struct passwd* found = nullptr;
-  std::string buf(16384, '\0');
-  if (getpwuid_r(uid, &pw, buf.data(), buf.size(), &found) == 0 && found != nullptr) {
-    return {"admin:" + std::string(found->pw_name)};
-  }
-  return {"admin:uid" + std::to_string(uid)};
-}
+accounts::Actor CommandContext::Actor() const { return {"admin:" + UserName(geteuid())}; }
 
 Result<lifecycle::ConfiguredRunner> CommandContext::Runner(bool with_mailer) {
   auto cfg = Config();

@@ -1,7 +1,16 @@
 #include "admin/db_commands.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+
+#include "sftpd/core/base/time_format.h"
+#include "sftpd/core/lifecycle/receipt_log.h"
 
 namespace sftplc::admin {
 namespace {
@@ -86,15 +95,182 @@ void RegisterStatus(CLI::App& group, CommandContext& ctx) {
   });
 }
 
+void RegisterBackup(CLI::App& group, CommandContext& ctx) {
+  auto file = std::make_shared<std::string>();
+  auto* cmd = group.add_subcommand(
+      "backup", "write a consistent copy of the SQLite database to FILE (mode 0600), online");
+  cmd->add_option("file", *file, "the backup file to create (must not exist)")->required();
+  cmd->footer(
+      "Example:\n  sftpctl db backup /var/backups/sftp-lifecycle/accounts-2026-12-03.db\n"
+      "Keep the receipts exported after it (db export-receipts) outside the backup; after a "
+      "restore run db replay-receipts. PostgreSQL: pg_dump (docs/operations.md).");
+  cmd->callback([&ctx, file] {
+    ctx.Run([&]() -> Status {
+      auto db = ctx.Database();
+      if (!db) {
+        return db.error();
+      }
+      if (auto st = (*db)->BackupTo(*file); !st) {
+        return st;
+      }
+      std::cout << "backed up " << (*db)->description() << " to " << *file << "\n";
+      return {};
+    });
+  });
+}
+
+// One receipt as a JSON line: ids, times, reasons and counts only (no personal data).
+json ReceiptLine(const lifecycle::PurgeReceipt& r) {
+  return {{"account_id", r.account_id.str()},
+          {"purged_at", FormatTime(r.purged_at)},
+          {"reason", r.reason},
+          {"closed_at", TimeJson(r.closed_at)},
+          {"files_deleted", r.files_deleted},
+          {"bytes_deleted", r.bytes_deleted},
+          {"contact_kept", r.contact_kept},
+          {"contact_deleted_at", TimeJson(r.contact_deleted_at)},
+          {"contact_deleted_reason", r.contact_deleted_reason}};
+}
+
+void RegisterExportReceipts(CLI::App& group, CommandContext& ctx) {
+  auto since = std::make_shared<std::string>();
+  auto file = std::make_shared<std::string>();
+  auto* cmd = group.add_subcommand(
+      "export-receipts",
+      "write the purge receipts (purges and contact deletions) since a date to FILE, one JSON "
+      "object a line, to replay after restoring an older backup");
+  cmd->add_option("--since", *since,
+                  "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC): at or before the backup's time")
+      ->required();
+  cmd->add_option("file", *file, "the file to write (replaced; mode 0600); - for stdout")
+      ->required();
+  cmd->footer(
+      "Example:\n  sftpctl db export-receipts --since 2026-12-01 "
+      "/var/backups/sftp-lifecycle/receipts.jsonl");
+  cmd->callback([&ctx, since, file] {
+    ctx.Run([&]() -> Status {
+      auto from = ParseTime(*since);
+      if (!from) {
+        return Error::InvalidArgument("--since: " + from.error().message());
+      }
+      auto db = ctx.Database();
+      if (!db) {
+        return db.error();
+      }
+      auto b = ctx.Runner(false);
+      if (!b) {
+        return b.error();
+      }
+      auto ids = lifecycle::ReceiptsChangedSince(**db, *from);
+      if (!ids) {
+        return ids.error();
+      }
+      std::string text;
+      for (const auto& id : *ids) {
+        auto r = b->runner->GetReceipt(id);
+        if (!r) {
+          return r.error();
+        }
+        if (*r) {
+          text += ReceiptLine(**r).dump() + "\n";
+        }
+      }
+      if (*file == "-") {
+        std::cout << text;
+        return {};
+      }
+      // Written beside the target and renamed over it, so a reader never sees half a file.
+      std::string tmp = *file + ".tmp";
+      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0) {
+        return Error::Unavailable("cannot write " + tmp + ": " + std::strerror(errno));
+      }
+      bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                ::fsync(fd) == 0;
+      ok = ::close(fd) == 0 && ok;
+      if (!ok || ::rename(tmp.c_str(), file->c_str()) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        return Error::Unavailable("cannot write " + *file + ": " + std::strerror(err));
+      }
+      std::cout << "exported " << ids->size() << " receipt(s) since " << FormatTime(*from) << " to "
+                << *file << "\n";
+      return {};
+    });
+  });
+}
+
+void RegisterReplayReceipts(CLI::App& group, CommandContext& ctx) {
+  auto file = std::make_shared<std::string>();
+  auto* cmd = group.add_subcommand(
+      "replay-receipts",
+      "after restoring a backup: erase again every account and marketing contact that FILE "
+      "(from db export-receipts) says was purged or deleted");
+  cmd->add_option("file", *file, "receipts file written by db export-receipts")->required();
+  cmd->footer(
+      "Example:\n  sftpctl db replay-receipts /var/backups/sftp-lifecycle/receipts.jsonl\n"
+      "Idempotent: what is already gone is counted, not an error. Each erasure is audited "
+      "(account.erase, actor admin:<user>:replay).");
+  cmd->callback([&ctx, file] {
+    ctx.Run([&]() -> Status {
+      std::ifstream in(*file);
+      if (!in) {
+        return Error::InvalidArgument("cannot read the receipts file " + *file);
+      }
+      // Every line is checked before anything is erased: a damaged file changes nothing.
+      std::vector<AccountId> ids;
+      std::string line;
+      for (int n = 1; std::getline(in, line); ++n) {
+        if (line.empty()) {
+          continue;
+        }
+        json j = json::parse(line, nullptr, false);
+        auto id = j.is_object() && j.contains("account_id") && j["account_id"].is_string()
+                      ? AccountId::Parse(j["account_id"].get<std::string>())
+                      : Result<AccountId>(Error::InvalidArgument("no account_id"));
+        if (!id) {
+          return Error::InvalidArgument(*file + ":" + std::to_string(n) +
+                                        ": not a receipt line of db export-receipts");
+        }
+        ids.push_back(*id);
+      }
+      auto b = ctx.Runner(false);
+      if (!b) {
+        return b.error();
+      }
+      std::string actor = ctx.Actor().name + ":replay";
+      int64_t erased = 0, gone = 0;
+      for (const auto& id : ids) {
+        auto r = b->runner->EraseNow(id, ctx.clock().Now(), actor);
+        if (r) {
+          ++erased;
+          std::cout << "erased again " << id.str() << ": " << r->files_deleted << " file(s)\n";
+        } else if (r.error().code() == ErrorCode::kNotFound) {
+          ++gone;
+        } else {
+          return Error(r.error().code(), id.str() + ": " + r.error().message() +
+                                             " (nothing after it was replayed; run again)");
+        }
+      }
+      std::cout << "replayed " << ids.size() << " receipt(s): " << erased << " erased again, "
+                << gone << " already gone\n";
+      return {};
+    });
+  });
+}
+
 }  // namespace
 
 void RegisterDbCommands(CLI::App& app, CommandContext& ctx) {
-  auto* group = app.add_subcommand("db", "the database schema");
+  auto* group = app.add_subcommand("db", "the database: schema, backup, receipts to replay");
   group->require_subcommand(1);
   group->footer(
       "Example:\n  sftpctl db status\nRun a command with --help for its options and an example.");
   RegisterMigrate(*group, ctx);
   RegisterStatus(*group, ctx);
+  RegisterBackup(*group, ctx);
+  RegisterExportReceipts(*group, ctx);
+  RegisterReplayReceipts(*group, ctx);
 }
 
 }  // namespace sftplc::admin

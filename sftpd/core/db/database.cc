@@ -1,7 +1,12 @@
 #include "sftpd/core/db/database.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <sstream>
@@ -567,6 +572,34 @@ Status Database::CheckpointAfterErase() {
   if (*r != 0) {
     return Error::Unavailable(
         "the WAL checkpoint could not complete while readers were active; retry later");
+  }
+  return {};
+}
+
+Status Database::BackupTo(const std::string& path) {
+  if (backend_ != Backend::kSqlite) {
+    return Error::InvalidArgument(
+        "a PostgreSQL database is backed up with pg_dump or a base backup (pg_basebackup), "
+        "not with sftpctl: see docs/operations.md");
+  }
+  // An empty file made here first, so the copy is 0600 whatever the umask; VACUUM INTO accepts
+  // an empty file and refuses any other.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    int err = errno;
+    if (err == EEXIST) {
+      return Error::AlreadyExists("the backup file " + path + " exists: choose a new name");
+    }
+    return Error::Unavailable("cannot create the backup file " + path + ": " + std::strerror(err));
+  }
+  ::close(fd);
+  auto r = Read<int>([&](soci::session& s) -> Result<int> {
+    s << "VACUUM INTO :path", soci::use(path);
+    return 0;
+  });
+  if (!r) {
+    ::unlink(path.c_str());
+    return Error::Unavailable("the backup to " + path + " failed: " + r.error().message());
   }
   return {};
 }

@@ -9,6 +9,8 @@
 // SQLite connections: WAL, busy timeout, foreign_keys=ON, secure_delete=ON on every connection;
 // write transactions are BEGIN IMMEDIATE. Thread-safe.
 
+#include <soci/soci.h>
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,8 +18,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <soci/soci.h>
 
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/result.h"
@@ -89,6 +89,12 @@ class Database {
   // already zeroed by secure_delete, leave the -wal file too. On PostgreSQL nothing (see
   // docs/security.md: VACUUM).
   Status CheckpointAfterErase();
+
+  // SQLite: writes a consistent copy of the live database to `path` (VACUUM INTO: one read
+  // transaction, writers go on meanwhile), created with mode 0600. kAlreadyExists when `path`
+  // exists; kUnavailable when it cannot be written; kInvalidArgument on PostgreSQL (its own
+  // tools back it up: docs/operations.md).
+  Status BackupTo(const std::string& path);
 
  private:
   Database(Backend backend, std::size_t pool_size, Logger log);
