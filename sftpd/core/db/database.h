@@ -9,6 +9,8 @@
 // SQLite connections: WAL, busy timeout, foreign_keys=ON, secure_delete=ON on every connection;
 // write transactions are BEGIN IMMEDIATE. Thread-safe.
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -90,6 +92,10 @@ class Database {
   // docs/security.md: VACUUM).
   Status CheckpointAfterErase();
 
+  // Failed Read/Write calls since the pool was opened (a SOCI or other exception: the database
+  // failed, not the caller's own Error). For sftpd's metrics. Thread-safe.
+  uint64_t error_count() const { return errors_.load(std::memory_order_relaxed); }
+
  private:
   Database(Backend backend, std::size_t pool_size, Logger log);
   Result<void> RunWrite(const std::function<Status(soci::session&)>& fn);
@@ -104,6 +110,7 @@ class Database {
   std::size_t pool_size_;
   std::unique_ptr<soci::connection_pool> pool_;
   Logger log_;
+  std::atomic<uint64_t> errors_{0};
 };
 
 // A statement for one execution, with its into() and use() elements: run it with execute()
