@@ -69,6 +69,12 @@ Processor::Impl::Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, L
   in_.reserve(kMaxPacket + 4);
 }
 
+Processor::Impl::~Impl() {
+  if (observer_ != nullptr && handles_.open_count() > 0) {
+    observer_->OnHandlesClosed(static_cast<int>(handles_.open_count()));
+  }
+}
+
 Status Processor::Impl::CheckLength(uint32_t len) {
   if (len > kMaxPacket) {
     dead_ = true;

@@ -24,6 +24,8 @@ class Processor::Impl {
  public:
   Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
        const Clock& clock, TransferStats& stats, RequestObserver* observer);
+  // Handles still open here close with the table: the observer is told.
+  ~Impl();
 
   Status OnData(const uint8_t* data, std::size_t len, std::string& out);
   bool HasPendingRequests() const;
