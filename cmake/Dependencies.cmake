@@ -10,6 +10,7 @@ find_package(CURL REQUIRED)
 find_package(nlohmann_json 3 CONFIG REQUIRED)
 find_package(toml11 3 CONFIG REQUIRED)
 find_package(CLI11 CONFIG REQUIRED)
+find_package(prometheus-cpp CONFIG REQUIRED)      # ::core, ::pull (civetweb); Debian ships no version file
 find_package(SQLite3 REQUIRED)
 find_package(PostgreSQL REQUIRED)
 find_package(Boost 1.74 REQUIRED)                  # soci/bind-values.h includes boost/fusion

@@ -45,7 +45,8 @@ else()
   message(WARNING "pandoc not found: no man pages (apt-get install pandoc)")
 endif()
 
-# Monitoring: the example Prometheus alert rules and docs/monitoring.md go to the package's
-# documentation folder here, next to each other:
-#   install(FILES <rules file> docs/monitoring.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
-# (the unit already allows the metrics listener: AF_INET/AF_INET6, no extra path).
+# Monitoring: the example Prometheus alert rules (with their promtool tests) and the metrics
+# reference, side by side in the package's documentation folder.
+install(FILES contrib/prometheus/sftpd.rules.yml contrib/prometheus/sftpd.rules.test.yml
+              docs/monitoring.md
+        DESTINATION ${CMAKE_INSTALL_DOCDIR})

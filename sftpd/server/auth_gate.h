@@ -2,29 +2,39 @@
 
 // AuthenticatorGate: the LoginGate of the real daemon, a thin adapter over auth::Authenticator
 // (no user enumeration, failure floor, capped Argon2 verifies, Defender bans, failed-login
-// records). Thread-safe and blocking, like the authenticator.
+// records). Thread-safe and blocking, like the authenticator. Every decided login is counted in
+// `metrics` (a key probe is no login).
 
 #include "sftpd/core/auth/authenticator.h"
 #include "sftpd/server/login_gate.h"
+#include "sftpd/server/metrics.h"
 
 namespace sftplc::server {
 
 class AuthenticatorGate final : public LoginGate {
  public:
-  // REQUIRES: `authenticator` outlives the gate.
-  explicit AuthenticatorGate(auth::Authenticator& authenticator) : a_(authenticator) {}
+  // REQUIRES: `authenticator` and `metrics` outlive the gate.
+  explicit AuthenticatorGate(auth::Authenticator& authenticator, Metrics& metrics = NoMetrics())
+      : a_(authenticator), metrics_(metrics) {}
 
   auth::AuthDecision CheckPassword(const auth::AuthRequest& request,
                                    const Secret& password) override {
-    return a_.CheckPassword(request, password);
+    auth::AuthDecision d = a_.CheckPassword(request, password);
+    metrics_.LoginDecided(auth::AuthMethod::kPassword, d.outcome);
+    return d;
   }
   auth::AuthDecision CheckPublicKey(const auth::AuthRequest& request, const OfferedKey& key,
                                     bool signature_verified) override {
-    return a_.CheckPublicKey(request, key.type, key.base64, signature_verified);
+    auth::AuthDecision d = a_.CheckPublicKey(request, key.type, key.base64, signature_verified);
+    if (signature_verified) {
+      metrics_.LoginDecided(auth::AuthMethod::kPublicKey, d.outcome);
+    }
+    return d;
   }
 
  private:
   auth::Authenticator& a_;
+  Metrics& metrics_;
 };
 
 }  // namespace sftplc::server

@@ -29,6 +29,7 @@
 #include "sftpd/core/usage/usage_store.h"
 #include "sftpd/server/auth_gate.h"
 #include "sftpd/server/db_session_recorder.h"
+#include "sftpd/server/prometheus_metrics.h"
 #include "sftpd/server/read_ahead.h"
 #include "sftpd/server/server.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
@@ -97,6 +98,30 @@ class IdleMemoryReaper {
   bool stop_ = false;  // guarded by mu_
   std::thread thread_;
 };
+
+bool IsLoopback(const std::string& ipv4) { return ipv4.rfind("127.", 0) == 0; }
+
+// Stops serving metrics when destroyed or asked.
+class MetricsStopper {
+ public:
+  explicit MetricsStopper(PrometheusMetrics* m) : m_(m) {}
+  ~MetricsStopper() { Stop(); }
+  MetricsStopper(const MetricsStopper&) = delete;
+  MetricsStopper& operator=(const MetricsStopper&) = delete;
+  void Stop() {
+    if (m_ != nullptr) {
+      m_->Stop();
+    }
+  }
+
+ private:
+  PrometheusMetrics* m_;
+};
+
+// lifecycle.interval as the metrics show it: 0 when the sweep is off.
+Seconds SweepInterval(const config::Config& cfg) {
+  return cfg.lifecycle.enabled ? cfg.lifecycle.interval.MaxSeconds() : Seconds(0);
+}
 
 }  // namespace
 
@@ -169,6 +194,13 @@ int RunDaemon(const std::string& config_path) {
                        *orphans);
   }
   DbSessionRecorder recorder(accounts, usage);
+  // Counted whether or not they are served, so serving them costs nothing extra; without
+  // [metrics] listen the server counts into NoMetrics() instead.
+  std::unique_ptr<PrometheusMetrics> prometheus;
+  if (cfg.metrics.listen) {
+    prometheus = std::make_unique<PrometheusMetrics>(clock, cfg.metrics.database_refresh);
+  }
+  Metrics& metrics = prometheus ? *prometheus : NoMetrics();
   auth::PasswordHasher hasher(cfg.auth.argon2);
   auth::Defender defender(cfg.auth.defender, **db, clock, GetLogger("auth"));
   auto authenticator = auth::Authenticator::Create(
@@ -182,15 +214,17 @@ int RunDaemon(const std::string& config_path) {
   // that work area until the first password login.
   hasher.ReleaseIdleMemory();
   IdleMemoryReaper reaper(hasher);
-  AuthenticatorGate gate(**authenticator);
+  AuthenticatorGate gate(**authenticator, metrics);
 
   ServerDeps deps;
   deps.gate = &gate;
   deps.recorder = &recorder;
   deps.clock = &clock;
+  deps.metrics = &metrics;
   sftp::Limits sftp_limits;
   sftp_limits.max_handles = cfg.server.max_handles_per_session;
-  deps.protocol = sftp::MakeSftpProtocolFactory(cfg.storage.root, sftp_limits, GetLogger("sftp"));
+  deps.protocol = sftp::MakeSftpProtocolFactory(cfg.storage.root, sftp_limits, GetLogger("sftp"),
+                                                prometheus ? &metrics : nullptr);
   auto server = Server::Create(cfg.server, std::move(deps), log);
   if (!server) {
     SPDLOG_LOGGER_ERROR(log, "{}", server.error());
@@ -204,6 +238,37 @@ int RunDaemon(const std::string& config_path) {
     SPDLOG_LOGGER_WARN(log, "socket read-ahead not in effect (recv/poll not exported by this "
                             "build): uploads cost more CPU");
   }
+  Server& srv = **server;
+  // The metrics' sources read the server, the authenticator and the database: serving stops
+  // before any of them goes, on every way out of this function.
+  MetricsStopper stop_metrics(prometheus.get());
+  if (prometheus) {
+    MetricsSources sources;
+    sources.sessions_active = [&srv] { return srv.active_sessions(); };
+    sources.authenticator = [&a = **authenticator] { return a.stats(); };
+    sources.database_errors = [&d = **db] { return d.error_count(); };
+    sources.database = [&d = **db, &cfg, &defender, &clock] {
+      return ReadDatabaseGauges(d, cfg, defender, clock.Now());
+    };
+    prometheus->SetSources(std::move(sources));
+    prometheus->SetLimits(cfg.server.max_sessions, cfg.server.max_concurrent_verifies,
+                          SweepInterval(cfg));
+    auto served = prometheus->Serve(*cfg.metrics.listen);
+    if (!served) {
+      SPDLOG_LOGGER_ERROR(log, "{}", served.error());
+      return 1;
+    }
+    if (!IsLoopback(cfg.metrics.listen->host)) {
+      SPDLOG_LOGGER_WARN(log,
+                         "metrics served on a non-loopback address without authentication: "
+                         "let only the Prometheus server reach it addr={}",
+                         *served);
+    }
+    std::printf("metrics on %s\n", served->c_str());
+    std::fflush(stdout);
+    SPDLOG_LOGGER_INFO(log, "metrics on {}", *served);
+  }
+
   auto bound = (*server)->Listen();
   if (!bound) {
     SPDLOG_LOGGER_ERROR(log, "{}", bound.error());
@@ -225,14 +290,20 @@ int RunDaemon(const std::string& config_path) {
       return 1;
     }
     lifecycle_runner.emplace(std::move(*made));
+    lifecycle::SweepLoop::OnSweep on_sweep;
+    if (prometheus) {
+      on_sweep = [m = prometheus.get()](const Result<lifecycle::SweepReport>& r,
+                                        std::chrono::steady_clock::duration took) {
+        m->SweepFinished(r, took);
+      };
+    }
     sweep = std::make_unique<lifecycle::SweepLoop>(*lifecycle_runner->runner, clock,
-                                                   GetLogger("lifecycle"));
+                                                   GetLogger("lifecycle"), std::move(on_sweep));
     sweep->Start();
     SPDLOG_LOGGER_INFO(log, "lifecycle sweep every {}", cfg.lifecycle.interval.ToString());
   }
 
-  Server& srv = **server;
-  std::thread signal_thread([&srv, &log, &signals, config_path] {
+  std::thread signal_thread([&srv, &log, &signals, &cfg, config_path, m = prometheus.get()] {
     for (;;) {
       int sig = 0;
       if (sigwait(&signals, &sig) != 0) {
@@ -247,6 +318,11 @@ int RunDaemon(const std::string& config_path) {
         }
         SetLogLevel(fresh->log.level);
         srv.UpdateLimits(fresh->server);
+        if (m != nullptr) {
+          // Only the session cap changes on a reload; the rest keeps its start value.
+          m->SetLimits(fresh->server.max_sessions, cfg.server.max_concurrent_verifies,
+                       SweepInterval(cfg));
+        }
         SPDLOG_LOGGER_INFO(log,
                            "configuration reloaded (log level and session limits; listen "
                            "addresses, keys, algorithms and database need a restart)");
@@ -266,6 +342,7 @@ int RunDaemon(const std::string& config_path) {
   if (sweep) {
     sweep->Stop();
   }
+  stop_metrics.Stop();
   server->reset();
   ssh_finalize();
   spdlog::shutdown();

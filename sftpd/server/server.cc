@@ -289,11 +289,13 @@ void Server::Accept(int listen_fd) {
       std::lock_guard lock(mu_);
       if (active_ >= max_sessions_) {
         SPDLOG_LOGGER_WARN(log_, "connection refused: max_sessions reached sessions={}", active_);
+        deps_.metrics->ConnectionRefused("max_sessions");
         close(fd);
         continue;
       }
       if (per_ip_[ip] >= max_sessions_per_ip_) {
         SPDLOG_LOGGER_WARN(log_, "connection refused: max_sessions_per_ip reached ip={}", ip);
+        deps_.metrics->ConnectionRefused("max_sessions_per_ip");
         close(fd);
         continue;
       }
@@ -340,7 +342,8 @@ void Server::Accept(int listen_fd) {
 
 void Server::SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
                            SessionLimits limits) noexcept {
-  SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock, log_, force_stop_};
+  SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock,
+                 log_,        force_stop_,     *deps_.metrics};
   {
     // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); dropped before
     // ssh_free closes the fd.

@@ -29,6 +29,7 @@
 #include "sftpd/server/channel_protocol.h"
 #include "sftpd/server/host_keys.h"
 #include "sftpd/server/login_gate.h"
+#include "sftpd/server/metrics.h"
 #include "sftpd/server/session_recorder.h"
 
 namespace sftplc::server {
@@ -39,6 +40,7 @@ struct ServerDeps {
   SessionRecorder* recorder = nullptr;
   ProtocolFactory protocol;
   const Clock* clock = nullptr;
+  Metrics* metrics = &NoMetrics();
 };
 
 // The limits a session reads when it starts (SIGHUP may change them for later sessions).

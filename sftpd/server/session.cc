@@ -42,6 +42,7 @@ class Session {
         tag_(fmt::format("[c{}]", number)) {}
 
   ~Session() {
+    env_.metrics.SessionEnded(end_reason_, authenticated_);
     if (event_ != nullptr) {
       ssh_event_free(event_);
     }

@@ -20,6 +20,7 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/server/channel_protocol.h"
 #include "sftpd/server/login_gate.h"
+#include "sftpd/server/metrics.h"
 #include "sftpd/server/session_recorder.h"
 
 namespace sftplc::server {
@@ -34,6 +35,7 @@ struct SessionEnv {
   const Clock& clock;
   Logger log;
   const std::atomic<bool>& stop;  // set: end now (reason "shutdown")
+  Metrics& metrics;
 };
 
 // Runs the connection to its end (disconnected, not freed: the caller frees `session`, which

@@ -17,16 +17,27 @@ bool MayLogIn(const accounts::Account& a) {
          a.state == accounts::AccountState::kConfirmationPending;
 }
 
-// Holds one verification slot for the scope.
+// Holds one verification slot for the scope, counting the callers waiting for one and holding
+// one (AuthenticatorStats).
 class SlotGuard {
  public:
-  explicit SlotGuard(std::counting_semaphore<256>& s) : s_(s) { s_.acquire(); }
-  ~SlotGuard() { s_.release(); }
+  SlotGuard(std::counting_semaphore<256>& s, std::atomic<int>& waiting, std::atomic<int>& active)
+      : s_(s), active_(active) {
+    waiting.fetch_add(1, std::memory_order_relaxed);
+    s_.acquire();
+    waiting.fetch_sub(1, std::memory_order_relaxed);
+    active_.fetch_add(1, std::memory_order_relaxed);
+  }
+  ~SlotGuard() {
+    active_.fetch_sub(1, std::memory_order_relaxed);
+    s_.release();
+  }
   SlotGuard(const SlotGuard&) = delete;
   SlotGuard& operator=(const SlotGuard&) = delete;
 
  private:
   std::counting_semaphore<256>& s_;
+  std::atomic<int>& active_;
 };
 
 }  // namespace
@@ -84,6 +95,15 @@ Authenticator::Authenticator(const AuthenticatorOptions& options, accounts::Acco
       dummy_hash_(std::move(dummy_hash)),
       verify_slots_(options.max_concurrent_verifies) {}
 
+AuthenticatorStats Authenticator::stats() const {
+  AuthenticatorStats s;
+  s.verifies_waiting = verifies_waiting_.load(std::memory_order_relaxed);
+  s.verifies_active = verifies_active_.load(std::memory_order_relaxed);
+  s.failures_wrong_credentials = failures_wrong_credentials_.load(std::memory_order_relaxed);
+  s.failures_unknown_user = failures_unknown_user_.load(std::memory_order_relaxed);
+  return s;
+}
+
 void Authenticator::PadToFloor(std::chrono::steady_clock::time_point start,
                                std::string_view username) {
   auto floor = std::chrono::duration_cast<std::chrono::nanoseconds>(options_.failure_floor);
@@ -110,6 +130,8 @@ AuthDecision Authenticator::Fail(const AuthRequest& request,
                          account->id.short_str(), st.error());
     }
   }
+  (usable ? failures_wrong_credentials_ : failures_unknown_user_)
+      .fetch_add(1, std::memory_order_relaxed);
   auto ban = defender_.RecordFailure(request.remote_ip, request.username,
                                      usable ? FailureKind::kWrongPassword
                                             : FailureKind::kUnknownUser);
@@ -156,7 +178,7 @@ AuthDecision Authenticator::CheckPassword(const AuthRequest& request, const Secr
 
   bool match = false;
   {
-    SlotGuard slot(verify_slots_);
+    SlotGuard slot(verify_slots_, verifies_waiting_, verifies_active_);
     auto verified = hasher_.Verify(real ? std::string_view(account->password_hash)
                                         : std::string_view(dummy_hash_),
                                    password);

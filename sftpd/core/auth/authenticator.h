@@ -13,7 +13,9 @@
 // confirmation_pending account back to active), so a login that cannot be recorded is refused
 // there.
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <semaphore>
@@ -58,6 +60,14 @@ enum class AuthOutcome {
 struct AuthDecision {
   AuthOutcome outcome = AuthOutcome::kRejected;
   std::optional<accounts::Account> account;  // set when accepted
+};
+
+// What the authenticator is doing and has done, for sftpd's metrics. No names, no addresses.
+struct AuthenticatorStats {
+  int verifies_waiting = 0;                 // password checks waiting for an Argon2 slot now
+  int verifies_active = 0;                  // Argon2 verifications running now
+  uint64_t failures_wrong_credentials = 0;  // failed logins of accounts that may log in
+  uint64_t failures_unknown_user = 0;       // failed logins naming no usable account
 };
 
 // Waits; injected so tests can check the failure floor without waiting. Thread-safe.
@@ -120,6 +130,9 @@ class Authenticator {
   AuthDecision CheckPublicKey(const AuthRequest& request, std::string_view key_type,
                               std::string_view key_base64, bool signature_verified);
 
+  // A snapshot of the counters above. Thread-safe, lock-free.
+  AuthenticatorStats stats() const;
+
  private:
   Authenticator(const AuthenticatorOptions& options, accounts::AccountStore& accounts,
                 usage::UsageStore* usage, Defender& defender, const PasswordHasher& hasher,
@@ -143,6 +156,10 @@ class Authenticator {
   Logger log_;
   std::string dummy_hash_;
   std::counting_semaphore<256> verify_slots_;
+  std::atomic<int> verifies_waiting_{0};
+  std::atomic<int> verifies_active_{0};
+  std::atomic<uint64_t> failures_wrong_credentials_{0};
+  std::atomic<uint64_t> failures_unknown_user_{0};
 };
 
 }  // namespace sftplc::auth

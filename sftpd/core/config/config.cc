@@ -622,6 +622,25 @@ void ReadLog(Section& s, Config& c) {
   }
 }
 
+void ReadMetrics(Section& s, Config& c) {
+  std::string listen;
+  s.String("listen", listen);
+  if (!listen.empty()) {
+    auto addr = ParseListen(listen);
+    if (!addr) {
+      s.Bad(*s.Find("listen"), "listen", addr.error().message());
+    } else if (addr->host.find(':') != std::string::npos) {
+      s.Bad(*s.Find("listen"), "listen",
+            fmt::format("'{}': the metrics endpoint listens on IPv4 only (Debian's civetweb is "
+                        "built without IPv6); write \"127.0.0.1:9464\"",
+                        listen));
+    } else {
+      c.metrics.listen = *addr;
+    }
+  }
+  s.Duration("database_refresh", c.metrics.database_refresh, Seconds(1), Seconds(kDay));
+}
+
 // "[error] toml::parse_key_value_pair: missing value ..." -> "missing value ...".
 std::string SyntaxMessage(const std::string& what) {
   std::string first = what.substr(0, what.find('\n'));
@@ -692,6 +711,7 @@ Result<Config> ParseConfig(const std::string& text, const std::string& virtual_p
     ReadSmtp(*top.Table("smtp"), c);
     ReadLifecycle(*top.Table("lifecycle"), c);
     ReadLog(*top.Table("log"), c);
+    ReadMetrics(*top.Table("metrics"), c);
   } catch (const std::exception& e) {
     // The getters check every type before converting; this is a safety net for toml11 surprises.
     problems.Add(0, std::string("cannot be read: ") + e.what());

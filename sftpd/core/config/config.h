@@ -110,6 +110,14 @@ struct LogConfig {
   std::string level = "info";
 };
 
+// [metrics]: the Prometheus endpoint of sftpd (docs/monitoring.md). Off unless `listen` is set.
+struct MetricsConfig {
+  std::optional<ListenAddress> listen;  // IPv4 only (Debian's civetweb has no IPv6)
+  // Gauges read from the database (bans, notices, overdue items) are recomputed at most this
+  // often, however often Prometheus scrapes.
+  Seconds database_refresh{60};
+};
+
 struct Config {
   std::string path;  // the file this came from (absolute), or "" for defaults
   std::string dir;   // its folder: the base of relative paths
@@ -120,6 +128,7 @@ struct Config {
   SmtpConfig smtp;
   LifecycleConfig lifecycle;
   LogConfig log;
+  MetricsConfig metrics;
 };
 
 // Where the configuration comes from: `flag` if given, else $SFTPLC_CONFIG, else

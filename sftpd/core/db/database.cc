@@ -376,12 +376,14 @@ Result<void> Database::RunRead(const std::function<Status(soci::session&)>& fn) 
     s.emplace(*pool_);
     return fn(*s);
   } catch (const soci::soci_error& e) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
     Error err = MapSociError(e);
     if (s && IsConnectionError(e)) {
       Recover(*s);
     }
     return err;
   } catch (const std::exception& e) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
     return Error::Internal(std::string("database error: ") + FirstLine(e.what()));
   }
 }
@@ -415,6 +417,7 @@ Result<void> Database::RunWrite(const std::function<Status(soci::session&)>& fn)
     in_tx = false;
     return {};
   } catch (const soci::soci_error& e) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
     Error err = MapSociError(e);
     rollback();
     if (s && IsConnectionError(e)) {
@@ -422,6 +425,7 @@ Result<void> Database::RunWrite(const std::function<Status(soci::session&)>& fn)
     }
     return err;
   } catch (const std::exception& e) {
+    errors_.fetch_add(1, std::memory_order_relaxed);
     rollback();
     return Error::Internal(std::string("database error: ") + FirstLine(e.what()));
   }

@@ -11,6 +11,8 @@
 
 #include <soci/soci.h>
 
+#include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -96,6 +98,10 @@ class Database {
   // tools back it up: docs/operations.md).
   Status BackupTo(const std::string& path);
 
+  // Failed Read/Write calls since the pool was opened (a SOCI or other exception: the database
+  // failed, not the caller's own Error). For sftpd's metrics. Thread-safe.
+  uint64_t error_count() const { return errors_.load(std::memory_order_relaxed); }
+
  private:
   Database(Backend backend, std::size_t pool_size, Logger log);
   Result<void> RunWrite(const std::function<Status(soci::session&)>& fn);
@@ -110,6 +116,7 @@ class Database {
   std::size_t pool_size_;
   std::unique_ptr<soci::connection_pool> pool_;
   Logger log_;
+  std::atomic<uint64_t> errors_{0};
 };
 
 // A statement for one execution, with its into() and use() elements: run it with execute()

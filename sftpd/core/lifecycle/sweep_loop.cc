@@ -4,8 +4,7 @@
 
 namespace sftplc::lifecycle {
 
-SweepLoop::SweepLoop(LifecycleRunner& runner, const Clock& clock, Logger log,
-                     std::function<void(const Result<SweepReport>&)> on_sweep)
+SweepLoop::SweepLoop(LifecycleRunner& runner, const Clock& clock, Logger log, OnSweep on_sweep)
     : runner_(runner), clock_(clock), log_(std::move(log)), on_sweep_(std::move(on_sweep)) {}
 
 SweepLoop::~SweepLoop() { Stop(); }
@@ -34,12 +33,14 @@ void SweepLoop::Stop() {
 
 void SweepLoop::Loop() {
   while (true) {
+    auto started = clock_.SteadyNow();
     auto report = runner_.RunOnce(clock_.Now());
+    auto took = clock_.SteadyNow() - started;
     if (!report) {
       SPDLOG_LOGGER_ERROR(log_, "lifecycle sweep failed error=\"{}\"", report.error().ToString());
     }
     if (on_sweep_) {
-      on_sweep_(report);
+      on_sweep_(report, took);
     }
     // The interval is measured on the steady clock (never on wall-clock jumps).
     TimePoint now = clock_.Now();

@@ -6,6 +6,7 @@
 // if any, has finished). A failed sweep is logged and retried at the next interval.
 // Start/Stop are not thread-safe with each other; the loop itself is.
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
@@ -19,10 +20,13 @@ namespace sftplc::lifecycle {
 
 class SweepLoop {
  public:
-  // REQUIRES: runner and clock outlive the loop. `on_sweep` (optional) is called after each
-  // sweep with its result (for tests and metrics).
-  SweepLoop(LifecycleRunner& runner, const Clock& clock, Logger log,
-            std::function<void(const Result<SweepReport>&)> on_sweep = {});
+  // Called after each sweep with its result and how long it took (steady clock).
+  using OnSweep =
+      std::function<void(const Result<SweepReport>&, std::chrono::steady_clock::duration took)>;
+
+  // REQUIRES: runner and clock outlive the loop. `on_sweep` (optional) is called on the loop's
+  // thread after each sweep (for tests and metrics).
+  SweepLoop(LifecycleRunner& runner, const Clock& clock, Logger log, OnSweep on_sweep = {});
   ~SweepLoop();  // calls Stop()
   SweepLoop(const SweepLoop&) = delete;
   SweepLoop& operator=(const SweepLoop&) = delete;
@@ -36,7 +40,7 @@ class SweepLoop {
   LifecycleRunner& runner_;
   const Clock& clock_;
   Logger log_;
-  std::function<void(const Result<SweepReport>&)> on_sweep_;
+  OnSweep on_sweep_;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

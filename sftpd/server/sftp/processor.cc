@@ -56,15 +56,23 @@ constexpr std::size_t kMinPacket = 5;  // type + request id (or INIT's version)
 }  // namespace
 
 Processor::Impl::Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
-                      std::string tag, const Clock& clock, TransferStats& stats)
+                      std::string tag, const Clock& clock, TransferStats& stats,
+                      RequestObserver* observer)
     : root_(std::move(root)),
       limits_(limits),
       log_(log ? std::move(log) : GetLogger("sftp")),
       tag_(std::move(tag)),
       clock_(clock),
       stats_(stats),
+      observer_(observer),
       handles_(limits.max_handles) {
   in_.reserve(kMaxPacket + 4);
+}
+
+Processor::Impl::~Impl() {
+  if (observer_ != nullptr && handles_.open_count() > 0) {
+    observer_->OnHandlesClosed(static_cast<int>(handles_.open_count()));
+  }
 }
 
 Status Processor::Impl::CheckLength(uint32_t len) {
@@ -207,8 +215,33 @@ Status Processor::Impl::HandlePacket(const uint8_t* p, std::size_t len, std::str
     return Error::InvalidArgument("sftp: duplicate INIT");
   }
   const uint32_t id = r.U32();
-  Dispatch(type, id, r, out);
+  if (observer_ != nullptr) {
+    DispatchObserved(type, id, r, out);
+  } else {
+    Dispatch(type, id, r, out);
+  }
   return {};
+}
+
+void Processor::Impl::DispatchObserved(uint8_t type, uint32_t id, Reader& r, std::string& out) {
+  const std::size_t at = out.size();
+  const uint64_t in_before = stats_.bytes_in;
+  const uint64_t out_before = stats_.bytes_out;
+  const std::size_t handles_before = handles_.open_count();
+  Dispatch(type, id, r, out);
+  RequestOutcome o;
+  o.type = type;
+  // Every request gets exactly one reply: length, type, id, then for STATUS the code.
+  constexpr std::size_t kStatusCodeAt = 4 + 1 + 4;
+  if (out.size() >= at + kStatusCodeAt + 4 && static_cast<uint8_t>(out[at + 4]) == kFxpStatus) {
+    o.status = LoadU32(reinterpret_cast<const uint8_t*>(out.data()) + at + kStatusCodeAt);
+  } else {
+    o.status = kFxOk;
+  }
+  o.bytes_in = stats_.bytes_in - in_before;
+  o.bytes_out = stats_.bytes_out - out_before;
+  o.handles_delta = static_cast<int>(handles_.open_count()) - static_cast<int>(handles_before);
+  observer_->OnRequest(o);
 }
 
 void Processor::Impl::Dispatch(uint8_t type, uint32_t id, Reader& r, std::string& out) {
@@ -255,15 +288,28 @@ bool Processor::Impl::RequestPermitted(bool writes) const { return !(writes && l
 bool Processor::Impl::TakeActivity() { return std::exchange(activity_, false); }
 
 void Processor::Impl::CloseAll() {
-  for (OpenHandle* h : handles_.OpenEntries()) {
+  std::vector<OpenHandle*> open = handles_.OpenEntries();
+  for (OpenHandle* h : open) {
     CloseHandle(h);
+  }
+  if (observer_ != nullptr && !open.empty()) {
+    observer_->OnHandlesClosed(static_cast<int>(open.size()));
   }
 }
 
+std::string_view RequestTypeName(uint8_t type) {
+  for (const Processor::Impl::Handler& h : Processor::Impl::kHandlers) {
+    if (h.type == type) {
+      return h.name;
+    }
+  }
+  return {};
+}
+
 Processor::Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
-                     std::string tag, const Clock& clock)
+                     std::string tag, const Clock& clock, RequestObserver* observer)
     : impl_(std::make_unique<Impl>(std::move(root), limits, std::move(log), std::move(tag), clock,
-                                   stats_)) {}
+                                   stats_, observer)) {}
 
 Processor::~Processor() = default;
 

@@ -19,6 +19,7 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/files/account_root.h"
+#include "sftpd/server/sftp/request_observer.h"
 
 namespace sftplc::sftp {
 
@@ -50,9 +51,10 @@ class Processor {
  public:
   // `root` is the account's confined root (REQUIRES: not null); `tag` ("[c42]") starts every
   // log line; a null `log` means GetLogger("sftp"). `clock` only
-  // dates the READDIR longnames (time of day within six months, else the year).
+  // dates the READDIR longnames (time of day within six months, else the year). `observer`
+  // (may be null; REQUIRES: outlives the Processor) is told about every answered request.
   Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
-            const Clock& clock = SystemClock::Instance());
+            const Clock& clock = SystemClock::Instance(), RequestObserver* observer = nullptr);
   ~Processor();
 
   // Consumes channel bytes (any split), handles every complete packet, and appends the replies
@@ -80,6 +82,7 @@ class Processor {
   void CloseAll();
 
  private:
+  friend std::string_view RequestTypeName(uint8_t type);  // reads Impl's dispatch table
   class Impl;
   std::unique_ptr<Impl> impl_;
   TransferStats stats_;

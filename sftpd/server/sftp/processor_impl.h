@@ -23,7 +23,9 @@ namespace sftplc::sftp {
 class Processor::Impl {
  public:
   Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
-       const Clock& clock, TransferStats& stats);
+       const Clock& clock, TransferStats& stats, RequestObserver* observer);
+  // Handles still open here close with the table: the observer is told.
+  ~Impl();
 
   Status OnData(const uint8_t* data, std::size_t len, std::string& out);
   bool HasPendingRequests() const;
@@ -51,6 +53,8 @@ class Processor::Impl {
   Status CheckLength(uint32_t len);
   Status HandlePacket(const uint8_t* p, std::size_t len, std::string& out);
   void Dispatch(uint8_t type, uint32_t id, Reader& r, std::string& out);
+  // Dispatch, then tells the observer what the request was and how it was answered.
+  void DispatchObserved(uint8_t type, uint32_t id, Reader& r, std::string& out);
   // The one gate every request passes before its handler.
   bool RequestPermitted(bool writes) const;
   void Compact();
@@ -99,6 +103,7 @@ class Processor::Impl {
   void ExtFsync(uint32_t id, Reader& r, std::string& out);
   void ExtLimits(uint32_t id, Reader& r, std::string& out);
 
+  friend std::string_view RequestTypeName(uint8_t type);
   static const Handler kHandlers[];
   static const ExtHandler kExtHandlers[];
 
@@ -108,6 +113,7 @@ class Processor::Impl {
   std::string tag_;
   const Clock& clock_;
   TransferStats& stats_;
+  RequestObserver* observer_;  // may be null
   HandleTable handles_;
   std::vector<uint8_t> in_;  // a partial packet, or packets held back by backpressure
   std::size_t in_off_ = 0;   // start of unhandled bytes in in_

@@ -3,8 +3,9 @@
 namespace sftplc::sftp {
 
 SftpProtocol::SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
-                           std::string tag)
-    : processor_(std::move(root), limits, std::move(log), std::move(tag)) {}
+                           std::string tag, RequestObserver* observer)
+    : processor_(std::move(root), limits, std::move(log), std::move(tag), SystemClock::Instance(),
+                 observer) {}
 
 Status SftpProtocol::OnData(const uint8_t* data, std::size_t len, std::string& out) {
   return processor_.OnData(data, len, out);
@@ -29,9 +30,9 @@ bool SftpProtocol::TakeActivity() { return processor_.TakeActivity(); }
 
 void SftpProtocol::CloseAll() { processor_.CloseAll(); }
 
-server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits,
-                                                Logger log) {
-  return [storage_root = std::move(storage_root), limits, log = std::move(log)](
+server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits, Logger log,
+                                                RequestObserver* observer) {
+  return [storage_root = std::move(storage_root), limits, log = std::move(log), observer](
              const accounts::Account& account,
              const std::string& tag) -> Result<std::unique_ptr<server::ChannelProtocol>> {
     auto root = files::AccountRoot::Open(storage_root, account.id);
@@ -39,7 +40,7 @@ server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits
       return std::move(root).error();
     }
     return std::unique_ptr<server::ChannelProtocol>(
-        std::make_unique<SftpProtocol>(std::move(*root), limits, log, tag));
+        std::make_unique<SftpProtocol>(std::move(*root), limits, log, tag, observer));
   };
 }
 

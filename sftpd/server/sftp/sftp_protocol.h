@@ -18,8 +18,9 @@ namespace sftplc::sftp {
 // Not thread-safe: one per SFTP channel, used by its session's thread.
 class SftpProtocol final : public server::ChannelProtocol {
  public:
-  SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
-               std::string tag);
+  // `observer` may be null (REQUIRES: outlives the protocol).
+  SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
+               RequestObserver* observer = nullptr);
 
   // Processor::OnData: answers complete requests until the replies reach Limits.max_output,
   // and holds the rest back (HasPendingRequests) for the transport to ask for once it has sent
@@ -39,9 +40,10 @@ class SftpProtocol final : public server::ChannelProtocol {
 };
 
 // A factory that opens `storage_root`/<account id> (created 0700 when missing; refused when a
-// symlink) for each logged-in account and runs an SftpProtocol on it. Thread-safe (it copies
-// its arguments; each call builds a new protocol).
-server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits,
-                                                Logger log);
+// symlink) for each logged-in account and runs an SftpProtocol on it, telling `observer` (may
+// be null; REQUIRES: outlives every protocol) about each request. Thread-safe (it copies its
+// arguments; each call builds a new protocol).
+server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits, Logger log,
+                                                RequestObserver* observer = nullptr);
 
 }  // namespace sftplc::sftp

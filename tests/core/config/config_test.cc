@@ -397,6 +397,29 @@ TEST(ConfigDocsTest, DocumentedExampleIsValidAndMatchesDefaults) {
   EXPECT_EQ(ex.auth.defender.observation, def.auth.defender.observation);
   EXPECT_EQ(ex.lifecycle.retry_base, def.lifecycle.retry_base);
   EXPECT_EQ(ex.lifecycle.marketing_retention, def.lifecycle.marketing_retention);
+  EXPECT_EQ(ex.metrics.database_refresh, def.metrics.database_refresh);
+  EXPECT_FALSE(ex.metrics.listen.has_value());
+}
+
+// [metrics]: off by default; listen takes one IPv4 "host:port" (port 0 allowed); IPv6 and
+// anything else is refused with the key named.
+TEST(ConfigMetricsTest, ListenIsOptionalIPv4) {
+  Config def = MustParse("");
+  EXPECT_FALSE(def.metrics.listen.has_value());
+  EXPECT_EQ(def.metrics.database_refresh, Seconds(60));
+  Config on = MustParse("[metrics]\nlisten = \"127.0.0.1:0\"\ndatabase_refresh = \"5min\"\n");
+  ASSERT_TRUE(on.metrics.listen.has_value());
+  EXPECT_EQ(on.metrics.listen->host, "127.0.0.1");
+  EXPECT_EQ(on.metrics.listen->port, 0);
+  EXPECT_EQ(on.metrics.database_refresh, Seconds(300));
+  EXPECT_THAT(ErrorOf("[metrics]\nlisten = \"[::1]:9464\"\n"),
+              HasSubstr("metrics.listen: '[::1]:9464': the metrics endpoint listens on IPv4 only"));
+  EXPECT_THAT(ErrorOf("[metrics]\nlisten = \"localhost:9464\"\n"),
+              HasSubstr("metrics.listen: 'localhost:9464' is not a listen address"));
+  EXPECT_THAT(ErrorOf("[metrics]\nlisten = 9464\n"), HasSubstr("metrics.listen"));
+  EXPECT_THAT(ErrorOf("[metrics]\ndatabase_refresh = \"0s\"\n"),
+              HasSubstr("metrics.database_refresh"));
+  EXPECT_THAT(ErrorOf("[metrics]\nport = 9464\n"), HasSubstr("unknown key 'metrics.port'"));
 }
 
 // LoadConfig reads a real file; a missing one is kNotFound naming the path.

@@ -487,7 +487,7 @@ TEST_P(RunnerTest, SweepLoopRunsAtStartAndStopsPromptly) {
   std::condition_variable cv;
   int sweeps = 0;
   SweepLoop loop(*env_->runner, clock, GetLogger("lifecycle"),
-                 [&](const Result<SweepReport>& r) {
+                 [&](const Result<SweepReport>& r, std::chrono::steady_clock::duration) {
                    EXPECT_TRUE(r);
                    std::lock_guard lock(mu);
                    ++sweeps;

@@ -692,5 +692,50 @@ TEST(StatusTest, ErrnoToStatus) {
   EXPECT_EQ(StatusFor(Error::Internal("x")), kFxFailure);
 }
 
+// What an observer is told, request by request.
+class RecordingObserver final : public RequestObserver {
+ public:
+  void OnRequest(const RequestOutcome& o) noexcept override { seen.push_back(o); }
+  void OnHandlesClosed(int count) noexcept override { closed += count; }
+  std::vector<RequestOutcome> seen;
+  int closed = 0;
+};
+
+// The dispatch point tells the observer each request's type, reply status, bytes and handle
+// change (INIT is no request); handles left open are reported closed when the processor goes.
+TEST_F(ProcessorTest, ObserverSeesEveryRequestOnce) {
+  RecordingObserver obs;
+  auto root = files::AccountRoot::Open(tmp_.Sub("storage"), id_);
+  ASSERT_TRUE(root);
+  p_ = std::make_unique<Processor>(std::move(*root), Limits{}, GetLogger("sftp"), "[t1]", clock_,
+                                   &obs);
+  Init();
+  std::string h = OpenHandle("up.bin", kOpenWrite | kOpenCreat);
+  EXPECT_EQ(StatusOf(WritePacket(2, h, 0, "hello"), 2), kFxOk);
+  EXPECT_EQ(StatusOf(PathPacket(kFxpStat, 3, "missing"), 3), kFxNoSuchFile);
+  EXPECT_EQ(StatusOf(Packet(99, Body().u32(4)), 4), kFxOpUnsupported);
+  std::string r = OpenHandle("up.bin", kOpenRead, 5);
+  ASSERT_EQ(One(ReadPacket(6, r, 0, 100)).type, kFxpData);
+  EXPECT_EQ(StatusOf(ClosePacket(7, r), 7), kFxOk);
+  ASSERT_EQ(obs.seen.size(), 7u);
+  EXPECT_EQ(obs.seen[0].type, kFxpOpen);
+  EXPECT_EQ(obs.seen[0].status, kFxOk);
+  EXPECT_EQ(obs.seen[0].handles_delta, 1);
+  EXPECT_EQ(obs.seen[1].type, kFxpWrite);
+  EXPECT_EQ(obs.seen[1].bytes_in, 5u);
+  EXPECT_EQ(obs.seen[2].status, kFxNoSuchFile);
+  EXPECT_EQ(obs.seen[3].type, 99);
+  EXPECT_EQ(obs.seen[3].status, kFxOpUnsupported);
+  EXPECT_EQ(obs.seen[5].type, kFxpRead);
+  EXPECT_EQ(obs.seen[5].bytes_out, 5u);
+  EXPECT_EQ(obs.seen[6].handles_delta, -1);
+  EXPECT_EQ(obs.closed, 0);
+  p_.reset();  // the write handle was never closed
+  EXPECT_EQ(obs.closed, 1);
+  EXPECT_EQ(RequestTypeName(kFxpWrite), "write");
+  EXPECT_EQ(RequestTypeName(kFxpExtended), "extended");
+  EXPECT_EQ(RequestTypeName(99), "");
+}
+
 }  // namespace
 }  // namespace sftplc::sftp
