@@ -2,6 +2,7 @@
 // the usage rows a killed predecessor left open.
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include "sftpd/core/db/database.h"
 #include "sftpd/core/usage/usage_store.h"
 #include "tests/integration/daemon_harness.h"
+#include "tests/testing/service_user.h"
 
 namespace sftplc::testing {
 namespace {
@@ -61,12 +63,33 @@ TEST(DaemonTest, CheckConfig) {
   EXPECT_NE(bad.err.find("max_auth_tries"), std::string::npos) << bad.err;
 }
 
+// The daemon runs as the service user, never as root (production runs it as a non-root user, and
+// root would bypass the file modes clients set); so does sftpctl, and the world is theirs.
+TEST(DaemonTest, RunsAsTheServiceUser) {
+  DaemonHarness d;
+  ASSERT_TRUE(d.Start()) << d.error();
+  const ServiceUser& user = TestServiceUser();
+  EXPECT_NE(user.uid, 0u);
+  std::string status = ReadFile("/proc/" + std::to_string(d.pid()) + "/status");
+  std::string uids = std::to_string(user.uid);
+  EXPECT_NE(status.find("\nUid:\t" + uids + "\t" + uids + "\t" + uids + "\t" + uids + "\n"),
+            std::string::npos)
+      << status;
+  auto id = d.Sftpctl("config check");
+  EXPECT_EQ(id.exit_code, 0) << id.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(d.database_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, user.uid);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 // As root, the daemon refuses to start unless server.allow_root is set.
 TEST(DaemonTest, RefusesRootWithoutAllowRoot) {
   if (geteuid() != 0) {
     GTEST_SKIP() << "not running as root";
   }
   DaemonHarness d;
+  d.RunAsRoot();
   d.Set("server", "allow_root = false");
   EXPECT_FALSE(d.Start());
   EXPECT_NE(d.error().find("refusing to run as root"), std::string::npos) << d.error();

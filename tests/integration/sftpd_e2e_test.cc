@@ -135,6 +135,7 @@ TEST_F(SftpdTest, ChmodStatvfsAndResume) {
   WriteFile(home + "/tool", "#!/bin/sh\n");
   WriteFile(d_.dir().Sub("down.bin"), content.substr(0, 777777));  // a download cut short
   ::chmod((home + "/whole.bin").c_str(), 0600);
+  d_.GiveWorld();  // written as root above: the daemon's, as if uploaded
   struct stat before {};
   ASSERT_EQ(::stat((home + "/whole.bin").c_str(), &before), 0);
 

@@ -54,4 +54,16 @@ CommandResult RunCommand(const std::string& command_line, const std::string& std
   return r;
 }
 
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
 }  // namespace sftplc::testing

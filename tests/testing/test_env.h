@@ -31,5 +31,7 @@ struct CommandResult {
   std::string err;
 };
 CommandResult RunCommand(const std::string& command_line, const std::string& stdin_data = "");
+// Single-quotes `s` for /bin/sh (bytes pass through unchanged, invalid UTF-8 included).
+std::string ShellQuote(const std::string& s);
 
 }  // namespace sftplc::testing
