@@ -68,8 +68,7 @@ void DaemonHarness::Set(const std::string& section, const std::string& line) {
 
 std::string DaemonHarness::WriteConfig() {
   std::map<std::string, std::vector<std::string>> cfg;
-  cfg["server"] = {"listen = [\"127.0.0.1:0\"]",
-                   "host_keys = [\"var/ssh_host_ed25519_key\"]",
+  cfg["server"] = {"listen = [\"127.0.0.1:0\"]", "host_keys = [\"var/ssh_host_ed25519_key\"]",
                    "shutdown_grace = \"10s\""};
   cfg["storage"] = {"root = \"var/files\""};
   cfg["database"] = {"url = \"sqlite:var/accounts.db\""};

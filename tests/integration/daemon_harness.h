@@ -2,11 +2,11 @@
 
 // DaemonHarness: runs the real sftpd binary for integration tests. It writes a config for a
 // temporary world (listen on 127.0.0.1 port 0, a fresh SQLite database, host key and storage
-// under a TempDir, cheap Argon2 parameters), starts `sftpd --config FILE`, and waits for its "listening on ADDRESS:PORT" line on stdout (never a
-// sleep). The daemon's stderr (its log) goes to one file over all its runs, and sftpctl's stderr
-// (its log with --verbose) to another, so a test can read everything either binary logged.
-// Stop() sends a signal and returns the exit status; the destructor stops a daemon still running
-// (SIGKILL after a bounded wait).
+// under a TempDir, cheap Argon2 parameters), starts `sftpd --config FILE`, and waits for its
+// "listening on ADDRESS:PORT" line on stdout (never a sleep). The daemon's stderr (its log) goes to
+// one file over all its runs, and sftpctl's stderr (its log with --verbose) to another, so a test
+// can read everything either binary logged. Stop() sends a signal and returns the exit status; the
+// destructor stops a daemon still running (SIGKILL after a bounded wait).
 //
 // sftpd and sftpctl run as production runs them: as a non-root service user. When the tests run
 // as root, both drop to the `sftplc-test` user (tests/testing/service_user.h), and the world is
@@ -15,9 +15,10 @@
 //
 // With SetFakeTime(), sftpd and sftpctl start under libfaketime at a given time (each process
 // from its own start on); with UseFakeTime(), they read a clock offset from a file the test moves
-// forward (MoveClock) while the daemon runs. Only the wall clock (CLOCK_REALTIME: what SystemClock::Now() reads, so stored
-// dates and ban ends) is faked; the monotonic clock is left alone (FAKETIME_DONT_FAKE_MONOTONIC),
-// so the login grace time, idle timeouts and libssh's timers do not fire because of a jump.
+// forward (MoveClock) while the daemon runs. Only the wall clock (CLOCK_REALTIME: what
+// SystemClock::Now() reads, so stored dates and ban ends) is faked; the monotonic clock is left
+// alone (FAKETIME_DONT_FAKE_MONOTONIC), so the login grace time, idle timeouts and libssh's timers
+// do not fire because of a jump.
 
 #include <sys/types.h>
 

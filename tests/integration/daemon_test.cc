@@ -1,11 +1,10 @@
 // The sftpd process: start-up line, host key, config check, root refusal, signals, and closing
 // the usage rows a killed predecessor left open.
 
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/config/config.h"
@@ -28,13 +27,13 @@ TEST(DaemonTest, StartsListensAndStopsOnSigterm) {
   EXPECT_EQ(RunCommand("stat -c %a '" + d.host_key_path() + "'").out, "600\n");
   auto fp = RunCommand("ssh-keygen -l -f '" + d.host_key_path() + "' | cut -d' ' -f2");
   ASSERT_FALSE(fp.out.empty());
-  EXPECT_NE(d.Log().find("fingerprint=" + fp.out.substr(0, fp.out.size() - 1)),
-            std::string::npos)
+  EXPECT_NE(d.Log().find("fingerprint=" + fp.out.substr(0, fp.out.size() - 1)), std::string::npos)
       << d.Log();
   // The port really accepts SSH.
-  auto banner = RunCommand("/usr/bin/python3 -c \"import socket; s=socket.create_connection(("
-                           "'127.0.0.1', " + std::to_string(d.port()) +
-                           ")); print(s.recv(7).decode())\"");
+  auto banner = RunCommand(
+      "/usr/bin/python3 -c \"import socket; s=socket.create_connection(("
+      "'127.0.0.1', " +
+      std::to_string(d.port()) + ")); print(s.recv(7).decode())\"");
   EXPECT_EQ(banner.out, "SSH-2.0\n");
   EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
 }
@@ -53,12 +52,14 @@ TEST(DaemonTest, OneLinePerListenAddress) {
 TEST(DaemonTest, CheckConfig) {
   DaemonHarness d;
   std::string path = d.WriteConfig();
-  auto ok = RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
+  auto ok =
+      RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("config ok"), std::string::npos);
   d.Set("server", "max_auth_tries = \"many\"");
   d.WriteConfig();
-  auto bad = RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
+  auto bad =
+      RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("max_auth_tries"), std::string::npos) << bad.err;
 }
@@ -131,8 +132,7 @@ TEST(DaemonTest, NextStartClosesCrashedSessions) {
     ASSERT_TRUE(store.Open(s));
   }
   ASSERT_TRUE(d.Start()) << d.error();
-  EXPECT_TRUE(d.WaitForLog("closed usage sessions left open by a previous run count=1"))
-      << d.Log();
+  EXPECT_TRUE(d.WaitForLog("closed usage sessions left open by a previous run count=1")) << d.Log();
   EXPECT_EQ(d.Stop(SIGTERM), 0);
   auto cfg = config::LoadConfig(d.config_path());
   auto db = db::Database::Open(cfg->database, GetLogger("store"));

@@ -1,12 +1,11 @@
 // The whole daemon: sftpd started from a config, accounts made with the built sftpctl, real
 // clients over SSH, and the usage rows checked through sftpctl afterwards.
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>

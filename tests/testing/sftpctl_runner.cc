@@ -34,9 +34,8 @@ void SftpctlRunner::GiveWorld() const { GiveToServiceUser(world_); }
 CommandResult SftpctlRunner::Run(const std::string& args, const std::string& stdin_data,
                                  const std::string& cwd) const {
   GiveWorld();
-  CommandResult r =
-      RunCommand("cd " + ShellQuote(cwd.empty() ? world_ : cwd) + " && " + CommandLine(args),
-                 stdin_data);
+  CommandResult r = RunCommand(
+      "cd " + ShellQuote(cwd.empty() ? world_ : cwd) + " && " + CommandLine(args), stdin_data);
   if (!log_.empty()) {
     std::ofstream(log_, std::ios::app) << r.err;
   }

@@ -36,8 +36,12 @@ std::optional<std::string> CreatePostgresDatabase(const std::string& prefix) {
   return *url + name;
 }
 
-std::string BinaryPath(const std::string& rel) { return std::string(SFTPLC_BINARY_DIR) + "/" + rel; }
-std::string SourcePath(const std::string& rel) { return std::string(SFTPLC_SOURCE_DIR) + "/" + rel; }
+std::string BinaryPath(const std::string& rel) {
+  return std::string(SFTPLC_BINARY_DIR) + "/" + rel;
+}
+std::string SourcePath(const std::string& rel) {
+  return std::string(SFTPLC_SOURCE_DIR) + "/" + rel;
+}
 
 bool SkipAllowed() { return Env("SFTPLC_TEST_ALLOW_SKIP").value_or("") == "1"; }
 
