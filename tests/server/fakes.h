@@ -4,6 +4,7 @@
 // kPassword, or a key fingerprint set by the test; "banned" is banned) and a SessionRecorder that
 // keeps the records in memory and lets a test wait (bounded) for logins and ends.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -56,9 +57,10 @@ class FakeGate final : public LoginGate {
   AccountId id_;
   std::string username_;
   std::string allowed_fingerprint;
-  int password_checks = 0;
-  int key_probes = 0;
-  int verified_key_checks = 0;
+  // Counted by the session threads, read by the test thread (atomic: no lock on the read side).
+  std::atomic<int> password_checks{0};
+  std::atomic<int> key_probes{0};
+  std::atomic<int> verified_key_checks{0};
   std::string last_version;
 };
 
