@@ -45,7 +45,7 @@ class SftpctlLifecycleTest : public ::testing::Test, protected testing::CliWorld
   }
   // sftpctl at a fixed UTC time ("2026-01-10 10:00:00").
   CommandResult Ctl(const std::string& when, const std::string& args) {
-    sftpctl().set_env({"TZ=UTC"});
+    sftpctl().set_env({"TZ=UTC", testing::AsanOptionsUnderFakeTime()});
     sftpctl().set_wrapper("faketime " + testing::ShellQuote(when));
     return sftpctl().Run(args);
   }

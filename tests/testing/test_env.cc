@@ -58,6 +58,11 @@ CommandResult RunCommand(const std::string& command_line, const std::string& std
   return r;
 }
 
+std::string AsanOptionsUnderFakeTime() {
+  std::string options = Env("ASAN_OPTIONS").value_or("");
+  return "ASAN_OPTIONS=" + options + (options.empty() ? "" : ":") + "detect_leaks=0";
+}
+
 std::string ShellQuote(const std::string& s) {
   std::string out = "'";
   for (char c : s) {
