@@ -336,6 +336,9 @@ int RunDaemon(const std::string& config_path) {
   Status run = srv.Run();
   if (!run) {
     SPDLOG_LOGGER_ERROR(log, "listener failed: {}", run.error());
+    // Wakes the signal thread's sigwait() (SIGTERM is blocked in every thread, so it is received
+    // there, not delivered): it returns as after a real SIGTERM.
+    // NOLINTNEXTLINE(bugprone-bad-signal-to-kill-thread)
     pthread_kill(signal_thread.native_handle(), SIGTERM);
   }
   signal_thread.join();

@@ -340,7 +340,7 @@ void Server::Accept(int listen_fd) {
   }
 }
 
-void Server::SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
+void Server::SessionThread(uint64_t number, ssh_session session, int fd, const std::string& ip,
                            SessionLimits limits) noexcept {
   SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock,
                  log_,        force_stop_,     *deps_.metrics};

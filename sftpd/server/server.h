@@ -86,7 +86,7 @@ class Server {
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
   void Accept(int listen_fd);
-  void SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
+  void SessionThread(uint64_t number, ssh_session session, int fd, const std::string& ip,
                      SessionLimits limits) noexcept;
   void WaitForSessions();
 

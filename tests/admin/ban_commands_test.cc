@@ -9,30 +9,23 @@
 #include "sftpd/core/auth/defender.h"
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/db/database.h"
+#include "tests/testing/cli_world.h"
 #include "tests/testing/fake_clock.h"
-#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 
 namespace sftplc::admin {
 namespace {
 
 using ::sftplc::testing::CommandResult;
-using ::sftplc::testing::RunCommand;
 using ::testing::HasSubstr;
 
-class BanCommandsTest : public ::testing::Test {
+class BanCommandsTest : public ::testing::Test, protected ::sftplc::testing::CliWorld {
  protected:
   void SetUp() override {
-    config_ = dir_.Sub("sftpd.toml");
-    ::sftplc::testing::WriteFile(
-        config_, "[database]\nurl = \"sqlite:accounts.db\"\n[auth.defender]\nthreshold = 2\n");
+    WriteConfig("[database]\nurl = \"sqlite:accounts.db\"\n[auth.defender]\nthreshold = 2\n");
     ASSERT_EQ(Ctl("db migrate").exit_code, 0);
-    config::DatabaseConfig cfg;
-    cfg.url = "sqlite:" + dir_.Sub("accounts.db");
-    cfg.pool_size = 1;
-    auto db = db::Database::Open(cfg, GetLogger("store"));
-    ASSERT_TRUE(db) << db.error().ToString();
-    db_ = std::move(*db);
+    db_ = OpenDb();
+    ASSERT_TRUE(db_);
     config::DefenderConfig d;
     d.threshold = 2;
     d.score_wrong_password = 1;
@@ -41,18 +34,11 @@ class BanCommandsTest : public ::testing::Test {
     defender_ = std::make_unique<auth::Defender>(d, *db_, clock_, GetLogger("auth"));
   }
 
-  CommandResult Ctl(const std::string& args) {
-    return RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --config '" + config_ +
-                      "' " + args);
-  }
-
   void Ban(const std::string& ip) {
     defender_->RecordFailure(ip, "alice", auth::FailureKind::kWrongPassword);
     ASSERT_TRUE(defender_->RecordFailure(ip, "alice", auth::FailureKind::kWrongPassword));
   }
 
-  ::sftplc::testing::TempDir dir_;
-  std::string config_;
   // Now, so the bans are in force for the real clock of the sftpctl process.
   ::sftplc::testing::FakeClock clock_{SystemClock::Instance().Now()};
   std::unique_ptr<db::Database> db_;

@@ -16,7 +16,8 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/db/database.h"
 #include "sftpd/core/usage/usage_store.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/cli_world.h"
+#include "tests/testing/service_user.h"
 #include "tests/testing/test_env.h"
 
 namespace sftplc::admin {
@@ -26,20 +27,8 @@ using nlohmann::json;
 using ::sftplc::testing::CommandResult;
 using ::sftplc::testing::ReadFile;
 using ::sftplc::testing::RunCommand;
-using ::sftplc::testing::TempDir;
+using ::sftplc::testing::ShellQuote;
 using ::sftplc::testing::WriteFile;
-
-std::string Q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
 
 // FNV-1a 64: a checksum to compare what went in with what came out.
 uint64_t Checksum(const std::string& data) {
@@ -77,36 +66,17 @@ std::string TreeState(const std::string& dir) {
   return out;
 }
 
-class FilesCmdTest : public ::testing::Test {
+class FilesCmdTest : public ::testing::Test, protected ::sftplc::testing::CliWorld {
  protected:
   void SetUp() override {
-    config_ = dir_.Sub("sftpd.toml");
-    WriteFile(config_,
-              "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
-              "[log]\nlevel = \"info\"\n");
-    auto r = Ctl("account create --username acme-ftp --name 'Ada Lovelace' --email "
-                 "ada@example.com --phone '+44 151 357 7700' --no-password");
+    auto r =
+        Ctl("account create --username acme-ftp --name 'Ada Lovelace' --email "
+            "ada@example.com --phone '+44 151 357 7700' --no-password");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto pos = r.out.find("id=");
     ASSERT_NE(pos, std::string::npos) << r.out;
     id_ = r.out.substr(pos + 3, 32);
-    root_ = dir_.Sub("files/" + id_);
-  }
-
-  // Runs `sftpctl --config C <args>` (args already quoted as needed) in `cwd` (default dir_).
-  CommandResult Ctl(const std::string& args, const std::string& cwd = "") {
-    return RunCommand("cd " + Q(cwd.empty() ? dir_.path() : cwd) + " && " +
-                      ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) +
-                      " " + args + " </dev/null");
-  }
-
-  std::unique_ptr<db::Database> OpenDb() {
-    config::DatabaseConfig cfg;
-    cfg.url = "sqlite:" + dir_.Sub("accounts.db");
-    cfg.pool_size = 1;
-    auto db = db::Database::Open(cfg, GetLogger("store"));
-    EXPECT_TRUE(db) << db.error().ToString();
-    return db ? std::move(*db) : nullptr;
+    root_ = dir().Sub("files/" + id_);
   }
 
   int Count(const std::string& sql_count) {
@@ -122,10 +92,8 @@ class FilesCmdTest : public ::testing::Test {
     return n.value_or(-1);
   }
 
-  static std::string OsUser() {
-    struct passwd* pw = getpwuid(geteuid());
-    return pw ? pw->pw_name : "uid" + std::to_string(geteuid());
-  }
+  // The OS user sftpctl runs as (what it audits as the actor).
+  static std::string OsUser() { return ::sftplc::testing::TestServiceUser().name; }
 
   static void ExpectOneErrorLine(const CommandResult& r) {
     EXPECT_EQ(r.out, "");
@@ -134,8 +102,7 @@ class FilesCmdTest : public ::testing::Test {
     EXPECT_EQ(r.err.rfind("sftpctl: ", 0), 0u) << r.err;
   }
 
-  TempDir dir_;
-  std::string config_, id_, root_;
+  std::string id_, root_;
 };
 
 // A 1 KiB and a 3 MiB file survive put then get byte for byte (checksums), land in the
@@ -143,8 +110,8 @@ class FilesCmdTest : public ::testing::Test {
 // stderr is not a terminal.
 TEST_F(FilesCmdTest, PutThenGetKeepsContent) {
   const std::string small = RandomBytes(1024, 1), large = RandomBytes(3 << 20, 2);
-  WriteFile(dir_.Sub("small.bin"), small);
-  WriteFile(dir_.Sub("large.bin"), large);
+  WriteFile(dir().Sub("small.bin"), small);
+  WriteFile(dir().Sub("large.bin"), large);
   ASSERT_EQ(mkdir((root_ + "/outgoing").c_str(), 0700), 0);
 
   auto p1 = Ctl("files put acme-ftp small.bin");
@@ -159,12 +126,12 @@ TEST_F(FilesCmdTest, PutThenGetKeepsContent) {
 
   auto g1 = Ctl("files get acme-ftp /small.bin back-small.bin");
   ASSERT_EQ(g1.exit_code, 0) << g1.err;
-  ASSERT_EQ(mkdir(dir_.Sub("dl").c_str(), 0700), 0);
-  auto g2 = Ctl("files get acme-ftp outgoing/large.bin", dir_.Sub("dl"));  // default: its name
+  ASSERT_EQ(mkdir(dir().Sub("dl").c_str(), 0700), 0);
+  auto g2 = Ctl("files get acme-ftp outgoing/large.bin", "", dir().Sub("dl"));  // default: its name
   ASSERT_EQ(g2.exit_code, 0) << g2.err;
   EXPECT_EQ(g2.err, "");
-  EXPECT_EQ(Checksum(ReadFile(dir_.Sub("back-small.bin"))), Checksum(small));
-  EXPECT_EQ(Checksum(ReadFile(dir_.Sub("dl/large.bin"))), Checksum(large));
+  EXPECT_EQ(Checksum(ReadFile(dir().Sub("back-small.bin"))), Checksum(small));
+  EXPECT_EQ(Checksum(ReadFile(dir().Sub("dl/large.bin"))), Checksum(large));
 }
 
 // On a terminal (script(1) gives the command a pty) a large put and get show progress on
@@ -173,12 +140,12 @@ TEST_F(FilesCmdTest, ProgressOnTerminal) {
   if (RunCommand("command -v script").exit_code != 0) {
     GTEST_SKIP() << "script(1) is not installed";
   }
-  WriteFile(dir_.Sub("big.bin"), RandomBytes(4 << 20, 4));
-  WriteFile(dir_.Sub("tiny.bin"), "tiny");
+  WriteFile(dir().Sub("big.bin"), RandomBytes(4 << 20, 4));
+  WriteFile(dir().Sub("tiny.bin"), "tiny");
   auto InPty = [&](const std::string& args) {
-    std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) +
-                      " " + args;
-    return RunCommand("cd " + Q(dir_.path()) + " && script -qec " + Q(cmd) + " /dev/null");
+    sftpctl().GiveWorld();
+    return RunCommand("cd " + ShellQuote(dir().path()) + " && script -qec " +
+                      ShellQuote(sftpctl().CommandLine(args)) + " /dev/null");
   };
   auto put = InPty("files put acme-ftp big.bin");
   ASSERT_EQ(put.exit_code, 0) << put.out << put.err;
@@ -194,19 +161,19 @@ TEST_F(FilesCmdTest, ProgressOnTerminal) {
 
 // get refuses to replace an existing local file without --force (exit 3), and replaces it with.
 TEST_F(FilesCmdTest, GetDoesNotOverwriteWithoutForce) {
-  WriteFile(dir_.Sub("a.txt"), "new content");
+  WriteFile(dir().Sub("a.txt"), "new content");
   ASSERT_EQ(Ctl("files put acme-ftp a.txt").exit_code, 0);
-  WriteFile(dir_.Sub("local.txt"), "keep me");
+  WriteFile(dir().Sub("local.txt"), "keep me");
   auto r = Ctl("files get acme-ftp a.txt local.txt");
   EXPECT_EQ(r.exit_code, 3);
   ExpectOneErrorLine(r);
-  EXPECT_EQ(ReadFile(dir_.Sub("local.txt")), "keep me");
+  EXPECT_EQ(ReadFile(dir().Sub("local.txt")), "keep me");
   ASSERT_EQ(Ctl("files get acme-ftp a.txt local.txt --force").exit_code, 0);
-  EXPECT_EQ(ReadFile(dir_.Sub("local.txt")), "new content");
+  EXPECT_EQ(ReadFile(dir().Sub("local.txt")), "new content");
   // Into a local folder: under the remote name.
-  ASSERT_EQ(mkdir(dir_.Sub("into").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(dir().Sub("into").c_str(), 0700), 0);
   ASSERT_EQ(Ctl("files get acme-ftp /a.txt into").exit_code, 0);
-  EXPECT_EQ(ReadFile(dir_.Sub("into/a.txt")), "new content");
+  EXPECT_EQ(ReadFile(dir().Sub("into/a.txt")), "new content");
 }
 
 // list prints the entries as text and JSON, descends with --recursive only, and lists a file
@@ -262,14 +229,14 @@ TEST_F(FilesCmdTest, Rm) {
 // absolute or relative) are refused with exit 4 (an absolute client path stays inside: exit 2),
 // and nothing outside the folder is read, changed or created.
 TEST_F(FilesCmdTest, EscapesRefusedNothingOutsideTouched) {
-  const std::string outside = dir_.Sub("outside");
+  const std::string outside = dir().Sub("outside");
   WriteFile(outside + "/sentinel", "do not touch");
-  WriteFile(dir_.Sub("payload"), "payload");
+  WriteFile(dir().Sub("payload"), "payload");
   ASSERT_EQ(symlink(outside.c_str(), (root_ + "/abs-out").c_str()), 0);
   ASSERT_EQ(symlink("../../outside", (root_ + "/rel-out").c_str()), 0);
   ASSERT_EQ(symlink((outside + "/sentinel").c_str(), (root_ + "/file-out").c_str()), 0);
   const std::string before = TreeState(outside);
-  const std::string files_before = TreeState(dir_.Sub("files"));
+  const std::string files_before = TreeState(dir().Sub("files"));
   std::string etc_passwd_before = ReadFile("/etc/passwd");
 
   for (const std::string& args :
@@ -285,8 +252,7 @@ TEST_F(FilesCmdTest, EscapesRefusedNothingOutsideTouched) {
         std::string("files get acme-ftp file-out got4"),
         std::string("files rm acme-ftp abs-out/sentinel"),
         std::string("files rm acme-ftp ../outside/sentinel"),
-        std::string("files list acme-ftp abs-out/"),
-        std::string("files list acme-ftp ../..")}) {
+        std::string("files list acme-ftp abs-out/"), std::string("files list acme-ftp ../..")}) {
     auto r = Ctl(args);
     EXPECT_EQ(r.exit_code, 4) << args << ": " << r.err;
     ExpectOneErrorLine(r);
@@ -297,17 +263,17 @@ TEST_F(FilesCmdTest, EscapesRefusedNothingOutsideTouched) {
 
   EXPECT_EQ(TreeState(outside), before);
   EXPECT_EQ(ReadFile(outside + "/sentinel"), "do not touch");
-  EXPECT_EQ(TreeState(dir_.Sub("files")), files_before);  // no half-written temporary left
+  EXPECT_EQ(TreeState(dir().Sub("files")), files_before);  // no half-written temporary left
   EXPECT_EQ(ReadFile("/etc/passwd"), etc_passwd_before);
   for (const char* got : {"got1", "got2", "got3", "got4", "got5"}) {
-    EXPECT_FALSE(std::filesystem::exists(dir_.Sub(got))) << got;
+    EXPECT_FALSE(std::filesystem::exists(dir().Sub(got))) << got;
   }
 }
 
 // Each command writes a usage session row (actor admin:<os user>, auth "admin", bytes and file
 // counts, closed), an audit row without paths, and put/get move last_activity_at.
 TEST_F(FilesCmdTest, UsageAuditAndActivityRecorded) {
-  WriteFile(dir_.Sub("data.bin"), RandomBytes(5000, 3));
+  WriteFile(dir().Sub("data.bin"), RandomBytes(5000, 3));
   ASSERT_EQ(Ctl("files put acme-ftp data.bin /secret-name.bin").exit_code, 0);
   ASSERT_EQ(Ctl("files get acme-ftp /secret-name.bin out.bin").exit_code, 0);
   ASSERT_EQ(Ctl("files rm acme-ftp /secret-name.bin").exit_code, 0);
@@ -370,14 +336,15 @@ TEST_F(FilesCmdTest, UsageAuditAndActivityRecorded) {
 
 // put --notify queues exactly one files_waiting notice in the outbox; a put without it none.
 TEST_F(FilesCmdTest, NotifyQueuesOneNotice) {
-  WriteFile(dir_.Sub("report.pdf"), "pdf");
+  WriteFile(dir().Sub("report.pdf"), "pdf");
   ASSERT_EQ(Ctl("files put acme-ftp report.pdf").exit_code, 0);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox"), 0);
   auto r = Ctl("files put acme-ftp report.pdf /report-2.pdf --notify");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox"), 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox WHERE kind = 'files_waiting' AND state = "
-                  "'pending' AND account_id = '" + id_ + "'"),  // id_: hex digits only
+                  "'pending' AND account_id = '" +
+                  id_ + "'"),  // id_: hex digits only
             1);
 }
 
@@ -385,7 +352,7 @@ TEST_F(FilesCmdTest, NotifyQueuesOneNotice) {
 // admin can retrieve its data before the purge.
 TEST_F(FilesCmdTest, ClosedAccountRefusesPutAllowsGetAndList) {
   WriteFile(root_ + "/kept.txt", "kept");
-  WriteFile(dir_.Sub("new.txt"), "new");
+  WriteFile(dir().Sub("new.txt"), "new");
   ASSERT_EQ(Ctl("account close acme-ftp").exit_code, 0);
   auto put = Ctl("files put acme-ftp new.txt");
   EXPECT_EQ(put.exit_code, 3);
@@ -395,7 +362,7 @@ TEST_F(FilesCmdTest, ClosedAccountRefusesPutAllowsGetAndList) {
   ASSERT_EQ(list.exit_code, 0) << list.err;
   EXPECT_NE(list.out.find("/kept.txt"), std::string::npos);
   ASSERT_EQ(Ctl("files get acme-ftp kept.txt kept.txt").exit_code, 0);
-  EXPECT_EQ(ReadFile(dir_.Sub("kept.txt")), "kept");
+  EXPECT_EQ(ReadFile(dir().Sub("kept.txt")), "kept");
 }
 
 // An unknown account is exit 2, a missing local file exit 2, a local folder exit 4; each one
@@ -407,7 +374,7 @@ TEST_F(FilesCmdTest, Errors) {
   auto missing = Ctl("files put acme-ftp no-such-file");
   EXPECT_EQ(missing.exit_code, 2);
   ExpectOneErrorLine(missing);
-  ASSERT_EQ(mkdir(dir_.Sub("adir").c_str(), 0700), 0);
+  ASSERT_EQ(mkdir(dir().Sub("adir").c_str(), 0700), 0);
   auto folder = Ctl("files put acme-ftp adir");
   EXPECT_EQ(folder.exit_code, 4);
   ExpectOneErrorLine(folder);

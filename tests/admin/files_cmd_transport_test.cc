@@ -12,7 +12,8 @@
 #include "sftpd/core/base/ids.h"
 #include "sftpd/server/server.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/server/fakes.h"
+#include "tests/testing/cli_world.h"
 #include "tests/testing/test_env.h"
 
 namespace sftplc::admin {
@@ -20,44 +21,9 @@ namespace {
 
 using sftplc::testing::CommandResult;
 using sftplc::testing::RunCommand;
-using sftplc::testing::TempDir;
 using sftplc::testing::WriteFile;
 
-constexpr const char* kPassword = "correct horse battery staple";
-
-class OneUserGate final : public server::LoginGate {
- public:
-  void set_account(AccountId id) { id_ = id; }
-  auth::AuthDecision CheckPassword(const auth::AuthRequest& r, const Secret& pw) override {
-    if (r.username == "acme-ftp" && pw.view() == kPassword) {
-      accounts::Account a;
-      a.id = id_;
-      return {auth::AuthOutcome::kAccepted, a};
-    }
-    return {};
-  }
-  auth::AuthDecision CheckPublicKey(const auth::AuthRequest&, const server::OfferedKey&,
-                                    bool) override {
-    return {};
-  }
-
- private:
-  AccountId id_;
-};
-
-class NullRecorder final : public server::SessionRecorder {
- public:
-  Result<int64_t> Begin(const server::LoginInfo&) override { return 1; }
-  Status Progress(int64_t, const AccountId&, const usage::Counters&, bool, TimePoint) override {
-    return {};
-  }
-  Status End(int64_t, const AccountId&, const usage::Counters&, bool, std::string_view,
-             TimePoint) override {
-    return {};
-  }
-};
-
-class FilesCmdTransportTest : public ::testing::Test {
+class FilesCmdTransportTest : public ::testing::Test, protected ::sftplc::testing::CliWorld {
  protected:
   void SetUp() override {
     for (const char* tool : {"sftp", "sshpass"}) {
@@ -68,30 +34,27 @@ class FilesCmdTransportTest : public ::testing::Test {
         FAIL() << tool << " is not installed (scripts/setup installs it)";
       }
     }
-    config_ = dir_.Sub("sftpd.toml");
-    WriteFile(config_,
-              "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
-              "[log]\nlevel = \"info\"\n");
-    auto c = Ctl("account create --username acme-ftp --name 'Ada Lovelace' --email "
-                 "ada@example.com --phone '+44 151 357 7700' --no-password");
+    auto c =
+        Ctl("account create --username acme-ftp --name 'Ada Lovelace' --email "
+            "ada@example.com --phone '+44 151 357 7700' --no-password");
     ASSERT_EQ(c.exit_code, 0) << c.err;
     auto pos = c.out.find("id=");
     ASSERT_NE(pos, std::string::npos);
     auto id = AccountId::Parse(c.out.substr(pos + 3, 32));
     ASSERT_TRUE(id);
-    gate_.set_account(*id);
-    WriteFile(dir_.Sub("pw"), std::string(kPassword) + "\n");
+    gate_ = std::make_unique<server::FakeGate>(*id, "acme-ftp");
+    WriteFile(dir().Sub("pw"), std::string(server::kPassword) + "\n");
 
     config::ServerConfig cfg;
     cfg.listen = {{"127.0.0.1", 0}};
-    cfg.host_keys = {dir_.Sub("keys/host_ed25519")};
+    cfg.host_keys = {dir().Sub("keys/host_ed25519")};
     cfg.shutdown_grace = Seconds(2);
     server::ServerDeps deps;
-    deps.gate = &gate_;
+    deps.gate = gate_.get();
     deps.recorder = &recorder_;
     deps.clock = &SystemClock::Instance();
     deps.protocol =
-        sftp::MakeSftpProtocolFactory(dir_.Sub("files"), sftp::Limits{}, GetLogger("sftp"));
+        sftp::MakeSftpProtocolFactory(dir().Sub("files"), sftp::Limits{}, GetLogger("sftp"));
     auto s = server::Server::Create(cfg, std::move(deps), GetLogger("sftpd"));
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
     server_ = std::move(*s);
@@ -107,27 +70,22 @@ class FilesCmdTransportTest : public ::testing::Test {
     }
   }
 
-  CommandResult Ctl(const std::string& args) {
-    return RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --config '" + config_ +
-                      "' " + args + " </dev/null");
-  }
   CommandResult Sftp(const std::string& batch) {
-    WriteFile(dir_.Sub("batch"), batch);
-    return RunCommand("sshpass -f '" + dir_.Sub("pw") +
+    WriteFile(dir().Sub("batch"), batch);
+    return RunCommand("sshpass -f '" + dir().Sub("pw") +
                       "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
                       " -o PreferredAuthentications=password -o StrictHostKeyChecking=no"
                       " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P " +
-                      std::to_string(port_) + " -b '" + dir_.Sub("batch") + "' acme-ftp@127.0.0.1");
+                      std::to_string(port_) + " -b '" + dir().Sub("batch") +
+                      "' acme-ftp@127.0.0.1");
   }
   std::string Sha(const std::string& path) {
     return RunCommand("sha256sum '" + path + "' | cut -d' ' -f1").out;
   }
-  std::string Local(const std::string& name) const { return dir_.Sub("local/" + name); }
+  std::string Local(const std::string& name) const { return dir().Sub("local/" + name); }
 
-  TempDir dir_;
-  std::string config_;
-  OneUserGate gate_;
-  NullRecorder recorder_;
+  std::unique_ptr<server::FakeGate> gate_;
+  server::FakeRecorder recorder_;
   std::unique_ptr<server::Server> server_;
   std::thread thread_;
   int port_ = 0;
@@ -136,14 +94,14 @@ class FilesCmdTransportTest : public ::testing::Test {
 // sftpctl files put (1 KiB, 8 MiB) then the client's get; the client's put then sftpctl files
 // get: the same sha256 every way, and sftpctl lists what the client uploaded.
 TEST_F(FilesCmdTransportTest, PutThenClientGetAndBack) {
-  std::filesystem::create_directories(dir_.Sub("local"));
+  std::filesystem::create_directories(dir().Sub("local"));
   for (auto [name, size] : {std::pair{"f1k", 1024}, {"f8m", 8 << 20}}) {
     RunCommand("head -c " + std::to_string(size) + " /dev/urandom > '" + Local(name) + "'");
     auto put = Ctl(std::string("files put acme-ftp '") + Local(name) + "' /" + name);
     ASSERT_EQ(put.exit_code, 0) << put.err;
   }
-  auto r = Sftp("get f1k " + Local("f1k.client") + "\nget /f8m " + Local("f8m.client") +
-                "\nput " + Local("f8m") + " up8m\n");
+  auto r = Sftp("get f1k " + Local("f1k.client") + "\nget /f8m " + Local("f8m.client") + "\nput " +
+                Local("f8m") + " up8m\n");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string want1k = Sha(Local("f1k")), want8m = Sha(Local("f8m"));
   ASSERT_EQ(want8m.size(), 65u);  // 64 hex digits and a newline

@@ -14,7 +14,8 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/db/database.h"
 #include "tests/core/accounts/test_keys.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/cli_world.h"
+#include "tests/testing/service_user.h"
 #include "tests/testing/test_env.h"
 
 namespace sftplc::admin {
@@ -22,60 +23,20 @@ namespace {
 
 using nlohmann::json;
 using ::sftplc::testing::CommandResult;
+using ::sftplc::testing::QuoteArgs;
 using ::sftplc::testing::RunCommand;
-using ::sftplc::testing::TempDir;
+using ::sftplc::testing::ShellQuote;
 using ::sftplc::testing::WriteFile;
 
-// Single-quotes `s` for /bin/sh (bytes pass through unchanged, invalid UTF-8 included).
-std::string Q(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
-
-std::string Lines(std::initializer_list<std::string> args) {
-  std::string out;
-  for (const auto& a : args) {
-    out += " " + Q(a);
-  }
-  return out;
-}
-
-class SftpctlTest : public ::testing::Test {
+class SftpctlTest : public ::testing::Test, protected ::sftplc::testing::CliWorld {
  protected:
   void SetUp() override {
-    config_ = dir_.Sub("sftpd.toml");
-    WriteFile(config_,
-              "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
-              "[auth.argon2]\nt_cost = 1\nm_cost_kib = 1024\nparallelism = 1\n"
-              "[log]\nlevel = \"info\"\n");
-  }
-
-  // Runs sftpctl with --config and `args` (each quoted).
-  CommandResult Ctl(std::initializer_list<std::string> args, const std::string& stdin_data = "") {
-    return RunCommand(
-        ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) + Lines(args),
-        stdin_data);
+    WriteConfig(DefaultConfig("[auth.argon2]\nt_cost = 1\nm_cost_kib = 1024\nparallelism = 1\n"));
   }
 
   CommandResult Create(const std::string& username) {
     return Ctl({"account", "create", "--username", username, "--name", "Ada Lovelace", "--email",
                 "ada@example.com", "--phone", "+44 151 357 7700", "--no-password"});
-  }
-
-  std::unique_ptr<db::Database> OpenDb() {
-    config::DatabaseConfig cfg;
-    cfg.url = "sqlite:" + dir_.Sub("accounts.db");
-    cfg.pool_size = 1;
-    auto db = db::Database::Open(cfg, GetLogger("store"));
-    EXPECT_TRUE(db) << db.error().ToString();
-    return db ? std::move(*db) : nullptr;
   }
 
   int Count(const std::string& table) {
@@ -120,7 +81,7 @@ class SftpctlTest : public ::testing::Test {
     out = rows.value_or("unreadable");
     std::error_code ec;
     int folders = 0;
-    for (auto it = std::filesystem::directory_iterator(dir_.Sub("files"), ec);
+    for (auto it = std::filesystem::directory_iterator(dir().Sub("files"), ec);
          !ec && it != std::filesystem::directory_iterator(); ++it) {
       ++folders;
     }
@@ -156,13 +117,8 @@ class SftpctlTest : public ::testing::Test {
     return ok && *ok;
   }
 
-  static std::string OsUser() {
-    struct passwd* pw = getpwuid(geteuid());
-    return pw ? pw->pw_name : "uid" + std::to_string(geteuid());
-  }
-
-  TempDir dir_;
-  std::string config_;
+  // The OS user sftpctl runs as (what it audits as the actor).
+  static std::string OsUser() { return ::sftplc::testing::TestServiceUser().name; }
 };
 
 // create registers the account (phone normalised), makes its 0700 folder, prints the id, and
@@ -177,7 +133,7 @@ TEST_F(SftpctlTest, CreateShowList) {
   ASSERT_NE(pos, std::string::npos) << r.out;
   std::string id = r.out.substr(pos + 3, 32);
   struct stat st {};
-  ASSERT_EQ(stat(dir_.Sub("files/" + id).c_str(), &st), 0);
+  ASSERT_EQ(stat(dir().Sub("files/" + id).c_str(), &st), 0);
   EXPECT_TRUE(S_ISDIR(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0700u);
 
@@ -286,11 +242,11 @@ TEST_F(SftpctlTest, BadInputChangesNothing) {
       args.push_back("--company");
       args.push_back(c.value);
     }
-    std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_);
+    std::string cmd;
     for (const auto& a : args) {
-      cmd += " " + Q(a);
+      cmd += " " + ShellQuote(a);
     }
-    auto r = RunCommand(cmd);
+    auto r = Ctl(cmd);
     EXPECT_EQ(r.exit_code, 4) << c.flag << "=" << c.value << ": " << r.err;
     ExpectOneErrorLine(r);
     EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
@@ -307,13 +263,12 @@ TEST_F(SftpctlTest, BadInputChangesNothing) {
            {"--marketing-consent", "--consent-source", ""},
            {"--marketing-consent", "--consent-source", bad_utf8}}) {
     std::string cmd =
-        ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) +
-        Lines({"account", "create", "--username", "newuser", "--name", "Ada", "--email",
-               "ada@example.com", "--phone", "+441513577700", "--no-password"});
+        QuoteArgs({"account", "create", "--username", "newuser", "--name", "Ada", "--email",
+                   "ada@example.com", "--phone", "+441513577700", "--no-password"});
     for (const auto& e : extra) {
-      cmd += " " + Q(e);
+      cmd += " " + ShellQuote(e);
     }
-    auto r = RunCommand(cmd);
+    auto r = Ctl(cmd);
     EXPECT_EQ(r.exit_code, 4) << r.err;
     ExpectOneErrorLine(r);
   }
@@ -418,13 +373,11 @@ TEST_F(SftpctlTest, HelpHasExamples) {
                                                     {"hostkey"},
                                                     {"hostkey", "show"}};
   for (const auto& c : commands) {
-    std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl");
     std::string name;
     for (const auto& w : c) {
-      cmd += " " + w;
       name += " " + w;
     }
-    auto r = RunCommand(cmd + " --help");
+    auto r = RunCommand(sftpctl().CommandLine(name + " --help", false));
     EXPECT_EQ(r.exit_code, 0) << name;
     auto example = r.out.find("Example:");
     if (example == std::string::npos) {
@@ -438,10 +391,11 @@ TEST_F(SftpctlTest, HelpHasExamples) {
     if (!name.empty() && at != std::string::npos) {
       EXPECT_TRUE(text.find(name + " ", at) != std::string::npos ||
                   text.find(name + "\n", at) != std::string::npos)
-          << name << ":\n" << r.out;
+          << name << ":\n"
+          << r.out;
     }
   }
-  auto top = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --help");
+  auto top = RunCommand(sftpctl().CommandLine("--help", false));
   EXPECT_NE(top.out.find("6 past a deadline"), std::string::npos) << top.out;
   auto line = top.out.find("\n  account ");
   ASSERT_NE(line, std::string::npos) << top.out;
@@ -454,8 +408,8 @@ TEST_F(SftpctlTest, HelpHasExamples) {
 // Keys: add from a file and from stdin, list as JSON, duplicate 3, malformed 4, remove.
 TEST_F(SftpctlTest, Keys) {
   ASSERT_EQ(Create("acme-ftp").exit_code, 0);
-  WriteFile(dir_.Sub("ed.pub"), std::string(::sftplc::testing::kEd25519Key) + "\n");
-  auto add = Ctl({"account", "add-key", "acme-ftp", dir_.Sub("ed.pub")});
+  WriteFile(dir().Sub("ed.pub"), std::string(::sftplc::testing::kEd25519Key) + "\n");
+  auto add = Ctl({"account", "add-key", "acme-ftp", dir().Sub("ed.pub")});
   ASSERT_EQ(add.exit_code, 0) << add.err;
   EXPECT_NE(add.out.find(::sftplc::testing::kEd25519Fingerprint), std::string::npos);
   auto add2 = Ctl({"account", "add-key", "acme-ftp", "-"},
@@ -464,7 +418,7 @@ TEST_F(SftpctlTest, Keys) {
   auto add3 = Ctl({"account", "add-key", "acme-ftp"}, ::sftplc::testing::kEcdsaKey);
   ASSERT_EQ(add3.exit_code, 0) << add3.err;
 
-  auto dup = Ctl({"account", "add-key", "acme-ftp", dir_.Sub("ed.pub")});
+  auto dup = Ctl({"account", "add-key", "acme-ftp", dir().Sub("ed.pub")});
   EXPECT_EQ(dup.exit_code, 3);
   ExpectOneErrorLine(dup);
   std::string before = Snapshot();
@@ -476,7 +430,7 @@ TEST_F(SftpctlTest, Keys) {
     EXPECT_EQ(r.exit_code, 4) << r.err;
     ExpectOneErrorLine(r);
   }
-  EXPECT_EQ(Ctl({"account", "add-key", "acme-ftp", dir_.Sub("missing.pub")}).exit_code, 2);
+  EXPECT_EQ(Ctl({"account", "add-key", "acme-ftp", dir().Sub("missing.pub")}).exit_code, 2);
   EXPECT_EQ(Snapshot(), before);
 
   json keys = json::parse(Ctl({"account", "list-keys", "acme-ftp", "--json"}).out);
@@ -580,34 +534,34 @@ TEST_F(SftpctlTest, ConfigCheck) {
   auto ok = Ctl({"config", "check", "--json"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(json::parse(ok.out)["ok"], true);
-  std::string bad = dir_.Sub("bad.toml");
+  std::string bad = dir().Sub("bad.toml");
   WriteFile(bad, "[storage]\nroot = \"files\"\nrooot = \"typo\"\n");
-  auto r = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(bad) +
-                      " config check");
+  auto r =
+      RunCommand(sftpctl().CommandLine("--config " + ShellQuote(bad) + " config check", false));
   EXPECT_EQ(r.exit_code, 4) << r.err;
   ExpectOneErrorLine(r);
   EXPECT_NE(r.err.find("bad.toml:3"), std::string::npos) << r.err;
-  auto missing = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " +
-                            Q(dir_.Sub("none.toml")) + " config check");
+  auto missing = RunCommand(sftpctl().CommandLine(
+      "--config " + ShellQuote(dir().Sub("none.toml")) + " config check", false));
   EXPECT_EQ(missing.exit_code, 2) << missing.err;
-  auto env = RunCommand("SFTPLC_CONFIG=" + Q(config_) + " " +
-                        ::sftplc::testing::BinaryPath("admin/sftpctl") + " config check");
+  auto env = RunCommand("SFTPLC_CONFIG=" + ShellQuote(config_path()) + " " +
+                        sftpctl().CommandLine("config check", false));
   EXPECT_EQ(env.exit_code, 0) << env.err;
-  EXPECT_NE(env.out.find(config_), std::string::npos);
+  EXPECT_NE(env.out.find(config_path()), std::string::npos);
 }
 
 // hostkey show: a key not created yet is listed as missing (exit 2); an OpenSSH key's
 // fingerprint is the one ssh-keygen prints; a PEM key is read through its .pub file, and without
 // one it is a clear error (exit 4).
 TEST_F(SftpctlTest, HostKeyShow) {
-  const std::string ed = dir_.Sub("var/ssh_host_ed25519_key");  // the default host_keys entry
+  const std::string ed = dir().Sub("var/ssh_host_ed25519_key");  // the default host_keys entry
   auto missing = Ctl({"hostkey", "show"});
   EXPECT_EQ(missing.exit_code, 2) << missing.err;
   EXPECT_NE(missing.out.find("missing " + ed), std::string::npos) << missing.out;
 
-  std::filesystem::create_directories(dir_.Sub("var"));
-  ASSERT_EQ(RunCommand("ssh-keygen -q -t ed25519 -N '' -C '' -f " + Q(ed)).exit_code, 0);
-  auto keygen = RunCommand("ssh-keygen -l -f " + Q(ed));
+  std::filesystem::create_directories(dir().Sub("var"));
+  ASSERT_EQ(RunCommand("ssh-keygen -q -t ed25519 -N '' -C '' -f " + ShellQuote(ed)).exit_code, 0);
+  auto keygen = RunCommand("ssh-keygen -l -f " + ShellQuote(ed));
   ASSERT_EQ(keygen.exit_code, 0);
   std::string fingerprint = keygen.out.substr(keygen.out.find(' ') + 1);
   fingerprint = fingerprint.substr(0, fingerprint.find(' '));
@@ -621,10 +575,12 @@ TEST_F(SftpctlTest, HostKeyShow) {
   auto text = Ctl({"hostkey", "show"});
   EXPECT_EQ(text.out, "ssh-ed25519 " + fingerprint + " " + ed + "\n");
 
-  const std::string pem = dir_.Sub("pem_key");
-  ASSERT_EQ(RunCommand("ssh-keygen -q -t ecdsa -m PEM -N '' -C '' -f " + Q(pem)).exit_code, 0);
-  WriteFile(config_, "[server]\nhost_keys = [\"" + pem + "\"]\n[storage]\nroot = \"files\"\n"
-                     "[database]\nurl = \"sqlite:accounts.db\"\n");
+  const std::string pem = dir().Sub("pem_key");
+  ASSERT_EQ(RunCommand("ssh-keygen -q -t ecdsa -m PEM -N '' -C '' -f " + ShellQuote(pem)).exit_code,
+            0);
+  WriteConfig("[server]\nhost_keys = [\"" + pem +
+              "\"]\n[storage]\nroot = \"files\"\n"
+              "[database]\nurl = \"sqlite:accounts.db\"\n");
   auto with_pub = Ctl({"hostkey", "show", "--json"});
   ASSERT_EQ(with_pub.exit_code, 0) << with_pub.err;
   EXPECT_EQ(json::parse(with_pub.out)[0]["type"], "ecdsa-sha2-nistp256");
@@ -701,7 +657,7 @@ TEST_F(SftpctlTest, BadPasswordsChangeNothing) {
 // link, never its target) with a new 0600 file; no temporary file is left behind.
 TEST_F(SftpctlTest, ExportOutputIsPrivateAndReplacedOnlyWithForce) {
   ASSERT_EQ(Create("acme-ftp").exit_code, 0);
-  std::string out_dir = dir_.Sub("out");
+  std::string out_dir = dir().Sub("out");
   std::filesystem::create_directory(out_dir);
   std::string target = out_dir + "/export.json";
   WriteFile(target, "old contents\n");
@@ -720,7 +676,7 @@ TEST_F(SftpctlTest, ExportOutputIsPrivateAndReplacedOnlyWithForce) {
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 
-  std::string elsewhere = dir_.Sub("elsewhere.txt");
+  std::string elsewhere = dir().Sub("elsewhere.txt");
   WriteFile(elsewhere, "not an export\n");
   std::string link = out_dir + "/link.json";
   ASSERT_EQ(symlink(elsewhere.c_str(), link.c_str()), 0);
@@ -748,11 +704,11 @@ TEST_F(SftpctlTest, ExportOutputIsPrivateAndReplacedOnlyWithForce) {
 // account folder (it stays overdue, exit 6, until it is moved away).
 TEST_F(SftpctlTest, RetentionReportNamesStrayStorageEntries) {
   ASSERT_EQ(Create("acme-ftp").exit_code, 0);
-  std::filesystem::create_directories(dir_.Sub("files/lost+found"));
+  std::filesystem::create_directories(dir().Sub("files/lost+found"));
   auto r = Ctl({"retention", "report"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 
-  std::filesystem::create_directories(dir_.Sub("files/old-exports"));
+  std::filesystem::create_directories(dir().Sub("files/old-exports"));
   r = Ctl({"retention", "report"});
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
   EXPECT_NE(r.out.find("old-exports"), std::string::npos) << r.out;
@@ -782,19 +738,19 @@ TEST_F(SftpctlTest, RetentionReportNamesStrayStorageEntries) {
 TEST_F(SftpctlTest, EraseRemovesLeftoverStorageFolder) {
   const std::string id = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
   const std::string empty_id = "1f1e2d3c4b5a69788796a5b4c3d2e1f0";
-  WriteFile(dir_.Sub("files/" + id + "/sub/a.txt"), "a");
-  WriteFile(dir_.Sub("files/" + id + "/b.txt"), "bb");
-  std::filesystem::create_directories(dir_.Sub("files/" + empty_id));
+  WriteFile(dir().Sub("files/" + id + "/sub/a.txt"), "a");
+  WriteFile(dir().Sub("files/" + id + "/b.txt"), "bb");
+  std::filesystem::create_directories(dir().Sub("files/" + empty_id));
 
   auto r = Ctl({"account", "erase", id, "--yes"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("storage folder"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("2 file(s)"), std::string::npos) << r.out;
-  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("files/" + id)));
+  EXPECT_FALSE(std::filesystem::exists(dir().Sub("files/" + id)));
   r = Ctl({"account", "erase", empty_id, "--yes"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("storage folder"), std::string::npos) << r.out;
-  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("files/" + empty_id)));
+  EXPECT_FALSE(std::filesystem::exists(dir().Sub("files/" + empty_id)));
 
   auto db = OpenDb();
   ASSERT_TRUE(db);
@@ -821,22 +777,18 @@ TEST_F(SftpctlTest, ExportFailsOnUnreadableFolder) {
   auto c = Create("acme-ftp");
   ASSERT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(c.out.find("id=") + 3, 32);
-  std::string root = dir_.Sub("files/" + id);
+  std::string root = dir().Sub("files/" + id);
   WriteFile(root + "/outgoing/2026/invoice.pdf", "pdf");
   WriteFile(root + "/readme.txt", "hi");
   auto ok = Ctl({"account", "export", "acme-ftp"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(json::parse(ok.out)["categories"][3]["data"].size(), 2u);
 
-  // root reads anything: run without the capabilities that let it (the files are its own).
-  std::string prefix =
-      geteuid() == 0 ? "setpriv --bounding-set=-dac_override,-dac_read_search " : "";
-  std::string export_cmd = prefix + ::sftplc::testing::BinaryPath("admin/sftpctl") +
-                           " --config " + Q(config_) + " account export acme-ftp";
+  // sftpctl runs as the service user, whose modes hold (root would read anything).
   for (const std::string& folder : {std::string("/outgoing/2026"), std::string("/")}) {
     std::string path = folder == "/" ? root : root + folder;
     ASSERT_EQ(chmod(path.c_str(), 0), 0);
-    auto r = RunCommand(export_cmd);
+    auto r = Ctl({"account", "export", "acme-ftp"});
     chmod(path.c_str(), 0700);
     EXPECT_EQ(r.exit_code, 5) << folder << ": " << r.out << r.err;
     ExpectOneErrorLine(r);
@@ -847,8 +799,8 @@ TEST_F(SftpctlTest, ExportFailsOnUnreadableFolder) {
 // A broken lifecycle.templates_dir blocks only what renders a notice (lifecycle run): account
 // confirm, lifecycle plan, a dry run and an erasure work without the templates.
 TEST_F(SftpctlTest, BrokenTemplatesDoNotBlockErasure) {
-  WriteFile(config_, ::sftplc::testing::ReadFile(config_) +
-                         "[lifecycle]\ntemplates_dir = \"no-such-templates\"\n");
+  WriteConfig(::sftplc::testing::ReadFile(config_path()) +
+              "[lifecycle]\ntemplates_dir = \"no-such-templates\"\n");
   ASSERT_EQ(Create("acme-ftp").exit_code, 0);
   auto r = Ctl({"account", "confirm", "acme-ftp"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -896,10 +848,10 @@ TEST_F(SftpctlTest, NoticesRetryAndExportAreAudited) {
         [&](soci::session& s) -> Result<std::vector<std::string>> {
           std::vector<std::string> v;
           std::string actor, account, detail;
-          soci::statement st = (s.prepare << "SELECT actor, account_id, detail FROM "
-                                             "audit_events WHERE action = :a ORDER BY id",
-                                soci::use(action), soci::into(actor), soci::into(account),
-                                soci::into(detail));
+          soci::statement st =
+              (s.prepare << "SELECT actor, account_id, detail FROM "
+                            "audit_events WHERE action = :a ORDER BY id",
+               soci::use(action), soci::into(actor), soci::into(account), soci::into(detail));
           st.execute();
           while (st.fetch()) {
             v.push_back(actor + "|" + account + "|" + detail);
@@ -925,17 +877,16 @@ TEST_F(SftpctlTest, NoticesRetryAndExportAreAudited) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("1 notice(s) queued again"), std::string::npos) << r.out;
   EXPECT_EQ(state(), "pending");
-  EXPECT_EQ(audit("notices.retry"),
-            (std::vector<std::string>{"admin:" + OsUser() + "|" + id +
-                                      "|notice=1 kind=inactivity_notice"}));
+  EXPECT_EQ(audit("notices.retry"), (std::vector<std::string>{"admin:" + OsUser() + "|" + id +
+                                                              "|notice=1 kind=inactivity_notice"}));
   r = Ctl({"notices", "retry"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(audit("notices.retry").size(), 1u);
 
   ASSERT_EQ(Ctl({"account", "export", "acme-ftp"}).exit_code, 0);
-  ASSERT_EQ(Ctl({"account", "export", id, "--format", "text", "--output", dir_.Sub("a.txt")})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Ctl({"account", "export", id, "--format", "text", "--output", dir().Sub("a.txt")}).exit_code,
+      0);
   auto exports = audit("account.export");
   ASSERT_EQ(exports.size(), 2u);
   for (const auto& row : exports) {
@@ -970,8 +921,7 @@ TEST_F(SftpctlTest, ExportRetentionWording) {
   EXPECT_EQ(r.out.find("not before"), std::string::npos) << r.out;
 
   for (const char* cmd : {"show", "report"}) {
-    auto help = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " usage " + cmd +
-                           " --help");
+    auto help = RunCommand(sftpctl().CommandLine(std::string("usage ") + cmd + " --help", false));
     EXPECT_NE(help.out.find("YYYY-MM-DDTHH:MM:SSZ"), std::string::npos) << help.out;
   }
 }

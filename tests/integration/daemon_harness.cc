@@ -15,8 +15,13 @@
 #include <string_view>
 #include <thread>
 
+#include "tests/testing/service_user.h"
+
 namespace sftplc::testing {
 namespace {
+
+// The user of a daemon started with RunAsRoot(): no drop.
+const ServiceUser kRoot{"root", 0, 0, false};
 
 constexpr const char* kPrefix = "listening on ";
 
@@ -38,19 +43,14 @@ void RemoveFakeTimeShm(pid_t pid) {
   }
 }
 
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
-}
-
 }  // namespace
 
 DaemonHarness::DaemonHarness()
-    : log_path_(dir_.Sub("sftpd.log")), sftpctl_log_path_(dir_.Sub("sftpctl.log")) {
+    : log_path_(dir_.Sub("sftpd.log")),
+      sftpctl_(config_path(), dir_.path()),
+      sftpctl_log_path_(dir_.Sub("sftpctl.log")) {
   std::filesystem::create_directories(dir_.Sub("var/files"));
+  sftpctl_.set_log(sftpctl_log_path_);
 }
 
 DaemonHarness::~DaemonHarness() {
@@ -68,9 +68,7 @@ void DaemonHarness::Set(const std::string& section, const std::string& line) {
 
 std::string DaemonHarness::WriteConfig() {
   std::map<std::string, std::vector<std::string>> cfg;
-  cfg["server"] = {"listen = [\"127.0.0.1:0\"]",
-                   "host_keys = [\"var/ssh_host_ed25519_key\"]",
-                   "allow_root = true",  // CI runs as root
+  cfg["server"] = {"listen = [\"127.0.0.1:0\"]", "host_keys = [\"var/ssh_host_ed25519_key\"]",
                    "shutdown_grace = \"10s\""};
   cfg["storage"] = {"root = \"var/files\""};
   cfg["database"] = {"url = \"sqlite:var/accounts.db\""};
@@ -154,12 +152,13 @@ std::vector<std::string> DaemonHarness::FakeTimeEnv() const {
   }
   if (!start_at_.empty()) {
     return {"LD_PRELOAD=" + preload, "FAKETIME=@" + start_at_, "FAKETIME_DONT_FAKE_MONOTONIC=1",
-            "TZ=UTC"};
+            "TZ=UTC", AsanOptionsUnderFakeTime()};
   }
   // NO_CACHE: the offset file is read at every clock reading, so a move is seen at once (the
   // default caches it for 10 s).
   return {"LD_PRELOAD=" + preload, "FAKETIME_TIMESTAMP_FILE=" + dir_.Sub("faketime.rc"),
-          "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1", "TZ=UTC"};
+          "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1", "TZ=UTC",
+          AsanOptionsUnderFakeTime()};
 }
 
 bool DaemonHarness::Start(int listen_lines) {
@@ -173,6 +172,9 @@ bool DaemonHarness::Start(int listen_lines) {
     error_ = "pipe failed";
     return false;
   }
+  // What the test wrote into the world as root becomes the service's, as in production.
+  const ServiceUser& user = run_as_root_ ? kRoot : TestServiceUser();
+  GiveToServiceUser(dir_.path());
   std::string binary = BinaryPath("sftpd/sftpd");
   std::string config = config_path();
   // The environment is built before fork(): the child only calls async-signal-safe functions.
@@ -203,6 +205,9 @@ bool DaemonHarness::Start(int listen_lines) {
     dup2(log, STDERR_FILENO);
     int devnull = open("/dev/null", O_RDONLY);
     dup2(devnull, STDIN_FILENO);
+    if (!DropToServiceUserInChild(user)) {
+      _exit(126);
+    }
     execve(binary.c_str(), argv, envp.data());
     _exit(127);
   }
@@ -288,16 +293,8 @@ bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s, std::size
 }
 
 CommandResult DaemonHarness::Sftpctl(const std::string& args, const std::string& stdin_data) {
-  std::string env;
-  for (const std::string& var : FakeTimeEnv()) {
-    std::size_t eq = var.find('=');
-    env += var.substr(0, eq + 1) + ShellQuote(var.substr(eq + 1)) + " ";
-  }
-  CommandResult r = RunCommand(
-      env + "'" + BinaryPath("admin/sftpctl") + "' --config '" + config_path() + "' " + args,
-      stdin_data);
-  std::ofstream(sftpctl_log_path_, std::ios::app) << r.err;
-  return r;
+  sftpctl_.set_env(FakeTimeEnv());
+  return sftpctl_.Run(args, stdin_data);
 }
 
 }  // namespace sftplc::testing

@@ -2,18 +2,23 @@
 
 // DaemonHarness: runs the real sftpd binary for integration tests. It writes a config for a
 // temporary world (listen on 127.0.0.1 port 0, a fresh SQLite database, host key and storage
-// under a TempDir, allow_root for CI running as root, cheap Argon2 parameters), starts
-// `sftpd --config FILE`, and waits for its "listening on ADDRESS:PORT" line on stdout (never a
-// sleep). The daemon's stderr (its log) goes to one file over all its runs, and sftpctl's stderr
-// (its log with --verbose) to another, so a test can read everything either binary logged.
-// Stop() sends a signal and returns the exit status; the destructor stops a daemon still running
-// (SIGKILL after a bounded wait).
+// under a TempDir, cheap Argon2 parameters), starts `sftpd --config FILE`, and waits for its
+// "listening on ADDRESS:PORT" line on stdout (never a sleep). The daemon's stderr (its log) goes to
+// one file over all its runs, and sftpctl's stderr (its log with --verbose) to another, so a test
+// can read everything either binary logged. Stop() sends a signal and returns the exit status; the
+// destructor stops a daemon still running (SIGKILL after a bounded wait).
+//
+// sftpd and sftpctl run as production runs them: as a non-root service user. When the tests run
+// as root, both drop to the `sftplc-test` user (tests/testing/service_user.h), and the world is
+// given to that user before each start and each sftpctl run; what a test writes into the
+// world as root while the daemon runs is the daemon's only after GiveWorld().
 //
 // With SetFakeTime(), sftpd and sftpctl start under libfaketime at a given time (each process
 // from its own start on); with UseFakeTime(), they read a clock offset from a file the test moves
-// forward (MoveClock) while the daemon runs. Only the wall clock (CLOCK_REALTIME: what SystemClock::Now() reads, so stored
-// dates and ban ends) is faked; the monotonic clock is left alone (FAKETIME_DONT_FAKE_MONOTONIC),
-// so the login grace time, idle timeouts and libssh's timers do not fire because of a jump.
+// forward (MoveClock) while the daemon runs. Only the wall clock (CLOCK_REALTIME: what
+// SystemClock::Now() reads, so stored dates and ban ends) is faked; the monotonic clock is left
+// alone (FAKETIME_DONT_FAKE_MONOTONIC), so the login grace time, idle timeouts and libssh's timers
+// do not fire because of a jump.
 
 #include <sys/types.h>
 
@@ -23,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/testing/sftpctl_runner.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 
@@ -52,6 +58,12 @@ class DaemonHarness {
   // daemon sees it at its next clock reading. REQUIRES: UseFakeTime().
   void MoveClock(std::chrono::seconds by);
 
+  // The daemon runs as root instead of the service user (for the test of the root refusal).
+  // Call before Start().
+  void RunAsRoot() { run_as_root_ = true; }
+  // Gives the world (and anything the test wrote into it as root) to the service user.
+  void GiveWorld() const { sftpctl_.GiveWorld(); }
+
   // Starts sftpd and waits (up to 60 s) for `listen_lines` "listening on" lines. Returns false
   // (with the reason in error()) if the daemon exits or stays silent.
   bool Start(int listen_lines = 1);
@@ -71,8 +83,8 @@ class DaemonHarness {
   // (e.g. Log().size() taken before the action whose line is awaited); true if it did.
   bool WaitForLog(const std::string& text, int timeout_s = 30, std::size_t from = 0) const;
 
-  // Runs the built sftpctl with this config: `sftpctl --config FILE <args>` (on the daemon's
-  // fake clock, if any). Its stderr is also appended to SftpctlLog().
+  // Runs the built sftpctl with this config: `sftpctl --config FILE <args>` as the service user
+  // (on the daemon's fake clock, if any). Its stderr is also appended to SftpctlLog().
   CommandResult Sftpctl(const std::string& args, const std::string& stdin_data = "");
   // Everything sftpctl wrote on stderr so far, over all its runs.
   std::string SftpctlLog() const { return ReadFile(sftpctl_log_path_); }
@@ -98,6 +110,8 @@ class DaemonHarness {
   // Finds libfaketimeMT.so.1 (once); false, with error_ set, when it is not installed.
   bool FindFakeTime();
 
+  SftpctlRunner sftpctl_;
+  bool run_as_root_ = false;
   std::string sftpctl_log_path_;
   std::string faketime_lib_;  // libfaketimeMT.so.1, once found
   std::chrono::seconds clock_offset_{0};

@@ -1,16 +1,17 @@
 // The sftpd process: start-up line, host key, config check, root refusal, signals, and closing
 // the usage rows a killed predecessor left open.
 
-#include <signal.h>
-#include <unistd.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
 #include "sftpd/core/usage/usage_store.h"
 #include "tests/integration/daemon_harness.h"
+#include "tests/testing/service_user.h"
 
 namespace sftplc::testing {
 namespace {
@@ -26,13 +27,13 @@ TEST(DaemonTest, StartsListensAndStopsOnSigterm) {
   EXPECT_EQ(RunCommand("stat -c %a '" + d.host_key_path() + "'").out, "600\n");
   auto fp = RunCommand("ssh-keygen -l -f '" + d.host_key_path() + "' | cut -d' ' -f2");
   ASSERT_FALSE(fp.out.empty());
-  EXPECT_NE(d.Log().find("fingerprint=" + fp.out.substr(0, fp.out.size() - 1)),
-            std::string::npos)
+  EXPECT_NE(d.Log().find("fingerprint=" + fp.out.substr(0, fp.out.size() - 1)), std::string::npos)
       << d.Log();
   // The port really accepts SSH.
-  auto banner = RunCommand("/usr/bin/python3 -c \"import socket; s=socket.create_connection(("
-                           "'127.0.0.1', " + std::to_string(d.port()) +
-                           ")); print(s.recv(7).decode())\"");
+  auto banner = RunCommand(
+      "/usr/bin/python3 -c \"import socket; s=socket.create_connection(("
+      "'127.0.0.1', " +
+      std::to_string(d.port()) + ")); print(s.recv(7).decode())\"");
   EXPECT_EQ(banner.out, "SSH-2.0\n");
   EXPECT_EQ(d.Stop(SIGTERM), 0) << d.Log();
 }
@@ -51,14 +52,36 @@ TEST(DaemonTest, OneLinePerListenAddress) {
 TEST(DaemonTest, CheckConfig) {
   DaemonHarness d;
   std::string path = d.WriteConfig();
-  auto ok = RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
+  auto ok =
+      RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_NE(ok.out.find("config ok"), std::string::npos);
   d.Set("server", "max_auth_tries = \"many\"");
   d.WriteConfig();
-  auto bad = RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
+  auto bad =
+      RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("max_auth_tries"), std::string::npos) << bad.err;
+}
+
+// The daemon runs as the service user, never as root (production runs it as a non-root user, and
+// root would bypass the file modes clients set); so does sftpctl, and the world is theirs.
+TEST(DaemonTest, RunsAsTheServiceUser) {
+  DaemonHarness d;
+  ASSERT_TRUE(d.Start()) << d.error();
+  const ServiceUser& user = TestServiceUser();
+  EXPECT_NE(user.uid, 0u);
+  std::string status = ReadFile("/proc/" + std::to_string(d.pid()) + "/status");
+  std::string uids = std::to_string(user.uid);
+  EXPECT_NE(status.find("\nUid:\t" + uids + "\t" + uids + "\t" + uids + "\t" + uids + "\n"),
+            std::string::npos)
+      << status;
+  auto id = d.Sftpctl("config check");
+  EXPECT_EQ(id.exit_code, 0) << id.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(d.database_path().c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, user.uid);
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
 // As root, the daemon refuses to start unless server.allow_root is set.
@@ -67,6 +90,7 @@ TEST(DaemonTest, RefusesRootWithoutAllowRoot) {
     GTEST_SKIP() << "not running as root";
   }
   DaemonHarness d;
+  d.RunAsRoot();
   d.Set("server", "allow_root = false");
   EXPECT_FALSE(d.Start());
   EXPECT_NE(d.error().find("refusing to run as root"), std::string::npos) << d.error();
@@ -108,8 +132,7 @@ TEST(DaemonTest, NextStartClosesCrashedSessions) {
     ASSERT_TRUE(store.Open(s));
   }
   ASSERT_TRUE(d.Start()) << d.error();
-  EXPECT_TRUE(d.WaitForLog("closed usage sessions left open by a previous run count=1"))
-      << d.Log();
+  EXPECT_TRUE(d.WaitForLog("closed usage sessions left open by a previous run count=1")) << d.Log();
   EXPECT_EQ(d.Stop(SIGTERM), 0);
   auto cfg = config::LoadConfig(d.config_path());
   auto db = db::Database::Open(cfg->database, GetLogger("store"));

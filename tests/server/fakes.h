@@ -1,9 +1,10 @@
 #pragma once
 
-// Fakes for the transport's seams: a LoginGate with one account ("alice", kPassword, or a key
-// fingerprint set by the test; "banned" is banned) and a SessionRecorder that keeps the records
-// in memory and lets a test wait (bounded) for logins and ends.
+// Fakes for the transport's seams: a LoginGate with one account ("alice" unless named,
+// kPassword, or a key fingerprint set by the test; "banned" is banned) and a SessionRecorder that
+// keeps the records in memory and lets a test wait (bounded) for logins and ends.
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -19,7 +20,8 @@ inline constexpr const char* kPassword = "correct horse battery staple";
 
 class FakeGate final : public LoginGate {
  public:
-  explicit FakeGate(AccountId id) : id_(id) {}
+  explicit FakeGate(AccountId id, std::string username = "alice")
+      : id_(id), username_(std::move(username)) {}
   auth::AuthDecision CheckPassword(const auth::AuthRequest& r, const Secret& pw) override {
     std::lock_guard lock(mu_);
     ++password_checks;
@@ -27,7 +29,7 @@ class FakeGate final : public LoginGate {
     if (r.username == "banned") {
       return {auth::AuthOutcome::kBanned, std::nullopt};
     }
-    if (r.username == "alice" && pw.view() == kPassword) {
+    if (r.username == username_ && pw.view() == kPassword) {
       return Accept();
     }
     return {};
@@ -40,7 +42,7 @@ class FakeGate final : public LoginGate {
     } else {
       ++key_probes;
     }
-    if (r.username == "alice" && key.fingerprint == allowed_fingerprint) {
+    if (r.username == username_ && key.fingerprint == allowed_fingerprint) {
       return Accept();
     }
     return {};
@@ -53,10 +55,12 @@ class FakeGate final : public LoginGate {
 
   std::mutex mu_;
   AccountId id_;
+  std::string username_;
   std::string allowed_fingerprint;
-  int password_checks = 0;
-  int key_probes = 0;
-  int verified_key_checks = 0;
+  // Counted by the session threads, read by the test thread (atomic: no lock on the read side).
+  std::atomic<int> password_checks{0};
+  std::atomic<int> key_probes{0};
+  std::atomic<int> verified_key_checks{0};
   std::string last_version;
 };
 

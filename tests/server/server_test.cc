@@ -140,8 +140,8 @@ TEST_F(ServerTest, OpenSshPublicKeyLogin) {
   auto recs = recorder_.WaitEnded(1);
   ASSERT_EQ(recs.size(), 1u);
   EXPECT_EQ(recs[0].login.method, auth::AuthMethod::kPublicKey);
-  EXPECT_GE(gate_.key_probes, 1);
-  EXPECT_EQ(gate_.verified_key_checks, 1);
+  EXPECT_GE(gate_.key_probes.load(), 1);
+  EXPECT_EQ(gate_.verified_key_checks.load(), 1);
 }
 
 // A wrong password and an unknown user are refused; no usage session is opened.
@@ -153,7 +153,7 @@ TEST_F(ServerTest, WrongPasswordRefused) {
   auto r2 = SftpPassword("pwd\n", "nobody");
   EXPECT_NE(r2.exit_code, 0);
   EXPECT_TRUE(recorder_.Snapshot().empty());
-  EXPECT_GE(gate_.password_checks, 2);
+  EXPECT_GE(gate_.password_checks.load(), 2);
 }
 
 // After max_auth_tries failures the server disconnects: the client cannot try again.
@@ -180,7 +180,7 @@ print('tries', tries, 'active', t.is_active())
 )");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("active False"), std::string::npos) << r.out << r.err;
-  EXPECT_EQ(gate_.password_checks, 3);
+  EXPECT_EQ(gate_.password_checks.load(), 3);
 }
 
 // Shell and exec requests are refused on the session channel.

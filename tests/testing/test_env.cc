@@ -36,8 +36,12 @@ std::optional<std::string> CreatePostgresDatabase(const std::string& prefix) {
   return *url + name;
 }
 
-std::string BinaryPath(const std::string& rel) { return std::string(SFTPLC_BINARY_DIR) + "/" + rel; }
-std::string SourcePath(const std::string& rel) { return std::string(SFTPLC_SOURCE_DIR) + "/" + rel; }
+std::string BinaryPath(const std::string& rel) {
+  return std::string(SFTPLC_BINARY_DIR) + "/" + rel;
+}
+std::string SourcePath(const std::string& rel) {
+  return std::string(SFTPLC_SOURCE_DIR) + "/" + rel;
+}
 
 bool SkipAllowed() { return Env("SFTPLC_TEST_ALLOW_SKIP").value_or("") == "1"; }
 
@@ -52,6 +56,23 @@ CommandResult RunCommand(const std::string& command_line, const std::string& std
   r.out = ReadFile(out);
   r.err = ReadFile(err);
   return r;
+}
+
+std::string AsanOptionsUnderFakeTime() {
+  std::string options = Env("ASAN_OPTIONS").value_or("");
+  return "ASAN_OPTIONS=" + options + (options.empty() ? "" : ":") + "detect_leaks=0";
+}
+
+std::string ShellQuote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
 }
 
 }  // namespace sftplc::testing

@@ -31,5 +31,12 @@ struct CommandResult {
   std::string err;
 };
 CommandResult RunCommand(const std::string& command_line, const std::string& stdin_data = "");
+// "ASAN_OPTIONS=<the current ones>:detect_leaks=0", for a process run under libfaketime:
+// LeakSanitizer's exit-time scan aborts under libfaketime ("The futex facility returned an
+// unexpected error code"), so such processes are checked by ASan and UBSan without the leak
+// scan (every other process keeps it). Harmless in a build without ASan.
+std::string AsanOptionsUnderFakeTime();
+// Single-quotes `s` for /bin/sh (bytes pass through unchanged, invalid UTF-8 included).
+std::string ShellQuote(const std::string& s);
 
 }  // namespace sftplc::testing

@@ -72,10 +72,13 @@ std::string EncodeBase64(std::string_view bytes, bool pad) {
 
 Result<std::string> DecodeBase64(std::string_view text) {
   static constexpr const char* kBad = "not valid base64";
+  std::size_t padding = 0;
   while (!text.empty() && text.back() == '=') {
     text.remove_suffix(1);
+    ++padding;
   }
-  if (text.size() % 4 == 1) {
+  // Padding is optional; when present it completes the last group of 4, no more.
+  if (text.size() % 4 == 1 || (padding != 0 && (padding > 2 || (text.size() + padding) % 4 != 0))) {
     return Error::InvalidArgument(kBad);
   }
   std::string out;

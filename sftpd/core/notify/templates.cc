@@ -205,7 +205,7 @@ Result<TemplateSet> TemplateSet::Load(const std::string& dir) {
     // The empty line after the subject separates it from the body.
     if (t.body.rfind("\r\n", 0) == 0) {
       t.body.erase(0, 2);
-    } else if (t.body.rfind("\n", 0) == 0) {
+    } else if (t.body.rfind('\n', 0) == 0) {
       t.body.erase(0, 1);
     }
     Status st = CheckTemplate(t);

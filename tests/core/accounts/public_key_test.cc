@@ -71,8 +71,9 @@ TEST(PublicKeyTest, PublicHalfOfOpenSshPrivateKeyFile) {
   EXPECT_EQ(k->key_base64, "AAAAC3NzaC1lZDI1NTE5AAAAID9a4qh8Sz7Yrb2XpbV0DJ/JJIlHc+javcVxOy5g3lOo");
 
   EXPECT_FALSE(PublicKeyOfPrivateKeyFile(""));
-  EXPECT_FALSE(PublicKeyOfPrivateKeyFile("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n"
-                                         "-----END RSA PRIVATE KEY-----\n"));
+  EXPECT_FALSE(
+      PublicKeyOfPrivateKeyFile("-----BEGIN RSA PRIVATE KEY-----\nAAAA\n"
+                                "-----END RSA PRIVATE KEY-----\n"));
   // Truncated inside the header: refused, never read past the end.
   std::string cut = key.substr(0, key.find('\n') + 41) + "\n-----END OPENSSH PRIVATE KEY-----\n";
   EXPECT_FALSE(PublicKeyOfPrivateKeyFile(cut));
@@ -89,6 +90,17 @@ TEST(PublicKeyTest, Base64RoundTrip) {
   EXPECT_EQ(EncodeBase64("fo", false), "Zm8");
   EXPECT_FALSE(DecodeBase64("Zm9="));  // trailing bits set
   EXPECT_FALSE(DecodeBase64("Z"));
+}
+
+// Padding is optional but, when present, exactly what the length needs: found by public_key_fuzz
+// ("=" decoded to the empty string; any run of '=' was dropped).
+TEST(PublicKeyTest, Base64RefusesWrongPadding) {
+  for (const char* bad : {"=", "==", "Zm8===", "Zm9v=", "Zm9v====", "Zm9vYg=", "Zm9vYmE=="}) {
+    EXPECT_FALSE(DecodeBase64(bad)) << bad;
+  }
+  EXPECT_EQ(DecodeBase64("Zm9vYg==").value_or("?"), "foob");
+  EXPECT_EQ(DecodeBase64("Zm9vYmE=").value_or("?"), "fooba");
+  EXPECT_EQ(DecodeBase64("Zm9vYmE").value_or("?"), "fooba");
 }
 
 }  // namespace

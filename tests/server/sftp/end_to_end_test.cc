@@ -14,6 +14,7 @@
 #include "sftpd/core/base/ids.h"
 #include "sftpd/server/server.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
+#include "tests/server/fakes.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 
@@ -26,27 +27,7 @@ using sftplc::testing::RunCommand;
 using sftplc::testing::TempDir;
 using sftplc::testing::WriteFile;
 
-constexpr const char* kPassword = "correct horse battery staple";
-
-class OneUserGate final : public server::LoginGate {
- public:
-  explicit OneUserGate(AccountId id) : id_(id) {}
-  auth::AuthDecision CheckPassword(const auth::AuthRequest& r, const Secret& pw) override {
-    if (r.username == "alice" && pw.view() == kPassword) {
-      accounts::Account a;
-      a.id = id_;
-      return {auth::AuthOutcome::kAccepted, a};
-    }
-    return {};
-  }
-  auth::AuthDecision CheckPublicKey(const auth::AuthRequest&, const server::OfferedKey&,
-                                    bool) override {
-    return {};
-  }
-
- private:
-  AccountId id_;
-};
+using server::kPassword;
 
 class EndRecorder final : public server::SessionRecorder {
  public:
@@ -58,8 +39,8 @@ class EndRecorder final : public server::SessionRecorder {
   Status Progress(int64_t, const AccountId&, const usage::Counters&, bool, TimePoint) override {
     return {};
   }
-  Status End(int64_t id, const AccountId&, const usage::Counters& c, bool,
-             std::string_view, TimePoint) override {
+  Status End(int64_t id, const AccountId&, const usage::Counters& c, bool, std::string_view,
+             TimePoint) override {
     std::lock_guard lock(mu_);
     ends_[id - 1] = c;
     ended_++;
@@ -132,7 +113,7 @@ class EndToEndTest : public ::testing::Test {
 
   TempDir dir_;
   AccountId id_ = AccountId::New();
-  OneUserGate gate_;
+  server::FakeGate gate_;
   EndRecorder recorder_;
   std::unique_ptr<server::Server> server_;
   std::thread thread_;
@@ -148,14 +129,23 @@ TEST_F(EndToEndTest, OpenSshOverSsh) {
     c = static_cast<char>(rng());
   }
   WriteFile(dir_.Sub("local/src.bin"), content);
-  auto r = Sftp("mkdir in\n"
-                "put " + dir_.Sub("local/src.bin") + " in/a.bin\n"
-                "get in/a.bin " + dir_.Sub("local/back.bin") + "\n"
-                "rename in/a.bin in/b.bin\n"
-                "ln -s /etc etc\n"
-                "-get etc/passwd " + dir_.Sub("local/passwd") + "\n"
-                "-get ../../outside/secret " + dir_.Sub("local/secret") + "\n"
-                "ls -l in\n");
+  auto r = Sftp(
+      "mkdir in\n"
+      "put " +
+      dir_.Sub("local/src.bin") +
+      " in/a.bin\n"
+      "get in/a.bin " +
+      dir_.Sub("local/back.bin") +
+      "\n"
+      "rename in/a.bin in/b.bin\n"
+      "ln -s /etc etc\n"
+      "-get etc/passwd " +
+      dir_.Sub("local/passwd") +
+      "\n"
+      "-get ../../outside/secret " +
+      dir_.Sub("local/secret") +
+      "\n"
+      "ls -l in\n");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(ReadFile(Host("in/b.bin")), content);
   EXPECT_EQ(ReadFile(dir_.Sub("local/back.bin")), content);

@@ -10,7 +10,7 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/db/database.h"
 #include "tests/core/notify/smtp_sink_process.h"
-#include "tests/testing/temp_dir.h"
+#include "tests/testing/cli_world.h"
 #include "tests/testing/test_env.h"
 
 namespace sftplc::lifecycle {
@@ -18,7 +18,6 @@ namespace {
 
 using nlohmann::json;
 using testing::CommandResult;
-using testing::RunCommand;
 
 // Python's email package (strict) decodes the message: "subject\nbody".
 std::string Decode(const std::string& raw) {
@@ -31,34 +30,25 @@ bool FileContains(const std::string& path, const std::string& needle) {
   return testing::ReadFile(path).find(needle) != std::string::npos;
 }
 
-class SftpctlLifecycleTest : public ::testing::Test {
+class SftpctlLifecycleTest : public ::testing::Test, protected testing::CliWorld {
  protected:
   void SetUp() override {
-    sink_ = std::make_unique<testing::SmtpSinkProcess>(dir_.Sub("mail"),
-                                                       std::vector<std::string>{});
+    sink_ =
+        std::make_unique<testing::SmtpSinkProcess>(dir().Sub("mail"), std::vector<std::string>{});
     ASSERT_GT(sink_->port(), 0);
-    testing::WriteFile(
-        dir_.Sub("sftpd.toml"),
+    WriteConfig(
         "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
-        "[smtp]\nurl = \"smtp://127.0.0.1:" + std::to_string(sink_->port()) +
-            "\"\ntls = \"none\"\nfrom = \"CX Services secure FTP <sftp@cx.example>\"\n"
-            "[log]\nlevel = \"warn\"\n");
+        "[smtp]\nurl = \"smtp://127.0.0.1:" +
+        std::to_string(sink_->port()) +
+        "\"\ntls = \"none\"\nfrom = \"CX Services secure FTP <sftp@cx.example>\"\n"
+        "[log]\nlevel = \"warn\"\n");
   }
   // sftpctl at a fixed UTC time ("2026-01-10 10:00:00").
   CommandResult Ctl(const std::string& when, const std::string& args) {
-    return RunCommand("TZ=UTC faketime '" + when + "' " + testing::BinaryPath("admin/sftpctl") +
-                      " --config '" + dir_.Sub("sftpd.toml") + "' " + args);
+    sftpctl().set_env({"TZ=UTC", testing::AsanOptionsUnderFakeTime()});
+    sftpctl().set_wrapper("faketime " + testing::ShellQuote(when));
+    return sftpctl().Run(args);
   }
-  // The test's SQLite database, opened beside sftpctl.
-  std::unique_ptr<db::Database> OpenDb() {
-    config::DatabaseConfig cfg;
-    cfg.url = "sqlite:" + dir_.Sub("accounts.db");
-    cfg.pool_size = 1;
-    auto db = db::Database::Open(cfg, GetLogger("store"));
-    EXPECT_TRUE(db) << db.error().ToString();
-    return db ? std::move(*db) : nullptr;
-  }
-  testing::TempDir dir_;
   std::unique_ptr<testing::SmtpSinkProcess> sink_;
 };
 
@@ -70,12 +60,12 @@ TEST_F(SftpctlLifecycleTest, SilenceLeadsToClosureThenPurgeWithNothingLeft) {
                "zoe.q@client.example --phone '+44 151 496 0123' --company 'Quartz Ltd' "
                "--no-password");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  testing::WriteFile(dir_.Sub("files/") + r.out.substr(r.out.find("id=") + 3, 32) +
+  testing::WriteFile(dir().Sub("files/") + r.out.substr(r.out.find("id=") + 3, 32) +
                          "/report-zoe.q@client.example.txt",
                      "Zoë Quartermain's data");
   // The byte search below can fail: before the purge the address is in the files.
-  EXPECT_TRUE(FileContains(dir_.Sub("accounts.db"), "zoe.q@client.example") ||
-              FileContains(dir_.Sub("accounts.db-wal"), "zoe.q@client.example"));
+  EXPECT_TRUE(FileContains(dir().Sub("accounts.db"), "zoe.q@client.example") ||
+              FileContains(dir().Sub("accounts.db-wal"), "zoe.q@client.example"));
   r = Ctl("2026-01-10 10:00:01", "lifecycle run --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json sweep = json::parse(r.out);
@@ -100,12 +90,12 @@ TEST_F(SftpctlLifecycleTest, SilenceLeadsToClosureThenPurgeWithNothingLeft) {
   EXPECT_EQ(json::parse(r.out)["purged"], 1) << r.out;
 
   for (const char* f : {"accounts.db", "accounts.db-wal"}) {
-    std::string path = dir_.Sub(f);
+    std::string path = dir().Sub(f);
     for (const char* needle : {"zoe.q@client.example", "Quartermain", "4960123", "Quartz Ltd"}) {
       EXPECT_FALSE(FileContains(path, needle)) << needle << " found in " << f;
     }
   }
-  EXPECT_TRUE(std::filesystem::is_empty(dir_.Sub("files")));
+  EXPECT_TRUE(std::filesystem::is_empty(dir().Sub("files")));
   r = Ctl("2026-03-11 10:03:00", "retention report --json");
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(json::parse(r.out)["purge_receipts"], 1);
@@ -139,13 +129,13 @@ TEST_F(SftpctlLifecycleTest, ExportConfirmPlanErase) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json e = json::parse(r.out);
   EXPECT_EQ(e["categories"][0]["data"]["email"], "bob@client.example");
-  r = Ctl("2026-01-12 10:00:00", "account export bob --format text --output '" +
-                                     dir_.Sub("bob.txt") + "'");
+  r = Ctl("2026-01-12 10:00:00",
+          "account export bob --format text --output '" + dir().Sub("bob.txt") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(FileContains(dir_.Sub("bob.txt"), "Why we hold it"));
-  EXPECT_EQ(std::filesystem::status(dir_.Sub("bob.txt")).permissions() &
-                std::filesystem::perms::all,
-            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_TRUE(FileContains(dir().Sub("bob.txt"), "Why we hold it"));
+  EXPECT_EQ(
+      std::filesystem::status(dir().Sub("bob.txt")).permissions() & std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   r = Ctl("2027-06-01 10:00:00", "account confirm bob");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2029-06-01"), std::string::npos);
@@ -157,8 +147,8 @@ TEST_F(SftpctlLifecycleTest, ExportConfirmPlanErase) {
   EXPECT_EQ(Ctl("2029-05-01 10:00:00", "account erase bob").exit_code, 4);  // needs --yes
   r = Ctl("2029-05-01 10:00:00", "account erase bob --yes");
   EXPECT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db"), "bob@client.example"));
-  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db-wal"), "bob@client.example"));
+  EXPECT_FALSE(FileContains(dir().Sub("accounts.db"), "bob@client.example"));
+  EXPECT_FALSE(FileContains(dir().Sub("accounts.db-wal"), "bob@client.example"));
   r = Ctl("2029-05-01 10:00:00", "notices list --failed --json");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out).size(), 0u);
@@ -190,16 +180,15 @@ TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
   EXPECT_EQ(shown["events"].size(), 1u);
   EXPECT_EQ(Ctl("2026-03-01 09:00:00", "consent show bob").exit_code, 2);
   EXPECT_EQ(Ctl("2026-03-01 09:00:00", "consent withdraw bob --source phone").exit_code, 2);
-  EXPECT_EQ(Ctl("2026-03-01 09:00:00",
-                "consent withdraw 0123456789abcdef0123456789abcdef --source phone")
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      Ctl("2026-03-01 09:00:00", "consent withdraw 0123456789abcdef0123456789abcdef --source phone")
+          .exit_code,
+      2);
 
   r = Ctl("2026-03-01 10:00:00", "consent withdraw " + id + " --source 'email 2026-03-01'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2026-03-31T10:00:0"), std::string::npos) << r.out;
-  EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent withdraw " + id + " --source again").exit_code,
-            3);
+  EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent withdraw " + id + " --source again").exit_code, 3);
   EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent grant " + id + " --source again").exit_code, 2);
   r = Ctl("2026-03-01 10:05:00", "consent show " + id + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -228,12 +217,12 @@ TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
 
   r = Ctl("2026-03-31 09:59:00", "lifecycle run --json");
   EXPECT_EQ(json::parse(r.out)["contacts_deleted"], 0) << r.out;
-  EXPECT_TRUE(FileContains(dir_.Sub("accounts.db"), "bob@client.example") ||
-              FileContains(dir_.Sub("accounts.db-wal"), "bob@client.example"));
+  EXPECT_TRUE(FileContains(dir().Sub("accounts.db"), "bob@client.example") ||
+              FileContains(dir().Sub("accounts.db-wal"), "bob@client.example"));
   r = Ctl("2026-03-31 10:01:00", "lifecycle run --json");
   EXPECT_EQ(json::parse(r.out)["contacts_deleted"], 1) << r.out;
-  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db"), "bob@client.example"));
-  EXPECT_FALSE(FileContains(dir_.Sub("accounts.db-wal"), "bob@client.example"));
+  EXPECT_FALSE(FileContains(dir().Sub("accounts.db"), "bob@client.example"));
+  EXPECT_FALSE(FileContains(dir().Sub("accounts.db-wal"), "bob@client.example"));
   EXPECT_EQ(Ctl("2026-03-31 10:02:00", "consent show " + id).exit_code, 2);
   r = Ctl("2026-03-31 10:02:00", "account export " + id);
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -243,8 +232,8 @@ TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
   ASSERT_TRUE(db);
   auto receipt = db->Read<std::string>([&](soci::session& s) -> Result<std::string> {
     std::string reason;
-    s << "SELECT contact_deleted_reason FROM purge_receipts WHERE account_id = :i",
-        soci::use(id), soci::into(reason);
+    s << "SELECT contact_deleted_reason FROM purge_receipts WHERE account_id = :i", soci::use(id),
+        soci::into(reason);
     return reason;
   });
   EXPECT_EQ(receipt.value_or(""), "withdrawal");
@@ -259,7 +248,7 @@ TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
   db.reset();
   for (const char* f : {"accounts.db", "accounts.db-wal"}) {
     for (const char* needle : {"bob@client.example", "Bob Builder", "4960125"}) {
-      EXPECT_FALSE(FileContains(dir_.Sub(f), needle)) << needle << " found in " << f;
+      EXPECT_FALSE(FileContains(dir().Sub(f), needle)) << needle << " found in " << f;
     }
   }
 }
