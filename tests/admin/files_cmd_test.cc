@@ -14,7 +14,7 @@
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "sftpd/core/usage/usage_store.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -84,8 +84,9 @@ class FilesCmdTest : public ::testing::Test {
     WriteFile(config_,
               "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
               "[log]\nlevel = \"info\"\n");
-    auto r = Ctl("account create --username acme-ftp --name 'Ada Lovelace' --email "
-                 "ada@example.com --phone '+44 151 357 7700' --no-password");
+    auto r =
+        Ctl("account create --username acme-ftp --name 'Ada Lovelace' --email "
+            "ada@example.com --phone '+44 151 357 7700' --no-password");
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto pos = r.out.find("id=");
     ASSERT_NE(pos, std::string::npos) << r.out;
@@ -176,8 +177,8 @@ TEST_F(FilesCmdTest, ProgressOnTerminal) {
   WriteFile(dir_.Sub("big.bin"), RandomBytes(4 << 20, 4));
   WriteFile(dir_.Sub("tiny.bin"), "tiny");
   auto InPty = [&](const std::string& args) {
-    std::string cmd = ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) +
-                      " " + args;
+    std::string cmd =
+        ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " + Q(config_) + " " + args;
     return RunCommand("cd " + Q(dir_.path()) + " && script -qec " + Q(cmd) + " /dev/null");
   };
   auto put = InPty("files put acme-ftp big.bin");
@@ -285,8 +286,7 @@ TEST_F(FilesCmdTest, EscapesRefusedNothingOutsideTouched) {
         std::string("files get acme-ftp file-out got4"),
         std::string("files rm acme-ftp abs-out/sentinel"),
         std::string("files rm acme-ftp ../outside/sentinel"),
-        std::string("files list acme-ftp abs-out/"),
-        std::string("files list acme-ftp ../..")}) {
+        std::string("files list acme-ftp abs-out/"), std::string("files list acme-ftp ../..")}) {
     auto r = Ctl(args);
     EXPECT_EQ(r.exit_code, 4) << args << ": " << r.err;
     ExpectOneErrorLine(r);
@@ -377,7 +377,8 @@ TEST_F(FilesCmdTest, NotifyQueuesOneNotice) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox"), 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM outbox WHERE kind = 'files_waiting' AND state = "
-                  "'pending' AND account_id = '" + id_ + "'"),  // id_: hex digits only
+                  "'pending' AND account_id = '" +
+                  id_ + "'"),  // id_: hex digits only
             1);
 }
 

@@ -12,7 +12,7 @@
 
 #include "sftpd/core/auth/password_hasher.h"
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/accounts/test_keys.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -438,7 +438,8 @@ TEST_F(SftpctlTest, HelpHasExamples) {
     if (!name.empty() && at != std::string::npos) {
       EXPECT_TRUE(text.find(name + " ", at) != std::string::npos ||
                   text.find(name + "\n", at) != std::string::npos)
-          << name << ":\n" << r.out;
+          << name << ":\n"
+          << r.out;
     }
   }
   auto top = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " --help");
@@ -623,8 +624,9 @@ TEST_F(SftpctlTest, HostKeyShow) {
 
   const std::string pem = dir_.Sub("pem_key");
   ASSERT_EQ(RunCommand("ssh-keygen -q -t ecdsa -m PEM -N '' -C '' -f " + Q(pem)).exit_code, 0);
-  WriteFile(config_, "[server]\nhost_keys = [\"" + pem + "\"]\n[storage]\nroot = \"files\"\n"
-                     "[database]\nurl = \"sqlite:accounts.db\"\n");
+  WriteFile(config_, "[server]\nhost_keys = [\"" + pem +
+                         "\"]\n[storage]\nroot = \"files\"\n"
+                         "[database]\nurl = \"sqlite:accounts.db\"\n");
   auto with_pub = Ctl({"hostkey", "show", "--json"});
   ASSERT_EQ(with_pub.exit_code, 0) << with_pub.err;
   EXPECT_EQ(json::parse(with_pub.out)[0]["type"], "ecdsa-sha2-nistp256");
@@ -831,8 +833,8 @@ TEST_F(SftpctlTest, ExportFailsOnUnreadableFolder) {
   // root reads anything: run without the capabilities that let it (the files are its own).
   std::string prefix =
       geteuid() == 0 ? "setpriv --bounding-set=-dac_override,-dac_read_search " : "";
-  std::string export_cmd = prefix + ::sftplc::testing::BinaryPath("admin/sftpctl") +
-                           " --config " + Q(config_) + " account export acme-ftp";
+  std::string export_cmd = prefix + ::sftplc::testing::BinaryPath("admin/sftpctl") + " --config " +
+                           Q(config_) + " account export acme-ftp";
   for (const std::string& folder : {std::string("/outgoing/2026"), std::string("/")}) {
     std::string path = folder == "/" ? root : root + folder;
     ASSERT_EQ(chmod(path.c_str(), 0), 0);
@@ -896,10 +898,10 @@ TEST_F(SftpctlTest, NoticesRetryAndExportAreAudited) {
         [&](soci::session& s) -> Result<std::vector<std::string>> {
           std::vector<std::string> v;
           std::string actor, account, detail;
-          soci::statement st = (s.prepare << "SELECT actor, account_id, detail FROM "
-                                             "audit_events WHERE action = :a ORDER BY id",
-                                soci::use(action), soci::into(actor), soci::into(account),
-                                soci::into(detail));
+          soci::statement st =
+              (s.prepare << "SELECT actor, account_id, detail FROM "
+                            "audit_events WHERE action = :a ORDER BY id",
+               soci::use(action), soci::into(actor), soci::into(account), soci::into(detail));
           st.execute();
           while (st.fetch()) {
             v.push_back(actor + "|" + account + "|" + detail);
@@ -925,17 +927,16 @@ TEST_F(SftpctlTest, NoticesRetryAndExportAreAudited) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("1 notice(s) queued again"), std::string::npos) << r.out;
   EXPECT_EQ(state(), "pending");
-  EXPECT_EQ(audit("notices.retry"),
-            (std::vector<std::string>{"admin:" + OsUser() + "|" + id +
-                                      "|notice=1 kind=inactivity_notice"}));
+  EXPECT_EQ(audit("notices.retry"), (std::vector<std::string>{"admin:" + OsUser() + "|" + id +
+                                                              "|notice=1 kind=inactivity_notice"}));
   r = Ctl({"notices", "retry"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(audit("notices.retry").size(), 1u);
 
   ASSERT_EQ(Ctl({"account", "export", "acme-ftp"}).exit_code, 0);
-  ASSERT_EQ(Ctl({"account", "export", id, "--format", "text", "--output", dir_.Sub("a.txt")})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      Ctl({"account", "export", id, "--format", "text", "--output", dir_.Sub("a.txt")}).exit_code,
+      0);
   auto exports = audit("account.export");
   ASSERT_EQ(exports.size(), 2u);
   for (const auto& row : exports) {
@@ -970,8 +971,8 @@ TEST_F(SftpctlTest, ExportRetentionWording) {
   EXPECT_EQ(r.out.find("not before"), std::string::npos) << r.out;
 
   for (const char* cmd : {"show", "report"}) {
-    auto help = RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " usage " + cmd +
-                           " --help");
+    auto help =
+        RunCommand(::sftplc::testing::BinaryPath("admin/sftpctl") + " usage " + cmd + " --help");
     EXPECT_NE(help.out.find("YYYY-MM-DDTHH:MM:SSZ"), std::string::npos) << help.out;
   }
 }

@@ -1,12 +1,11 @@
 // The whole daemon: sftpd started from a config, accounts made with the built sftpctl, real
 // clients over SSH, and the usage rows checked through sftpctl afterwards.
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>
@@ -17,7 +16,7 @@
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/config/config.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace sftplc::testing {

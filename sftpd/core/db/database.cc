@@ -1,5 +1,3 @@
-#include "sftpd/core/db/database.h"
-
 #include <algorithm>
 #include <charconv>
 #include <exception>
@@ -8,6 +6,7 @@
 
 #include "sftpd/core/base/secret.h"
 #include "sftpd/core/db/migrations_data.h"
+#include "sftpd/core/db/sql.h"
 
 namespace sftplc::db {
 namespace {

@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/notify/smtp_sink_process.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -34,13 +34,14 @@ bool FileContains(const std::string& path, const std::string& needle) {
 class SftpctlLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    sink_ = std::make_unique<testing::SmtpSinkProcess>(dir_.Sub("mail"),
-                                                       std::vector<std::string>{});
+    sink_ =
+        std::make_unique<testing::SmtpSinkProcess>(dir_.Sub("mail"), std::vector<std::string>{});
     ASSERT_GT(sink_->port(), 0);
     testing::WriteFile(
         dir_.Sub("sftpd.toml"),
         "[storage]\nroot = \"files\"\n[database]\nurl = \"sqlite:accounts.db\"\n"
-        "[smtp]\nurl = \"smtp://127.0.0.1:" + std::to_string(sink_->port()) +
+        "[smtp]\nurl = \"smtp://127.0.0.1:" +
+            std::to_string(sink_->port()) +
             "\"\ntls = \"none\"\nfrom = \"CX Services secure FTP <sftp@cx.example>\"\n"
             "[log]\nlevel = \"warn\"\n");
   }
@@ -139,13 +140,13 @@ TEST_F(SftpctlLifecycleTest, ExportConfirmPlanErase) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   json e = json::parse(r.out);
   EXPECT_EQ(e["categories"][0]["data"]["email"], "bob@client.example");
-  r = Ctl("2026-01-12 10:00:00", "account export bob --format text --output '" +
-                                     dir_.Sub("bob.txt") + "'");
+  r = Ctl("2026-01-12 10:00:00",
+          "account export bob --format text --output '" + dir_.Sub("bob.txt") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(FileContains(dir_.Sub("bob.txt"), "Why we hold it"));
-  EXPECT_EQ(std::filesystem::status(dir_.Sub("bob.txt")).permissions() &
-                std::filesystem::perms::all,
-            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  EXPECT_EQ(
+      std::filesystem::status(dir_.Sub("bob.txt")).permissions() & std::filesystem::perms::all,
+      std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   r = Ctl("2027-06-01 10:00:00", "account confirm bob");
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2029-06-01"), std::string::npos);
@@ -190,16 +191,15 @@ TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
   EXPECT_EQ(shown["events"].size(), 1u);
   EXPECT_EQ(Ctl("2026-03-01 09:00:00", "consent show bob").exit_code, 2);
   EXPECT_EQ(Ctl("2026-03-01 09:00:00", "consent withdraw bob --source phone").exit_code, 2);
-  EXPECT_EQ(Ctl("2026-03-01 09:00:00",
-                "consent withdraw 0123456789abcdef0123456789abcdef --source phone")
-                .exit_code,
-            2);
+  EXPECT_EQ(
+      Ctl("2026-03-01 09:00:00", "consent withdraw 0123456789abcdef0123456789abcdef --source phone")
+          .exit_code,
+      2);
 
   r = Ctl("2026-03-01 10:00:00", "consent withdraw " + id + " --source 'email 2026-03-01'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("2026-03-31T10:00:0"), std::string::npos) << r.out;
-  EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent withdraw " + id + " --source again").exit_code,
-            3);
+  EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent withdraw " + id + " --source again").exit_code, 3);
   EXPECT_EQ(Ctl("2026-03-01 10:05:00", "consent grant " + id + " --source again").exit_code, 2);
   r = Ctl("2026-03-01 10:05:00", "consent show " + id + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -243,8 +243,8 @@ TEST_F(SftpctlLifecycleTest, PurgedContactConsentWithdrawnThenDeleted) {
   ASSERT_TRUE(db);
   auto receipt = db->Read<std::string>([&](soci::session& s) -> Result<std::string> {
     std::string reason;
-    s << "SELECT contact_deleted_reason FROM purge_receipts WHERE account_id = :i",
-        soci::use(id), soci::into(reason);
+    s << "SELECT contact_deleted_reason FROM purge_receipts WHERE account_id = :i", soci::use(id),
+        soci::into(reason);
     return reason;
   });
   EXPECT_EQ(receipt.value_or(""), "withdrawal");
