@@ -12,7 +12,7 @@
 #include "admin/password_source.h"
 #include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/files/account_root.h"
+#include "sftpd/core/files/storage_root.h"
 
 namespace sftplc::admin {
 namespace {
@@ -24,32 +24,6 @@ using json = nlohmann::ordered_json;
 constexpr const char* kAccountArgHelp = "the account: its username or its 32-hex-digit id";
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
-
-// Creates storage.root/<id> (0700). When run as root, the folder is given to the owner of
-// storage.root, the user sftpd runs as.
-Status CreateAccountFolder(const std::string& storage_root, const AccountId& id) {
-  std::error_code ec;
-  if (!std::filesystem::exists(storage_root, ec)) {
-    std::filesystem::create_directories(storage_root, ec);
-    if (ec) {
-      return Error::Unavailable("cannot create storage.root " + storage_root + ": " + ec.message());
-    }
-    ::chmod(storage_root.c_str(), 0700);
-  }
-  auto root = files::AccountRoot::Open(storage_root, id);
-  if (!root) {
-    return Error(root.error().code(), "cannot create the account folder under storage.root " +
-                                          storage_root + ": " + root.error().message());
-  }
-  std::string folder = storage_root + "/" + id.str();
-  struct stat st {};
-  if (geteuid() == 0 && ::stat(storage_root.c_str(), &st) == 0 && st.st_uid != 0) {
-    if (::lchown(folder.c_str(), st.st_uid, st.st_gid) != 0) {
-      return Error::Unavailable("cannot give the account folder to the owner of storage.root");
-    }
-  }
-  return {};
-}
 
 json AccountJson(const Account& a) {
   return json{
@@ -217,7 +191,7 @@ void RegisterCreate(CLI::App& group, CommandContext& ctx) {
       }
       std::cout << "created account " << created->username << " id=" << created->id.str() << "\n";
       PrintGeneratedPassword(password->generated);
-      auto folder = CreateAccountFolder((*cfg)->storage.root, created->id);
+      auto folder = files::StorageRoot((*cfg)->storage.root).CreateAccountFolder(created->id);
       if (!folder) {
         return Error(folder.error().code(), "account " + created->username + " was created, but " +
                                                 folder.error().message());
@@ -586,8 +560,9 @@ void RegisterReopen(CLI::App& group, CommandContext& ctx) {
 
 void RegisterAccountCommands(CLI::App& app, CommandContext& ctx) {
   auto* group = app.add_subcommand(
-      "account", "client accounts: register, change, close, confirm; erase and export (erasure "
-                 "and access requests)");
+      "account",
+      "client accounts: register, change, close, confirm; erase and export (erasure "
+      "and access requests)");
   group->require_subcommand(1);
   group->footer(
       "Example:\n  sftpctl account show acme-ftp\nRun a command with --help for its options and an "

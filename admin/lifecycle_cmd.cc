@@ -15,8 +15,9 @@
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/lifecycle/export.h"
+#include "sftpd/core/files/account_root.h"
 #include "sftpd/core/lifecycle/configured_runner.h"
+#include "sftpd/core/lifecycle/export.h"
 #include "sftpd/core/lifecycle/runner.h"
 #include "sftpd/core/notify/mailer.h"
 #include "sftpd/core/notify/templates.h"
@@ -43,8 +44,8 @@ Result<AccountId> ResolveId(CommandContext& ctx, const std::string& key) {
 }
 
 Error OutputError(const char* what) {
-  return Error::Unavailable(std::string("cannot write the --output file: ") + what + ": " +
-                            std::strerror(errno));
+  Error e = files::SysError(errno, what);
+  return Error::Unavailable("cannot write the --output file: " + e.message());
 }
 
 // Writes `text` (personal data) to `path` so that it is never readable by anyone but the owner:
@@ -132,6 +133,14 @@ json ReportJson(const lifecycle::SweepReport& r) {
     planned.push_back(
         {{"account_id", p.account_id.str()}, {"action", p.action}, {"due", FormatTime(p.due)}});
   }
+  json failures = json::array();
+  for (const auto& f : r.failures) {
+    failures.push_back({{"account_id", f.account_id.str()},
+                        {"action", f.action},
+                        {"failures", f.failures},
+                        {"retry_after", FormatTime(f.retry_after)},
+                        {"error", f.last_error}});
+  }
   return json{{"scheduled", r.scheduled},
               {"notices_queued", r.notices_queued},
               {"reactivated", r.reactivated},
@@ -142,7 +151,9 @@ json ReportJson(const lifecycle::SweepReport& r) {
               {"notices_deferred", r.notices_deferred},
               {"notices_failed", r.notices_failed},
               {"notices_cancelled", r.notices_cancelled},
+              {"trash_removed", r.trash_removed},
               {"errors", r.errors},
+              {"failures", failures},
               {"planned", planned}};
 }
 
@@ -164,10 +175,10 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
       bool tty = isatty(STDERR_FILENO) && !*as_json;
       if (tty) {
         opts.progress = [](const lifecycle::SweepProgress& p) {
-          std::fprintf(stderr, "\r%-9s [%-30s] %lld done", p.phase.c_str(),
-                       std::string(static_cast<size_t>(std::min<int64_t>(30, p.done / 10 + 1)), '#')
-                           .c_str(),
-                       static_cast<long long>(p.done));
+          std::fprintf(
+              stderr, "\r%-9s [%-30s] %lld done", p.phase.c_str(),
+              std::string(static_cast<size_t>(std::min<int64_t>(30, p.done / 10 + 1)), '#').c_str(),
+              static_cast<long long>(p.done));
           std::fflush(stderr);
         };
       }
@@ -200,6 +211,11 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
                 << "; reactivated " << r->reactivated << ", closed " << r->closed << ", purged "
                 << r->purged << ", contacts deleted " << r->contacts_deleted << "; errors "
                 << r->errors << "\n";
+      for (const auto& f : r->failures) {
+        std::cout << "failed: account " << f.account_id.str() << " (" << f.action << ", "
+                  << f.failures << " time(s); retried after " << FormatTime(f.retry_after)
+                  << "): " << f.last_error << "\n";
+      }
       return {};
     });
   });
@@ -308,8 +324,8 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
           return {};
         }
         std::cout << "erased " << id->str() << ": " << r->files_deleted << " file(s), "
-                  << r->keys_deleted << " key(s), " << r->usage_rows_deleted
-                  << " usage record(s), " << r->notices_deleted << " notice(s)"
+                  << r->keys_deleted << " key(s), " << r->usage_rows_deleted << " usage record(s), "
+                  << r->notices_deleted << " notice(s)"
                   << (r->contact_deleted_at ? ", marketing contact" : "") << "\n";
         return {};
       });
@@ -325,8 +341,8 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
     cmd->add_option("account", *key, "username or id")->required();
     cmd->add_option("--format", *format, "json (default) or text")
         ->check(CLI::IsMember({"json", "text"}));
-    auto* output_opt = cmd->add_option(
-        "--output", *output, "write to this new file (mode 0600) instead of stdout");
+    auto* output_opt = cmd->add_option("--output", *output,
+                                       "write to this new file (mode 0600) instead of stdout");
     cmd->add_flag("--force", *force, "with --output: replace the file if it exists")
         ->needs(output_opt);
     cmd->footer(

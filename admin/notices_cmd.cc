@@ -4,7 +4,7 @@
 #include <memory>
 
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/lifecycle/outbox.h"
+#include "sftpd/core/lifecycle/notice_queue.h"
 
 namespace sftplc::admin {
 namespace {
@@ -47,7 +47,7 @@ void RegisterNoticesCommands(CLI::App& app, CommandContext& ctx) {
         if (!db) {
           return db.error();
         }
-        lifecycle::OutboxStore outbox(**db);
+        lifecycle::NoticeQueue outbox(**db);
         auto list = outbox.List(*failed, std::nullopt, *limit);
         if (!list) {
           return list.error();
@@ -88,7 +88,7 @@ void RegisterNoticesCommands(CLI::App& app, CommandContext& ctx) {
         if (!db) {
           return db.error();
         }
-        lifecycle::OutboxStore outbox(**db);
+        lifecycle::NoticeQueue outbox(**db);
         auto n = outbox.RetryFailed(*ids, ctx.clock().Now(), ctx.Actor().name);
         if (!n) {
           return n.error();

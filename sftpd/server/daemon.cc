@@ -1,5 +1,6 @@
 #include "sftpd/server/daemon.h"
 
+#include <libssh/libssh.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -14,8 +15,6 @@
 #include <optional>
 #include <thread>
 
-#include <libssh/libssh.h>
-
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/auth/authenticator.h"
 #include "sftpd/core/auth/defender.h"
@@ -24,6 +23,7 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
+#include "sftpd/core/files/storage_root.h"
 #include "sftpd/core/lifecycle/configured_runner.h"
 #include "sftpd/core/lifecycle/sweep_loop.h"
 #include "sftpd/core/usage/usage_store.h"
@@ -36,19 +36,6 @@
 
 namespace sftplc::server {
 namespace {
-
-Status EnsureStorageRoot(const std::string& root) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(root, ec)) {
-    return {};
-  }
-  std::filesystem::create_directories(root, ec);
-  if (ec) {
-    return Error::Unavailable("cannot create storage.root " + root + ": " + ec.message());
-  }
-  ::chmod(root.c_str(), 0700);
-  return {};
-}
 
 // Blocks the signals the daemon handles in every thread (the mask is inherited), so only the
 // signal thread's sigwait() sees them.
@@ -177,7 +164,7 @@ int RunDaemon(const std::string& config_path) {
     SPDLOG_LOGGER_ERROR(log, "cannot migrate the database: {}", st.error());
     return 1;
   }
-  if (auto st = EnsureStorageRoot(cfg.storage.root); !st) {
+  if (auto st = files::StorageRoot(cfg.storage.root).Ensure(); !st) {
     SPDLOG_LOGGER_ERROR(log, "{}", st.error());
     return 1;
   }
@@ -190,8 +177,7 @@ int RunDaemon(const std::string& config_path) {
     return 1;
   }
   if (*orphans > 0) {
-    SPDLOG_LOGGER_WARN(log, "closed usage sessions left open by a previous run count={}",
-                       *orphans);
+    SPDLOG_LOGGER_WARN(log, "closed usage sessions left open by a previous run count={}", *orphans);
   }
   DbSessionRecorder recorder(accounts, usage);
   // Counted whether or not they are served, so serving them costs nothing extra; without
@@ -235,8 +221,9 @@ int RunDaemon(const std::string& config_path) {
                        k.generated ? "generated " : "", k.type, k.fingerprint, k.path);
   }
   if (!SocketReadAhead::InEffect()) {
-    SPDLOG_LOGGER_WARN(log, "socket read-ahead not in effect (recv/poll not exported by this "
-                            "build): uploads cost more CPU");
+    SPDLOG_LOGGER_WARN(log,
+                       "socket read-ahead not in effect (recv/poll not exported by this "
+                       "build): uploads cost more CPU");
   }
   Server& srv = **server;
   // The metrics' sources read the server, the authenticator and the database: serving stops

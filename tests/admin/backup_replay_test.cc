@@ -12,7 +12,7 @@
 
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 

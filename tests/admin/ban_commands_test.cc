@@ -8,7 +8,7 @@
 
 #include "sftpd/core/auth/defender.h"
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/testing/cli_world.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_env.h"

@@ -14,7 +14,7 @@
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "sftpd/core/usage/usage_store.h"
 #include "tests/testing/cli_world.h"
 #include "tests/testing/service_user.h"

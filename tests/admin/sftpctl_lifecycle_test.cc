@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/notify/smtp_sink_process.h"
 #include "tests/testing/cli_world.h"
 #include "tests/testing/test_env.h"

@@ -12,7 +12,7 @@
 
 #include "sftpd/core/auth/password_hasher.h"
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/accounts/test_keys.h"
 #include "tests/testing/cli_world.h"
 #include "tests/testing/service_user.h"

@@ -21,6 +21,8 @@
 // Prints a Markdown table at the end (docs/performance.md keeps it).
 
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,19 +36,16 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-#include <fmt/ranges.h>
-
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "sftpd/core/lifecycle/export.h"
 #include "sftpd/core/lifecycle/policy.h"
 #include "sftpd/core/lifecycle/runner.h"
-#include "sftpd/core/notify/memory_mailer.h"
 #include "sftpd/core/notify/templates.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/memory_mailer.h"
 
 namespace sftplc {
 namespace {

@@ -19,7 +19,7 @@
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 
 namespace sftplc {
 namespace {
@@ -107,8 +107,10 @@ void BM_FindByUsername(benchmark::State& state, const char* env) {
   state.counters["accounts"] = static_cast<double>(AccountCount());
 }
 
-BENCHMARK_CAPTURE(BM_FindByUsername, sqlite, "SFTPLC_BENCH_SQLITE_URL")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_FindByUsername, postgresql, "SFTPLC_BENCH_PG_URL")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_FindByUsername, sqlite, "SFTPLC_BENCH_SQLITE_URL")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_FindByUsername, postgresql, "SFTPLC_BENCH_PG_URL")
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace sftplc

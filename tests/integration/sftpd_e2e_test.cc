@@ -16,7 +16,7 @@
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/config/config.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/integration/daemon_harness.h"
 
 namespace sftplc::testing {

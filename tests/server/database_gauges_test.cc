@@ -5,7 +5,7 @@
 
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/auth/defender.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "sftpd/core/lifecycle/retention.h"
 #include "sftpd/server/prometheus_metrics.h"
 #include "tests/core/db/test_database.h"

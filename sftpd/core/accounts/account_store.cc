@@ -5,7 +5,8 @@
 #include "sftpd/core/accounts/account_row.h"
 #include "sftpd/core/accounts/public_key.h"
 #include "sftpd/core/accounts/validation.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/audit_log.h"
+#include "sftpd/core/db/sql.h"
 
 namespace sftplc::accounts {
 namespace {
@@ -80,11 +81,7 @@ void SaveAccount(soci::session& s, const Account& a) {
 
 void WriteAudit(soci::session& s, TimePoint at, const Actor& actor, const std::string& action,
                 const std::string& account_id, const std::string& detail) {
-  long long t = ToUnix(at);
-  std::string who = actor.name, what = action, id = account_id, det = detail;
-  s << "INSERT INTO audit_events (at, actor, action, account_id, detail) "
-       "VALUES (:at, :actor, :action, :account_id, :detail)",
-      soci::use(t), soci::use(who), soci::use(what), soci::use(id), soci::use(det);
+  db::AuditLog::Append(s, at, actor.name, action, account_id, detail);
 }
 
 void WriteConsentEvent(soci::session& s, const AccountId& id, bool granted, TimePoint at,

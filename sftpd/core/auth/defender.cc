@@ -3,11 +3,11 @@
 #include <arpa/inet.h>
 
 #include <cstring>
-
 #include <functional>
 
 #include "sftpd/core/base/ids.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/audit_log.h"
+#include "sftpd/core/db/sql.h"
 
 namespace sftplc::auth {
 namespace {
@@ -113,8 +113,8 @@ Result<std::optional<TimePoint>> Defender::BannedUntil(std::string_view ip) {
     }
   }
   long long now_s = ToUnix(now);
-  auto until = db_.Read<std::optional<TimePoint>>(
-      [&](soci::session& s) -> Result<std::optional<TimePoint>> {
+  auto until =
+      db_.Read<std::optional<TimePoint>>([&](soci::session& s) -> Result<std::optional<TimePoint>> {
         long long u = 0;
         soci::indicator ind = soci::i_null;
         s << "SELECT banned_until FROM auth_bans WHERE ip = :ip AND banned_until > :now",
@@ -159,8 +159,8 @@ std::optional<Ban> Defender::RecordFailure(std::string_view ip, std::string_view
   if (!key) {
     return std::nullopt;  // no address (a local test transport): nothing to ban
   }
-  int score = kind == FailureKind::kUnknownUser ? cfg_.score_unknown_user
-                                                : cfg_.score_wrong_password;
+  int score =
+      kind == FailureKind::kUnknownUser ? cfg_.score_unknown_user : cfg_.score_wrong_password;
   if (score <= 0) {
     return std::nullopt;
   }
@@ -168,8 +168,7 @@ std::optional<Ban> Defender::RecordFailure(std::string_view ip, std::string_view
   long long window_start = ToUnix(now - cfg_.observation);
   long long forget_before = ToUnix(now - cfg_.max_ban_time);
   long long score_ll = score;
-  auto result = db_.Write<std::optional<Ban>>([&](soci::session& s)
-                                                  -> Result<std::optional<Ban>> {
+  auto result = db_.Write<std::optional<Ban>>([&](soci::session& s) -> Result<std::optional<Ban>> {
     s << "DELETE FROM auth_failures WHERE at <= :w", soci::use(window_start);
     s << "DELETE FROM auth_bans WHERE banned_until < :f", soci::use(forget_before);
     s << "INSERT INTO auth_failures (ip, at, score) VALUES (:ip, :at, :score)", soci::use(*key),
@@ -245,8 +244,8 @@ Result<std::vector<Ban>> Defender::ListBans(bool include_expired) {
     soci::statement st =
         (s.prepare << "SELECT ip, banned_until, ban_count, first_banned_at, last_banned_at "
                       "FROM auth_bans WHERE banned_until >= :from ORDER BY ip",
-         soci::into(ip), soci::into(until), soci::into(count), soci::into(first),
-         soci::into(last), soci::use(from));
+         soci::into(ip), soci::into(until), soci::into(count), soci::into(first), soci::into(last),
+         soci::use(from));
     st.execute(false);
     while (st.fetch()) {
       out.push_back(BanFromRow(ip, until, count, first, last));
@@ -275,9 +274,7 @@ Status Defender::RemoveBan(std::string_view ip, std::string_view actor) {
     }
     s << "DELETE FROM auth_bans WHERE ip = :ip", soci::use(*key);
     s << "DELETE FROM auth_failures WHERE ip = :ip", soci::use(*key);
-    s << "INSERT INTO audit_events (at, actor, action, account_id, detail) "
-         "VALUES (:at, :actor, 'ban.remove', '', :detail)",
-        soci::use(now_s), soci::use(who), soci::use(detail);
+    db::AuditLog::Append(s, FromUnix(now_s), who, "ban.remove", "", detail);
     return active;
   });
   if (!removed) {

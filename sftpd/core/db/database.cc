@@ -1,5 +1,3 @@
-#include "sftpd/core/db/database.h"
-
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -13,6 +11,7 @@
 
 #include "sftpd/core/base/secret.h"
 #include "sftpd/core/db/migrations_data.h"
+#include "sftpd/core/db/sql.h"
 
 namespace sftplc::db {
 namespace {

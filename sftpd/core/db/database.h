@@ -1,8 +1,9 @@
 #pragma once
 
 // Database: a pool of SOCI sessions on SQLite (embedded, the default) or PostgreSQL, the schema
-// migrations, and the transaction helpers every store uses. This header includes SOCI: only
-// store implementations (.cc files) include it. SOCI exceptions stop here: Read() and Write()
+// migrations, and the transaction helpers every store uses. SOCI is only declared here: store
+// implementations (.cc files) include sftpd/core/db/sql.h for the session they are handed and
+// db::OneShot. SOCI exceptions stop here: Read() and Write()
 // turn them into Errors (a UNIQUE violation becomes kAlreadyExists, a lost connection
 // kUnavailable).
 //
@@ -24,6 +25,11 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/config/config.h"
+
+namespace soci {
+class session;
+class connection_pool;
+}  // namespace soci
 
 namespace sftplc::db {
 
@@ -118,22 +124,6 @@ class Database {
   Logger log_;
   std::atomic<uint64_t> errors_{0};
 };
-
-// A statement for one execution, with its into() and use() elements: run it with execute()
-// and fetch() rows, or execute(true) and read get_affected_rows(). On PostgreSQL it costs one
-// round trip (PQexecParams) where `session.prepare << ...` costs three (PQprepare,
-// PQexecPrepared, and DEALLOCATE when the statement goes); on SQLite the two are the same.
-// Use `session.prepare` only for a statement executed many times. May throw soci::soci_error
-// (call inside Write/Read).
-template <typename... Elements>
-soci::statement OneShot(soci::session& s, const std::string& sql, Elements&&... elements) {
-  soci::statement st(s);
-  (st.exchange(std::forward<Elements>(elements)), ...);
-  st.alloc();
-  st.prepare(sql, soci::details::st_one_time_query);
-  st.define_and_bind();
-  return st;
-}
 
 template <typename T>
 Result<T> Database::Write(const std::function<Result<T>(soci::session&)>& fn) {

@@ -242,8 +242,8 @@ Result<std::unique_ptr<AccountRoot>> AccountRoot::Open(const std::string& storag
   if (mkdirat(storage.get(), id.str().c_str(), 0700) != 0 && errno != EEXIST) {
     return SysError(errno, "create account folder");
   }
-  int fd = Openat2(storage.get(), id.str().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC,
-                   0, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
+  int fd = Openat2(storage.get(), id.str().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
+                   RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS);
   if (fd < 0) {
     int err = errno;
     if (err == ELOOP) {
@@ -261,8 +261,7 @@ AccountRoot::~AccountRoot() = default;
 
 Result<UniqueFd> AccountRoot::OpenBeneath(const std::string& rel, int flags, mode_t mode,
                                           std::string_view what) const {
-  int fd = Openat2(root_.get(), rel.empty() ? "." : rel.c_str(), flags | O_CLOEXEC, mode,
-                   kResolve);
+  int fd = Openat2(root_.get(), rel.empty() ? "." : rel.c_str(), flags | O_CLOEXEC, mode, kResolve);
   if (fd < 0) {
     return SysError(errno, what);
   }
@@ -358,6 +357,21 @@ Result<struct stat> AccountRoot::Fstat(int fd) {
   return st;
 }
 
+Status AccountRoot::CheckSetStat(int fd, const SetAttrs& attrs, const char* what) const {
+  struct stat st {};
+  struct stat root {};
+  if (fstat(fd, &st) != 0 || fstat(root_.get(), &root) != 0) {
+    return SysError(errno, what);
+  }
+  if (st.st_dev == root.st_dev && st.st_ino == root.st_ino) {
+    return SysError(EPERM, "the attributes of the account folder itself cannot be changed");
+  }
+  if (S_ISDIR(st.st_mode) && attrs.permissions && (*attrs.permissions & S_IRWXU) != S_IRWXU) {
+    return SysError(EPERM, "a folder keeps read, write and search permission for its owner");
+  }
+  return {};
+}
+
 Status AccountRoot::SetStat(std::string_view path, const SetAttrs& attrs) const {
   auto rel = NormalizeClientPath(path);
   if (!rel) {
@@ -366,6 +380,9 @@ Status AccountRoot::SetStat(std::string_view path, const SetAttrs& attrs) const 
   auto fd = OpenBeneath(*rel, O_PATH, 0, "setstat");
   if (!fd) {
     return std::move(fd).error();
+  }
+  if (Status ok = CheckSetStat(fd->get(), attrs, "setstat"); !ok) {
+    return ok;
   }
   // The object is pinned by the O_PATH descriptor; its /proc/self/fd link reaches exactly that
   // inode (our own use of a magic link, never a client's path).
@@ -398,7 +415,10 @@ Status AccountRoot::SetStat(std::string_view path, const SetAttrs& attrs) const 
   return {};
 }
 
-Status AccountRoot::FSetStat(int fd, const SetAttrs& attrs) {
+Status AccountRoot::FSetStat(int fd, const SetAttrs& attrs) const {
+  if (Status ok = CheckSetStat(fd, attrs, "fsetstat"); !ok) {
+    return ok;
+  }
   if (attrs.size && ftruncate(fd, static_cast<off_t>(*attrs.size)) != 0) {
     return SysError(errno, "fsetstat size");
   }
@@ -424,7 +444,7 @@ Status AccountRoot::Mkdir(std::string_view path, mode_t mode) const {
     // mkdir of the root: it exists.
     return p.error().sys_errno() == EBUSY ? SysError(EEXIST, "mkdir") : std::move(p).error();
   }
-  if (mkdirat(p->dir.get(), p->name.c_str(), mode & 0777) != 0) {
+  if (mkdirat(p->dir.get(), p->name.c_str(), (mode & 0777) | S_IRWXU) != 0) {
     return SysError(errno, "mkdir");
   }
   return {};
@@ -467,8 +487,8 @@ Status AccountRoot::Rename(std::string_view from, std::string_view to, RenameMod
     }
     return {};
   }
-  if (renameat2(a->dir.get(), a->name.c_str(), b->dir.get(), b->name.c_str(),
-                RENAME_NOREPLACE) == 0) {
+  if (renameat2(a->dir.get(), a->name.c_str(), b->dir.get(), b->name.c_str(), RENAME_NOREPLACE) ==
+      0) {
     return {};
   }
   if (errno != EINVAL) {
@@ -773,8 +793,8 @@ Result<uint64_t> AccountRoot::Put(const std::string& local, std::string_view rem
   return copied;
 }
 
-Result<uint64_t> AccountRoot::Get(std::string_view remote, const std::string& local,
-                                  bool overwrite, const Progress& progress) const {
+Result<uint64_t> AccountRoot::Get(std::string_view remote, const std::string& local, bool overwrite,
+                                  const Progress& progress) const {
   auto in = OpenFile(remote, O_RDONLY, 0);
   if (!in) {
     return std::move(in).error();

@@ -150,11 +150,15 @@ class AccountRoot {
   Result<struct stat> Lstat(std::string_view path) const;
   // fstat(2) on a descriptor returned by OpenFile or a Directory.
   static Result<struct stat> Fstat(int fd);
-  // Applies `attrs` to the file at `path` (follows symlinks inside the root).
+  // Applies `attrs` to the file at `path` (follows symlinks inside the root). So that a client
+  // can never lock the service out of its own folder (docs/sftp.md, SETSTAT): the account
+  // folder itself is refused whatever the attributes (EPERM: kPermissionDenied), and so are
+  // permissions without owner rwx (0700) on a folder; files take any mode.
   Status SetStat(std::string_view path, const SetAttrs& attrs) const;
-  // Applies `attrs` to an open descriptor.
-  static Status FSetStat(int fd, const SetAttrs& attrs);
-  // mkdir(2) with `mode` masked to 0777. EEXIST if anything exists there (a symlink included).
+  // Applies `attrs` to an open descriptor, with the same refusals as SetStat.
+  Status FSetStat(int fd, const SetAttrs& attrs) const;
+  // mkdir(2) with `mode` masked to 0777 and owner rwx added (a folder always keeps them).
+  // EEXIST if anything exists there (a symlink included).
   Status Mkdir(std::string_view path, mode_t mode) const;
   // rmdir(2) of an empty directory; ENOTDIR for a symlink. EBUSY for the root itself.
   Status Rmdir(std::string_view path) const;
@@ -203,6 +207,8 @@ class AccountRoot {
   int fd() const { return root_.get(); }
 
  private:
+  // EPERM for the account folder itself, and for a folder's permissions without owner rwx.
+  Status CheckSetStat(int fd, const SetAttrs& attrs, const char* what) const;
   explicit AccountRoot(UniqueFd root) : root_(std::move(root)) {}
 
   // A parent directory descriptor and the final component of a normalised path.

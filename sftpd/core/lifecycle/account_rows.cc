@@ -1,6 +1,8 @@
 #include "sftpd/core/lifecycle/account_rows.h"
 
 #include "sftpd/core/accounts/account_row.h"
+#include "sftpd/core/db/sql.h"
+#include "sftpd/core/lifecycle/policy.h"
 
 namespace sftplc::lifecycle {
 
@@ -94,32 +96,20 @@ void SaveLifecycleFields(soci::session& s, const Account& a) {
       soci::use(r.notice_delivered_at.v, r.notice_delivered_at.ind),
       soci::use(r.closed_at.v, r.closed_at.ind), soci::use(r.closed_reason, r.closed_reason_ind),
       soci::use(r.last_activity_at.v, r.last_activity_at.ind),
-      soci::use(r.last_communication_at.v, r.last_communication_at.ind),
-      soci::use(r.next_action), soci::use(r.next_action_due.v, r.next_action_due.ind),
-      soci::use(r.id);
+      soci::use(r.last_communication_at.v, r.last_communication_at.ind), soci::use(r.next_action),
+      soci::use(r.next_action_due.v, r.next_action_due.ind), soci::use(r.id);
 }
 
-bool TableExists(soci::session& s, db::Backend backend, const std::string& table) {
-  long long n = 0;
-  std::string name = table;
-  if (backend == db::Backend::kSqlite) {
-    s << "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = :n",
-        soci::into(n), soci::use(name);
-  } else {
-    s << "SELECT COUNT(*) FROM information_schema.tables "
-         "WHERE table_schema = current_schema() AND table_name = :n",
-        soci::into(n), soci::use(name);
-  }
-  return n > 0;
+void ScheduleNext(Account& a, const config::LifecycleConfig& cfg) {
+  NextAction next = NextAccountAction(a, cfg);
+  a.next_action = std::string(ActionName(next.action));
+  a.next_action_due = next.action == Action::kNone || !next.due ? FromUnix(kNeverDue) : *next.due;
 }
 
-void WriteAudit(soci::session& s, TimePoint at, const std::string& actor, const std::string& action,
-                const AccountId& id, const std::string& detail) {
-  long long t = ToUnix(at);
-  std::string a = actor, act = action, sid = id.str(), d = detail;
-  s << "INSERT INTO audit_events (at, actor, action, account_id, detail) "
-       "VALUES (:at, :actor, :action, :id, :detail)",
-      soci::use(t), soci::use(a), soci::use(act), soci::use(sid), soci::use(d);
+void SetNextActionDue(soci::session& s, const AccountId& id, TimePoint due) {
+  long long t = ToUnix(due);
+  std::string sid = id.str();
+  s << "UPDATE accounts SET next_action_due = :t WHERE id = :id", soci::use(t), soci::use(sid);
 }
 
 }  // namespace sftplc::lifecycle

@@ -5,14 +5,15 @@
 // store owns everything else about the row. May throw soci::soci_error: call only inside
 // db::Database::Write/Read, which turn it into an Error.
 
+#include <soci/soci.h>
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <soci/soci.h>
-
 #include "sftpd/core/accounts/account.h"
+#include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
 
 namespace sftplc::lifecycle {
@@ -22,8 +23,8 @@ namespace sftplc::lifecycle {
 // by the account store), which the sweep schedules.
 inline constexpr long long kNeverDue = 253402300799;  // 9999-12-31T23:59:59Z
 
-// Loads the whole row; nullopt when there is none (or it does not parse). `lock` adds FOR UPDATE on PostgreSQL (the
-// SQLite write transaction already excludes other writers).
+// Loads the whole row; nullopt when there is none (or it does not parse). `lock` adds FOR UPDATE on
+// PostgreSQL (the SQLite write transaction already excludes other writers).
 std::optional<accounts::Account> LoadAccount(soci::session& s, db::Backend backend,
                                              const AccountId& id, bool lock);
 
@@ -44,11 +45,10 @@ void SaveLifecycleFields(soci::session& s, const accounts::Account& a);
 std::string StateText(accounts::AccountState st);
 std::string CloseReasonText(accounts::CloseReason r);
 
-// Whether a table exists in the current database (for tables of modules that may be absent).
-bool TableExists(soci::session& s, db::Backend backend, const std::string& table);
+// Stores the policy's next action on `a` (kNone is stored as "" with kNeverDue).
+void ScheduleNext(accounts::Account& a, const config::LifecycleConfig& cfg);
 
-// Writes an audit_events row (actor, action, account id, detail without personal values).
-void WriteAudit(soci::session& s, TimePoint at, const std::string& actor, const std::string& action,
-                const AccountId& id, const std::string& detail);
+// Moves only next_action_due (a failed action waits for its retry time: sweep_failures).
+void SetNextActionDue(soci::session& s, const AccountId& id, TimePoint due);
 
 }  // namespace sftplc::lifecycle

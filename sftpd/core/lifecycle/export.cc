@@ -4,8 +4,11 @@
 
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
+#include "sftpd/core/db/audit_log.h"
+#include "sftpd/core/db/sql.h"
+#include "sftpd/core/files/storage_root.h"
 #include "sftpd/core/lifecycle/account_rows.h"
-#include "sftpd/core/lifecycle/file_tree.h"
+#include "sftpd/core/lifecycle/contact_store.h"
 #include "sftpd/core/lifecycle/policy.h"
 
 namespace sftplc::lifecycle {
@@ -19,10 +22,9 @@ json TimeOrNull(const std::optional<TimePoint>& t) {
   return t ? json(FormatTime(*t)) : json(nullptr);
 }
 
-json Category(const std::string& name, const std::string& description,
-              const std::string& purpose, const std::string& legal_basis,
-              const std::string& retention, const std::optional<TimePoint>& deadline,
-              json data) {
+json Category(const std::string& name, const std::string& description, const std::string& purpose,
+              const std::string& legal_basis, const std::string& retention,
+              const std::optional<TimePoint>& deadline, json data) {
   return json{{"category", name},
               {"description", description},
               {"purpose", purpose},
@@ -38,10 +40,10 @@ json ConsentLedger(soci::session& s, const AccountId& id) {
   std::string sid = id.str(), source, actor;
   int granted = 0;
   long long at = 0;
-  soci::statement st = (s.prepare << "SELECT granted, at, source, actor FROM consent_events "
-                                     "WHERE account_id = :id ORDER BY id",
-                        soci::into(granted), soci::into(at), soci::into(source),
-                        soci::into(actor), soci::use(sid));
+  soci::statement st =
+      (s.prepare << "SELECT granted, at, source, actor FROM consent_events "
+                    "WHERE account_id = :id ORDER BY id",
+       soci::into(granted), soci::into(at), soci::into(source), soci::into(actor), soci::use(sid));
   st.execute();
   while (st.fetch()) {
     out.push_back({{"event", granted ? "granted" : "withdrawn"},
@@ -52,11 +54,8 @@ json ConsentLedger(soci::session& s, const AccountId& id) {
   return out;
 }
 
-json UsageSessions(soci::session& s, db::Backend b, const AccountId& id) {
+json UsageSessions(soci::session& s, const AccountId& id) {
   json out = json::array();
-  if (!TableExists(s, b, "usage_sessions")) {
-    return out;
-  }
   std::string sid = id.str(), ip, client, method, reason;
   long long started = 0, ended = 0, in = 0, outb = 0, up = 0, down = 0, removed = 0;
   soci::indicator i_ended, i_reason;
@@ -69,27 +68,24 @@ json UsageSessions(soci::session& s, db::Backend b, const AccountId& id) {
        soci::into(removed), soci::into(reason, i_reason), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back({{"started_at", FormatTime(FromUnix(started))},
-                   {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended)))
-                                                      : json(nullptr)},
-                   {"remote_ip", ip},
-                   {"client", client},
-                   {"auth_method", method},
-                   {"bytes_uploaded", in},
-                   {"bytes_downloaded", outb},
-                   {"files_uploaded", up},
-                   {"files_downloaded", down},
-                   {"files_removed", removed},
-                   {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
+    out.push_back(
+        {{"started_at", FormatTime(FromUnix(started))},
+         {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended))) : json(nullptr)},
+         {"remote_ip", ip},
+         {"client", client},
+         {"auth_method", method},
+         {"bytes_uploaded", in},
+         {"bytes_downloaded", outb},
+         {"files_uploaded", up},
+         {"files_downloaded", down},
+         {"files_removed", removed},
+         {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
   }
   return out;
 }
 
-json FailedLogins(soci::session& s, db::Backend b, const AccountId& id) {
+json FailedLogins(soci::session& s, const AccountId& id) {
   json out = json::array();
-  if (!TableExists(s, b, "usage_failed_logins")) {
-    return out;
-  }
   std::string sid = id.str(), ip, method;
   long long at = 0;
   soci::statement st = (s.prepare << "SELECT at, remote_ip, auth_method FROM usage_failed_logins "
@@ -106,10 +102,10 @@ json Keys(soci::session& s, const AccountId& id) {
   json out = json::array();
   std::string sid = id.str(), type, fp, comment;
   long long added = 0;
-  soci::statement st = (s.prepare << "SELECT key_type, fingerprint, comment, added_at FROM "
-                                     "public_keys WHERE account_id = :id ORDER BY id",
-                        soci::into(type), soci::into(fp), soci::into(comment), soci::into(added),
-                        soci::use(sid));
+  soci::statement st =
+      (s.prepare << "SELECT key_type, fingerprint, comment, added_at FROM "
+                    "public_keys WHERE account_id = :id ORDER BY id",
+       soci::into(type), soci::into(fp), soci::into(comment), soci::into(added), soci::use(sid));
   st.execute();
   while (st.fetch()) {
     out.push_back({{"type", type},
@@ -131,12 +127,12 @@ json Notices(soci::session& s, const AccountId& id) {
                         soci::into(sent, i_sent), soci::into(subject), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back({{"kind", kind},
-                   {"state", state},
-                   {"queued_at", FormatTime(FromUnix(created))},
-                   {"sent_at", i_sent == soci::i_ok ? json(FormatTime(FromUnix(sent)))
-                                                    : json(nullptr)},
-                   {"subject", subject}});
+    out.push_back(
+        {{"kind", kind},
+         {"state", state},
+         {"queued_at", FormatTime(FromUnix(created))},
+         {"sent_at", i_sent == soci::i_ok ? json(FormatTime(FromUnix(sent))) : json(nullptr)},
+         {"subject", subject}});
   }
   return out;
 }
@@ -147,7 +143,7 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
                            TimePoint now) {
   const db::Backend b = db.backend();
   const auto& lc = cfg.lifecycle;
-  auto files = ListAccountFiles(cfg.storage.root, id);
+  auto files = files::StorageRoot(cfg.storage.root).ListAccountFiles(id);
   return db.Read<json>([&](soci::session& s) -> Result<json> {
     json out;
     out["account_id"] = id.str();
@@ -177,8 +173,8 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
       out["status"] = StateText(a.state);
       categories.push_back(Category(
           "profile", "Your name, company, email address and telephone number, and your login name.",
-          "To provide the secure FTP facility and to contact you about your account.",
-          "contract", while_open, deadline,
+          "To provide the secure FTP facility and to contact you about your account.", "contract",
+          while_open, deadline,
           json{{"username", a.username},
                {"full_name", a.full_name},
                {"company", a.company},
@@ -192,12 +188,12 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           "To check that it is you when you log in.", "contract", while_open, deadline,
           json{{"password_set", !a.password_hash.empty()}, {"public_keys", Keys(s, id)}}));
       categories.push_back(Category(
-          "usage", "Your sessions on the facility: when, from which address, with which "
-                   "client, what was transferred; and failed login attempts.",
-          "To run and secure the facility and to tailor it to you (usage tracking).",
-          "contract", while_open, deadline,
-          json{{"sessions", UsageSessions(s, b, id)},
-               {"failed_logins", FailedLogins(s, b, id)}}));
+          "usage",
+          "Your sessions on the facility: when, from which address, with which "
+          "client, what was transferred; and failed login attempts.",
+          "To run and secure the facility and to tailor it to you (usage tracking).", "contract",
+          while_open, deadline,
+          json{{"sessions", UsageSessions(s, id)}, {"failed_logins", FailedLogins(s, id)}}));
       json file_list = json::array();
       for (const auto& f : *files) {
         if (f.is_dir) {
@@ -208,30 +204,30 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
                              {"modified", FormatTime(f.modified)},
                              {"symlink", f.is_symlink}});
       }
-      categories.push_back(Category(
-          "files", "The files in your account folder (exchanged between you and us).",
-          "To exchange files with you, which is what the facility is for.", "contract",
-          while_open, deadline, file_list));
-      categories.push_back(Category(
-          "notices", "The emails we sent you about your account.",
-          "To ask you to confirm an unused account and to tell you when it was closed.",
-          "contract", while_open, deadline, Notices(s, id)));
+      categories.push_back(
+          Category("files", "The files in your account folder (exchanged between you and us).",
+                   "To exchange files with you, which is what the facility is for.", "contract",
+                   while_open, deadline, file_list));
+      categories.push_back(
+          Category("notices", "The emails we sent you about your account.",
+                   "To ask you to confirm an unused account and to tell you when it was closed.",
+                   "contract", while_open, deadline, Notices(s, id)));
       NextAction next = NextAccountAction(a, lc);
-      categories.push_back(Category(
-          "lifecycle", "The dates that decide what happens to your account next.",
-          "To keep the promise of our privacy notice: delete what is no longer needed.",
-          "legal obligation", while_open, deadline,
-          json{{"state", StateText(a.state)},
-               {"last_login_at", TimeOrNull(a.last_login_at)},
-               {"last_activity_at", TimeOrNull(a.last_activity_at)},
-               {"notice_queued_at", TimeOrNull(a.notice_queued_at)},
-               {"notice_delivered_at", TimeOrNull(a.notice_delivered_at)},
-               {"closed_at", TimeOrNull(a.closed_at)},
-               {"closed_reason", a.closed_reason ? json(CloseReasonText(*a.closed_reason))
-                                                 : json(nullptr)},
-               {"last_communication_at", TimeOrNull(a.last_communication_at)},
-               {"next_action", std::string(ActionName(next.action))},
-               {"next_action_due", TimeOrNull(next.due)}}));
+      categories.push_back(
+          Category("lifecycle", "The dates that decide what happens to your account next.",
+                   "To keep the promise of our privacy notice: delete what is no longer needed.",
+                   "legal obligation", while_open, deadline,
+                   json{{"state", StateText(a.state)},
+                        {"last_login_at", TimeOrNull(a.last_login_at)},
+                        {"last_activity_at", TimeOrNull(a.last_activity_at)},
+                        {"notice_queued_at", TimeOrNull(a.notice_queued_at)},
+                        {"notice_delivered_at", TimeOrNull(a.notice_delivered_at)},
+                        {"closed_at", TimeOrNull(a.closed_at)},
+                        {"closed_reason",
+                         a.closed_reason ? json(CloseReasonText(*a.closed_reason)) : json(nullptr)},
+                        {"last_communication_at", TimeOrNull(a.last_communication_at)},
+                        {"next_action", std::string(ActionName(next.action))},
+                        {"next_action_due", TimeOrNull(next.due)}}));
       std::optional<TimePoint> consent_deadline;
       std::string consent_retention;
       if (a.marketing_consent) {
@@ -255,28 +251,16 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
                {"ledger", ConsentLedger(s, id)}}));
     } else {
       // Purged (or never existed): the marketing contact and the receipt, if any.
-      std::string full_name, company, email, phone;
-      int consent = 0;
-      long long withdrawn = 0, last_comm = 0, due = 0;
-      soci::indicator i_w;
-      std::string sid = id.str();
-      s << "SELECT full_name, company, email, phone, consent, consent_withdrawn_at, "
-           "last_communication_at, delete_due FROM marketing_contacts WHERE account_id = :id",
-          soci::into(full_name), soci::into(company), soci::into(email), soci::into(phone),
-          soci::into(consent), soci::into(withdrawn, i_w), soci::into(last_comm), soci::into(due),
-          soci::use(sid);
-      bool has_contact = s.got_data();
-      long long purged_at = 0;
-      std::string reason;
-      s << "SELECT purged_at, reason FROM purge_receipts WHERE account_id = :id",
-          soci::into(purged_at), soci::into(reason), soci::use(sid);
-      bool has_receipt = s.got_data();
+      std::optional<MarketingContact> contact = ContactStore::Load(s, b, id, false);
+      std::optional<PurgeReceipt> receipt = ContactStore::LoadReceipt(s, id);
+      bool has_contact = contact.has_value();
+      bool has_receipt = receipt.has_value();
       if (!has_contact && !has_receipt) {
         return Error::NotFound("nothing is held for this account id");
       }
       out["status"] = "purged";
       if (has_receipt) {
-        out["purge"] = {{"purged_at", FormatTime(FromUnix(purged_at))}, {"reason", reason}};
+        out["purge"] = {{"purged_at", FormatTime(receipt->purged_at)}, {"reason", receipt->reason}};
       }
       if (has_contact) {
         categories.push_back(Category(
@@ -287,15 +271,14 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
             fmt::format("{} after our last communication with you, or {} after you withdraw "
                         "consent, whichever is first",
                         lc.marketing_retention.ToWords(), lc.withdrawal_purge.ToWords()),
-            FromUnix(due),
-            json{{"full_name", full_name},
-                 {"company", company},
-                 {"email", email},
-                 {"phone", phone},
-                 {"consent", consent != 0},
-                 {"withdrawn_at",
-                  i_w == soci::i_ok ? json(FormatTime(FromUnix(withdrawn))) : json(nullptr)},
-                 {"last_communication_at", FormatTime(FromUnix(last_comm))},
+            contact->delete_due,
+            json{{"full_name", contact->full_name},
+                 {"company", contact->company},
+                 {"email", contact->email},
+                 {"phone", contact->phone},
+                 {"consent", contact->consent},
+                 {"withdrawn_at", TimeOrNull(contact->consent_withdrawn_at)},
+                 {"last_communication_at", FormatTime(contact->last_communication_at)},
                  {"ledger", ConsentLedger(s, id)}}));
       }
     }
@@ -304,10 +287,10 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
   });
 }
 
-Status RecordExport(db::Database& db, const AccountId& id, TimePoint now,
-                    const std::string& actor, const std::string& detail) {
+Status RecordExport(db::Database& db, const AccountId& id, TimePoint now, const std::string& actor,
+                    const std::string& detail) {
   auto r = db.Write<int>([&](soci::session& s) -> Result<int> {
-    WriteAudit(s, now, actor, "account.export", id, detail);
+    db::AuditLog::Append(s, now, actor, "account.export", id.str(), detail);
     return 0;
   });
   if (!r) {
@@ -319,8 +302,7 @@ Status RecordExport(db::Database& db, const AccountId& id, TimePoint now,
 std::string ExportText(const json& e) {
   std::string out;
   out += fmt::format("Personal data held for account {}\nGenerated {}\nStatus: {}\n",
-                     e.value("account_id", ""), e.value("generated_at", ""),
-                     e.value("status", ""));
+                     e.value("account_id", ""), e.value("generated_at", ""), e.value("status", ""));
   if (e.contains("purge")) {
     out += fmt::format("The account was deleted on {} (reason: {}).\n",
                        e["purge"].value("purged_at", ""), e["purge"].value("reason", ""));
@@ -329,8 +311,8 @@ std::string ExportText(const json& e) {
   for (const auto& c : e["categories"]) {
     out += fmt::format("\n== {} ==\n", c.value("category", ""));
     out += "What it is:     " + c.value("description", "") + "\n";
-    out += "Why we hold it: " + c.value("purpose", "") + " (legal basis: " +
-           c.value("legal_basis", "") + ")\n";
+    out += "Why we hold it: " + c.value("purpose", "") +
+           " (legal basis: " + c.value("legal_basis", "") + ")\n";
     out += "Disclosed to:   no one\n";
     out += "Kept:           " + c.value("retention", "") + "\n";
     if (!c["retention_deadline"].is_null()) {

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "sftpd/core/db/sql.h"
+
 namespace sftplc::lifecycle {
 
 Result<std::vector<AccountId>> ReceiptsChangedSince(db::Database& db, TimePoint since) {

@@ -2,17 +2,20 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
 #include <string_view>
 
-#include <fmt/format.h>
-
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
+#include "sftpd/core/db/sql.h"
+#include "sftpd/core/files/storage_root.h"
 #include "sftpd/core/lifecycle/account_rows.h"
+#include "sftpd/core/lifecycle/contact_store.h"
+#include "sftpd/core/lifecycle/failure_log.h"
 #include "sftpd/core/lifecycle/policy.h"
 
 namespace sftplc::lifecycle {
@@ -21,31 +24,6 @@ namespace {
 using accounts::Account;
 using accounts::AccountState;
 
-std::vector<std::string> StorageFolders(const std::string& root) {
-  std::vector<std::string> out;
-  if (root.empty()) {
-    return out;
-  }
-  DIR* d = opendir(root.c_str());
-  if (d == nullptr) {
-    return out;
-  }
-  while (dirent* e = readdir(d)) {
-    if (e->d_name[0] == '.') {
-      continue;
-    }
-    // The file system's own folder at the root of a mount (mkfs makes it): no one's data.
-    struct stat st {};
-    if (std::string_view(e->d_name) == "lost+found" &&
-        fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
-      continue;
-    }
-    out.emplace_back(e->d_name);
-  }
-  closedir(d);
-  return out;
-}
-
 }  // namespace
 
 Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Config& cfg,
@@ -53,7 +31,9 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
   const auto& lc = cfg.lifecycle;
   // Missed = past the deadline by more than one sweep interval.
   auto late = [&](TimePoint deadline) { return AddPeriod(deadline, lc.interval) < now; };
-  std::vector<std::string> folders = StorageFolders(cfg.storage.root);
+  files::StorageRoot storage(cfg.storage.root);
+  std::vector<std::string> folders = storage.EntryNames();
+  auto trash = storage.ListTrash();
   return db.Read<RetentionReport>([&](soci::session& s) -> Result<RetentionReport> {
     RetentionReport rep;
     rep.generated_at = now;
@@ -72,9 +52,10 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
       if (next.action == Action::kNone) {
         e.rule = "close_inactivity";
         e.status = "waiting";
-        e.note = fmt::format("inactivity notice queued {} and not delivered yet: the account "
-                             "cannot be closed until it is",
-                             FormatTime(a.notice_queued_at));
+        e.note = fmt::format(
+            "inactivity notice queued {} and not delivered yet: the account "
+            "cannot be closed until it is",
+            FormatTime(a.notice_queued_at));
         rep.waiting++;
       } else if (next.due && late(*next.due)) {
         e.status = "overdue";
@@ -83,33 +64,20 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
       }
       rep.entries.push_back(std::move(e));
     });
-    {
-      std::string id;
-      int consent = 0;
-      long long due = 0;
-      soci::statement st = (s.prepare << "SELECT account_id, consent, delete_due FROM "
-                                         "marketing_contacts ORDER BY delete_due",
-                            soci::into(id), soci::into(consent), soci::into(due));
-      st.execute();
-      while (st.fetch()) {
-        auto aid = AccountId::Parse(id);
-        if (!aid) {
-          continue;
-        }
-        rep.contacts++;
-        RetentionEntry e;
-        e.record = "marketing_contact";
-        e.account_id = *aid;
-        e.state = consent ? "consent" : "withdrawn";
-        e.rule = "delete_contact";
-        e.deadline = FromUnix(due);
-        e.status = late(FromUnix(due)) ? "overdue" : "ok";
-        if (e.status == "overdue") {
-          rep.overdue++;
-        }
-        rep.entries.push_back(std::move(e));
+    ContactStore::Scan(s, [&](const MarketingContact& c) {
+      rep.contacts++;
+      RetentionEntry e;
+      e.record = "marketing_contact";
+      e.account_id = c.account_id;
+      e.state = c.consent ? "consent" : "withdrawn";
+      e.rule = "delete_contact";
+      e.deadline = c.delete_due;
+      e.status = late(c.delete_due) ? "overdue" : "ok";
+      if (e.status == "overdue") {
+        rep.overdue++;
       }
-    }
+      rep.entries.push_back(std::move(e));
+    });
     {
       std::string id, kind, state, err;
       long long created = 0;
@@ -133,22 +101,73 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
         e.deadline = std::nullopt;
         if (state == "failed") {
           e.status = "failed";
-          e.note = fmt::format("gave up after {} attempts ({}); fix the mail setup and run "
-                               "`sftpctl notices retry`",
-                               attempts, err);
+          e.note = fmt::format(
+              "gave up after {} attempts ({}); fix the mail setup and run "
+              "`sftpctl notices retry`",
+              attempts, err);
           rep.failed++;
         } else {
           e.status = "waiting";
           rep.waiting++;
-          e.note = fmt::format("queued {}, {} attempts so far", FormatTime(FromUnix(created)),
-                               attempts);
+          e.note =
+              fmt::format("queued {}, {} attempts so far", FormatTime(FromUnix(created)), attempts);
         }
         rep.entries.push_back(std::move(e));
       }
     }
-    long long receipts = 0;
-    s << "SELECT COUNT(*) FROM purge_receipts", soci::into(receipts);
-    rep.receipts = receipts;
+    rep.receipts = ContactStore::CountReceipts(s);
+    // What the sweep could not do for an account: shown, with the reason, until it succeeds.
+    std::set<std::string> trash_failed;
+    FailureLog::Scan(s, [&](const SweepFailure& f) {
+      RetentionEntry e;
+      e.record = f.action == "trash" ? "trash" : "account";
+      e.account_id = f.account_id;
+      e.state = "failing";
+      e.rule = f.action == "account" ? "lifecycle" : "purge";
+      e.deadline = f.retry_after;
+      e.status = "failed";
+      e.note = fmt::format(
+          "{} failed {} time(s) since {}: {}; retried after the date shown. If the cause is "
+          "not a passing one, fix it (or remove the files with `sftpctl account erase`)",
+          f.action == "trash" ? "removing the files of the purged account"
+                              : (f.action == "purge" ? "the purge" : "a lifecycle step"),
+          f.failures, FormatTime(f.first_failed_at), f.last_error);
+      if (f.action == "trash") {
+        trash_failed.insert(f.account_id.str());
+      }
+      rep.failed++;
+      rep.entries.push_back(std::move(e));
+    });
+    // Trash left longer than one sweep interval: a purge whose walk did not finish.
+    if (trash) {
+      for (const auto& t : *trash) {
+        if (!late(t.trashed_at) || trash_failed.count(t.account_id.str()) != 0) {
+          continue;
+        }
+        RetentionEntry e;
+        e.record = "trash";
+        e.account_id = t.account_id;
+        e.name = ".trash/" + t.name;
+        e.state = "trash";
+        e.rule = "purge";
+        e.deadline = AddPeriod(t.trashed_at, lc.interval);
+        e.status = "overdue";
+        e.note =
+            "files of a purged account still in the trash after one sweep interval: is the "
+            "lifecycle sweep running?";
+        rep.overdue++;
+        rep.entries.push_back(std::move(e));
+      }
+    } else {
+      RetentionEntry e;
+      e.record = "trash";
+      e.state = "unreadable";
+      e.rule = "purge";
+      e.status = "failed";
+      e.note = trash.error().message();
+      rep.failed++;
+      rep.entries.push_back(std::move(e));
+    }
     for (const auto& f : folders) {
       if (live.count(f) != 0) {
         continue;

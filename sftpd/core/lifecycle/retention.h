@@ -17,12 +17,12 @@
 namespace sftplc::lifecycle {
 
 struct RetentionEntry {
-  std::string record;  // "account", "marketing_contact", "files", "notice"
+  std::string record;    // "account", "marketing_contact", "files", "notice", "trash"
   AccountId account_id;  // empty for a storage entry whose name is no account id
-  std::string name;    // "files" records: the entry's name in storage.root (not personal data:
-                       // an account id or a folder the system made); "" for the others
-  std::string state;   // account state, notice state, ...
-  std::string rule;    // what happens at the deadline: "inactivity_notice", "purge", ...
+  std::string name;      // "files" records: the entry's name in storage.root (not personal data:
+                         // an account id or a folder the system made); "" for the others
+  std::string state;     // account state, notice state, ...
+  std::string rule;      // what happens at the deadline: "inactivity_notice", "purge", ...
   std::optional<TimePoint> deadline;
   std::string status;  // "ok", "waiting" (held by undelivered mail), "failed", "overdue"
   std::string note;    // no personal data
@@ -35,9 +35,10 @@ struct RetentionReport {
   int64_t overdue = 0, waiting = 0, failed = 0;
 };
 
-// Builds the report at `now` (every account, contact, undelivered or failed notice, and any
-// entry of storage.root that belongs to no account; names starting with "." and the folder
-// lost+found that mkfs makes are not listed).
+// Builds the report at `now` (every account, contact, undelivered or failed notice, every
+// account the sweep failed for (sweep_failures) with the reason, trash older than one sweep
+// interval, and any entry of storage.root that belongs to no account; names starting with "." and
+// the folder lost+found that mkfs makes are not listed).
 Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Config& cfg,
                                              TimePoint now);
 

@@ -1,7 +1,7 @@
 #pragma once
 
 // Mailer: hands one finished message (message.h) to a mail server. The SMTP implementation uses
-// libcurl; MemoryMailer (memory_mailer.h) keeps messages in memory for tests and simulations.
+// libcurl; tests and simulations use MemoryMailer (tests/testing/memory_mailer.h).
 //
 // Error convention, which the outbox relies on:
 //   kUnavailable        temporary: connection refused, timeout, TLS handshake failure, 4xx

@@ -4,7 +4,7 @@
 
 #include <map>
 
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 
 namespace sftplc::usage {
 namespace {
@@ -126,8 +126,7 @@ Status UsageStore::Update(int64_t id, const Counters& c) {
         (sql.prepare << "UPDATE usage_sessions SET bytes_in = :bi, bytes_out = :bo, "
                         "files_uploaded = :fu, files_downloaded = :fd, files_removed = :fr "
                         "WHERE id = :id AND ended_at IS NULL",
-         soci::use(bi), soci::use(bo), soci::use(fu), soci::use(fd), soci::use(fr),
-         soci::use(row));
+         soci::use(bi), soci::use(bo), soci::use(fu), soci::use(fd), soci::use(fr), soci::use(row));
     st.execute(true);
     if (st.get_affected_rows() == 0) {
       return Error::NotFound("no open usage session with that id");

@@ -16,7 +16,7 @@
 namespace sftplc::sftp {
 namespace {
 
-constexpr uint32_t kReaddirBatch = 100;  // entries per NAME reply, as OpenSSH
+constexpr uint32_t kReaddirBatch = 100;             // entries per NAME reply, as OpenSSH
 constexpr std::size_t kDataHeader = 4 + 1 + 4 + 4;  // length, type, id, string length
 
 }  // namespace
@@ -317,7 +317,7 @@ void Processor::Impl::Fsetstat(uint32_t id, Reader& r, std::string& out) {
       return;
     }
   }
-  Status s = files::AccountRoot::FSetStat(fd, ToSetAttrs(a));
+  Status s = root_->FSetStat(fd, ToSetAttrs(a));
   if (!s) {
     SendError(out, id, s.error(), "fsetstat");
     return;

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sftpd/core/accounts/public_key.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/accounts/test_keys.h"
 #include "tests/core/db/test_database.h"
 #include "tests/testing/fake_clock.h"

@@ -1,18 +1,18 @@
 #include "sftpd/core/auth/authenticator.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+
 #include <mutex>
 #include <sstream>
 #include <thread>
 #include <vector>
 
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/auth/defender.h"
 #include "sftpd/core/auth/password_hasher.h"
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "sftpd/core/usage/usage_store.h"
 #include "tests/core/accounts/test_keys.h"
 #include "tests/core/db/test_database.h"
@@ -105,10 +105,11 @@ class AuthenticatorTest : public ::testing::TestWithParam<db::Backend> {
 
   accounts::Account MakeAccount(const std::string& username, const std::string& password,
                                 const PasswordHasher* hasher = nullptr) {
-    accounts::NewAccount n{username, "Test Person", "", username + "@example.com",
-                           "+441513577700", "", false, ""};
+    accounts::NewAccount n{username, "Test Person", "", username + "@example.com", "+441513577700",
+                           "",       false,         ""};
     if (!password.empty()) {
-      n.password_hash = (hasher != nullptr ? hasher : hasher_.get())->Hash(Secret(password)).value();
+      n.password_hash =
+          (hasher != nullptr ? hasher : hasher_.get())->Hash(Secret(password)).value();
     }
     auto a = accounts_->Create(n, accounts::Actor{"admin:test"});
     EXPECT_TRUE(a.has_value()) << a.error().ToString();
@@ -127,9 +128,10 @@ class AuthenticatorTest : public ::testing::TestWithParam<db::Backend> {
         [&](soci::session& s) -> Result<std::vector<std::string>> {
           std::vector<std::string> out;
           std::string account = id.str(), ip, method;
-          soci::statement st = (s.prepare << "SELECT remote_ip, auth_method FROM "
-                                             "usage_failed_logins WHERE account_id = :a ORDER BY id",
-                                soci::use(account), soci::into(ip), soci::into(method));
+          soci::statement st =
+              (s.prepare << "SELECT remote_ip, auth_method FROM "
+                            "usage_failed_logins WHERE account_id = :a ORDER BY id",
+               soci::use(account), soci::into(ip), soci::into(method));
           st.execute(false);
           while (st.fetch()) {
             out.push_back(ip + " " + method);
@@ -190,7 +192,8 @@ TEST_P(AuthenticatorTest, UnknownClosedAndKeyOnlyLookLikeWrongPassword) {
   EXPECT_EQ(sleeper_.Take(), wrong_sleeps);
 
   accounts::Account bob = MakeAccount("bob", kPassword);
-  ASSERT_TRUE(accounts_->Close(bob.id, accounts::CloseReason::kRequest, accounts::Actor{"admin:t"}));
+  ASSERT_TRUE(
+      accounts_->Close(bob.id, accounts::CloseReason::kRequest, accounts::Actor{"admin:t"}));
   AuthDecision closed = Password("bob", kPassword, "192.0.2.12");  // the right password
   EXPECT_EQ(closed.outcome, wrong.outcome);
   EXPECT_EQ(sleeper_.Take(), wrong_sleeps);
@@ -361,8 +364,8 @@ TEST_P(AuthenticatorTest, ConcurrentVerificationsCapped) {
 // Public keys: the account's key is accepted (probe and signed), another key is refused; a
 // refused probe is not scored, a refused signed attempt is.
 TEST_P(AuthenticatorTest, PublicKeys) {
-  ASSERT_TRUE(accounts_->AddKey(alice_.id, ::sftplc::testing::kEd25519Key,
-                                accounts::Actor{"admin:test"}));
+  ASSERT_TRUE(
+      accounts_->AddKey(alice_.id, ::sftplc::testing::kEd25519Key, accounts::Actor{"admin:test"}));
   std::string blob = "AAAAC3NzaC1lZDI1NTE5AAAAIF+ILUNH7khkGaVJvIomZAbLxzCBzQRJ0BmDJRXSb15A";
   AuthRequest r{"alice", "192.0.2.10", "SSH-2.0-test"};
   EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", blob, false).outcome, AuthOutcome::kAccepted);
@@ -382,7 +385,8 @@ TEST_P(AuthenticatorTest, PublicKeys) {
   AuthRequest unknown{"nobody", "192.0.2.10", "SSH-2.0-test"};
   EXPECT_EQ(auth_->CheckPublicKey(unknown, "ssh-ed25519", blob, false).outcome,
             AuthOutcome::kRejected);
-  ASSERT_TRUE(accounts_->Close(alice_.id, accounts::CloseReason::kAdmin, accounts::Actor{"admin:t"}));
+  ASSERT_TRUE(
+      accounts_->Close(alice_.id, accounts::CloseReason::kAdmin, accounts::Actor{"admin:t"}));
   EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", blob, true).outcome, AuthOutcome::kRejected);
 }
 

@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/db/test_database.h"
 #include "tests/testing/fake_clock.h"
 
@@ -46,7 +46,8 @@ class DefenderTest : public ::testing::TestWithParam<db::Backend> {
     return std::make_unique<Defender>(cfg, *db_, clock_, GetLogger("auth"));
   }
   // `n` failures from `ip` for an existing account; returns the last one's ban, if any.
-  std::optional<Ban> Fail(int n, const std::string& ip, FailureKind kind = FailureKind::kWrongPassword) {
+  std::optional<Ban> Fail(int n, const std::string& ip,
+                          FailureKind kind = FailureKind::kWrongPassword) {
     std::optional<Ban> ban;
     for (int i = 0; i < n; ++i) {
       ban = defender_->RecordFailure(ip, "alice", kind);
@@ -163,7 +164,8 @@ TEST_P(DefenderTest, ListAndRemoveBans) {
   EXPECT_FALSE(Banned(*defender_, "192.0.2.7"));
   EXPECT_EQ(defender_->ListBans()->size(), 1u);
   EXPECT_EQ(defender_->RemoveBan("192.0.2.7", "admin:test").error().code(), ErrorCode::kNotFound);
-  EXPECT_EQ(defender_->RemoveBan("not-an-ip", "admin:test").error().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(defender_->RemoveBan("not-an-ip", "admin:test").error().code(),
+            ErrorCode::kInvalidArgument);
   // The removal is audited (actor, action, address; no account).
   auto audited = db_->Read<std::string>([](soci::session& s) -> Result<std::string> {
     std::string actor, detail;

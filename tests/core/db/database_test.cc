@@ -1,5 +1,3 @@
-#include "sftpd/core/db/database.h"
-
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -9,6 +7,7 @@
 #include <vector>
 
 #include "sftpd/core/base/log.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/db/test_database.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"

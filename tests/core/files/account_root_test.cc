@@ -1,14 +1,13 @@
 #include "sftpd/core/files/account_root.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "tests/testing/temp_dir.h"
 
@@ -350,8 +349,8 @@ TEST_F(AccountRootTest, TreeOperations) {
 // SETSTAT changes permissions, times and size; FSETSTAT does the same on a descriptor.
 TEST_F(AccountRootTest, SetStat) {
   WriteFile(Host("f"), "0123456789");
-  ASSERT_TRUE(root_->SetStat("f", SetAttrs{.size = 4, .permissions = 0640, .atime = 1000,
-                                           .mtime = 2000}));
+  ASSERT_TRUE(
+      root_->SetStat("f", SetAttrs{.size = 4, .permissions = 0640, .atime = 1000, .mtime = 2000}));
   auto st = root_->Stat("f");
   ASSERT_TRUE(st);
   EXPECT_EQ(st->st_size, 4);
@@ -362,8 +361,8 @@ TEST_F(AccountRootTest, SetStat) {
   EXPECT_EQ(root_->Stat("f")->st_mode & 07777, 0755u);
   auto fd = root_->OpenFile("f", O_RDWR, 0);
   ASSERT_TRUE(fd);
-  ASSERT_TRUE(AccountRoot::FSetStat(fd->get(), SetAttrs{.size = 1, .permissions = 0600,
-                                                        .atime = 5, .mtime = 6}));
+  ASSERT_TRUE(
+      root_->FSetStat(fd->get(), SetAttrs{.size = 1, .permissions = 0600, .atime = 5, .mtime = 6}));
   st = AccountRoot::Fstat(fd->get());
   EXPECT_EQ(st->st_size, 1);
   EXPECT_EQ(st->st_mode & 07777, 0600u);

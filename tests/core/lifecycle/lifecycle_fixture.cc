@@ -3,12 +3,12 @@
 #include <fmt/format.h>
 
 #include "sftpd/core/base/log.h"
+#include "sftpd/core/db/sql.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 
 namespace sftplc::testing {
 
-std::unique_ptr<LifecycleEnv> LifecycleEnv::Create(db::Backend backend,
-                                                   const std::string& prefix) {
+std::unique_ptr<LifecycleEnv> LifecycleEnv::Create(db::Backend backend, const std::string& prefix) {
   SetLogLevel("warn");
   auto env = std::make_unique<LifecycleEnv>();
   env->test_db = TestDatabase::Create(backend, prefix);
@@ -33,7 +33,8 @@ AccountId LifecycleEnv::AddAccount(TimePoint created, bool consent, const std::s
   auto r = db->Write<int>([&](soci::session& s) -> Result<int> {
     std::string sid = id.str(), user = "user" + id.str().substr(0, 12) + tag,
                 name = "Person " + id.str().substr(0, 6) + tag,
-                email = "mail" + id.str().substr(0, 10) + "@example.org", phone = "+4420790000" + id.str().substr(0, 2);
+                email = "mail" + id.str().substr(0, 10) + "@example.org",
+                phone = "+4420790000" + id.str().substr(0, 2);
     std::string company = "Company " + tag;
     long long t = ToUnix(created);
     int c = consent ? 1 : 0;

@@ -4,18 +4,18 @@
 // an in-memory mailer and a runner, plus helpers that change accounts the way the account
 // store and the server do (plain SQL here so the suites depend on the schema only).
 
+#include <gtest/gtest.h>
+
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/core/accounts/account.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
 #include "sftpd/core/lifecycle/runner.h"
-#include "sftpd/core/notify/memory_mailer.h"
 #include "tests/core/db/test_database.h"
+#include "tests/testing/memory_mailer.h"
 #include "tests/testing/temp_dir.h"
 
 namespace sftplc::testing {

@@ -1,20 +1,20 @@
 #include "sftpd/core/lifecycle/runner.h"
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <filesystem>
 #include <condition_variable>
+#include <filesystem>
 #include <mutex>
 #include <set>
 #include <thread>
 
-#include <gtest/gtest.h>
-
 #include "sftpd/core/base/calendar.h"
+#include "sftpd/core/db/sql.h"
+#include "sftpd/core/files/storage_root.h"
 #include "sftpd/core/lifecycle/account_rows.h"
-#include "sftpd/core/lifecycle/file_tree.h"
-#include "sftpd/core/lifecycle/outbox.h"
+#include "sftpd/core/lifecycle/notice_queue.h"
 #include "sftpd/core/lifecycle/sweep_loop.h"
 #include "tests/core/lifecycle/lifecycle_fixture.h"
 #include "tests/testing/fake_clock.h"
@@ -91,12 +91,12 @@ TEST_P(RunnerTest, IdleAccountNoticedClosedAndPurged) {
   EXPECT_EQ(a->closed_reason, accounts::CloseReason::kInactivity);
   EXPECT_EQ(env_->mailer.sent_count(), 2u);  // closure notice
   EXPECT_NE(env_->mailer.sent()[1].message.find("2028-03-10"), std::string::npos);
-  EXPECT_TRUE(AccountRootExists(env_->cfg.storage.root, id));
+  EXPECT_TRUE(files::StorageRoot(env_->cfg.storage.root).AccountFolderExists(id));
   clock.Set(T("2028-03-10T00:30:00Z"));
   r = testing::Sweep(*env_, clock.Now());
   EXPECT_EQ(r.purged, 1);
   EXPECT_FALSE(env_->Get(id));
-  EXPECT_FALSE(AccountRootExists(env_->cfg.storage.root, id));
+  EXPECT_FALSE(files::StorageRoot(env_->cfg.storage.root).AccountFolderExists(id));
   EXPECT_EQ(env_->CountFor("public_keys", id), 0);
   EXPECT_EQ(env_->CountFor("outbox", id), 0);
   EXPECT_EQ(env_->CountFor("consent_events", id), 0);
@@ -115,9 +115,8 @@ TEST_P(RunnerTest, IdleAccountNoticedClosedAndPurged) {
 TEST_P(RunnerTest, MailDownFortyDays) {
   auto cfg = env_->cfg;
   cfg.lifecycle.max_delivery_attempts = 100;  // the defaults give up after ~12 days (see below)
-  env_->runner = std::make_unique<LifecycleRunner>(*env_->db, cfg, &env_->mailer,
-                                                   notify::TemplateSet::Defaults(),
-                                                   GetLogger("lifecycle"));
+  env_->runner = std::make_unique<LifecycleRunner>(
+      *env_->db, cfg, &env_->mailer, notify::TemplateSet::Defaults(), GetLogger("lifecycle"));
   AccountId id = env_->AddAccount(T("2026-01-10"), false);
   env_->mailer.SetDown(true);
   FakeClock clock("2028-01-10T00:30:00Z");
@@ -170,7 +169,7 @@ TEST_P(RunnerTest, UndeliveredNoticeCancelledByLogin) {
   env_->mailer.SetDown(false);
   Days(clock, 3);
   EXPECT_EQ(env_->mailer.sent_count(), 0u);
-  OutboxStore outbox(*env_->db);
+  NoticeQueue outbox(*env_->db);
   auto notices = outbox.List(false, id, 10);
   ASSERT_TRUE(notices);
   ASSERT_EQ(notices->size(), 1u);
@@ -190,7 +189,7 @@ TEST_P(RunnerTest, ClosureWithConsentKeepsContactUntilWithdrawal) {
   SweepReport r = testing::Sweep(*env_, T("2026-05-31T11:00:00Z"));
   EXPECT_EQ(r.purged, 1);
   EXPECT_FALSE(env_->Get(id));
-  EXPECT_FALSE(AccountRootExists(env_->cfg.storage.root, id));
+  EXPECT_FALSE(files::StorageRoot(env_->cfg.storage.root).AccountFolderExists(id));
   auto contact = env_->runner->GetContact(id);
   ASSERT_TRUE(contact && *contact);
   EXPECT_TRUE((*contact)->consent);
@@ -251,7 +250,7 @@ TEST_P(RunnerTest, ReopenBeforePurge) {
   ASSERT_TRUE(a);
   EXPECT_EQ(a->state, AccountState::kActive);
   EXPECT_EQ(a->next_action_due, T("2028-05-20"));
-  EXPECT_TRUE(AccountRootExists(env_->cfg.storage.root, id));
+  EXPECT_TRUE(files::StorageRoot(env_->cfg.storage.root).AccountFolderExists(id));
 }
 
 // Temporary failures back off exponentially; after max attempts the notice is failed, the
@@ -270,7 +269,7 @@ TEST_P(RunnerTest, BackoffThenFailedThenRetry) {
   FakeClock clock("2028-01-10T00:00:00Z");
   SweepReport r = testing::Sweep(*env_, clock.Now());
   EXPECT_EQ(r.notices_deferred, 1);
-  OutboxStore outbox(*env_->db);
+  NoticeQueue outbox(*env_->db);
   auto n = (*outbox.List(false, id, 10))[0];
   EXPECT_EQ(n.attempts, 1);
   EXPECT_EQ(n.next_attempt_at, clock.Now() + Seconds(3600));
@@ -314,7 +313,7 @@ TEST_P(RunnerTest, EraseNow) {
   EXPECT_EQ(receipt->reason, "erasure");
   EXPECT_FALSE(receipt->contact_kept);
   EXPECT_FALSE(env_->Get(id));
-  EXPECT_FALSE(AccountRootExists(env_->cfg.storage.root, id));
+  EXPECT_FALSE(files::StorageRoot(env_->cfg.storage.root).AccountFolderExists(id));
   EXPECT_EQ(env_->CountFor("consent_events", id), 0);
   EXPECT_EQ(env_->runner->EraseNow(id, T("2026-02-02"), "admin:test").error().code(),
             ErrorCode::kNotFound);
@@ -336,12 +335,12 @@ TEST_P(RunnerTest, PurgeDoesNotFollowSymlinks) {
   AccountId id = env_->AddAccount(T("2026-01-10"), false);
   testing::TempDir outside;
   testing::WriteFile(outside.Sub("keep.txt"), "not the client's");
-  ASSERT_EQ(symlink(outside.path().c_str(),
-                    (env_->cfg.storage.root + "/" + id.str() + "/link").c_str()),
-            0);
+  ASSERT_EQ(
+      symlink(outside.path().c_str(), (env_->cfg.storage.root + "/" + id.str() + "/link").c_str()),
+      0);
   ASSERT_EQ(mkdir((env_->cfg.storage.root + "/" + id.str() + "/ro").c_str(), 0500), 0);
   ASSERT_TRUE(env_->runner->EraseNow(id, T("2026-02-01"), "admin:test"));
-  EXPECT_FALSE(AccountRootExists(env_->cfg.storage.root, id));
+  EXPECT_FALSE(files::StorageRoot(env_->cfg.storage.root).AccountFolderExists(id));
   EXPECT_EQ(testing::ReadFile(outside.Sub("keep.txt")), "not the client's");
 }
 
@@ -468,8 +467,8 @@ TEST_P(RunnerTest, NoticeSentAgainAfterLostReplyKeepsItsMessageId) {
 // Files-waiting notices are sent once per key and list the files.
 TEST_P(RunnerTest, FilesWaitingNotice) {
   AccountId id = env_->AddAccount(T("2026-01-10"), false);
-  ASSERT_TRUE(env_->runner->QueueFilesNotice(id, {"inbox/a.pdf", "inbox/b.csv"}, "k1",
-                                             T("2026-02-01")));
+  ASSERT_TRUE(
+      env_->runner->QueueFilesNotice(id, {"inbox/a.pdf", "inbox/b.csv"}, "k1", T("2026-02-01")));
   EXPECT_EQ(env_->runner->QueueFilesNotice(id, {"x"}, "k1", T("2026-02-01")).error().code(),
             ErrorCode::kAlreadyExists);
   testing::Sweep(*env_, T("2026-02-01"));

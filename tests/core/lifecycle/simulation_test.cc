@@ -19,7 +19,8 @@
 
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/lifecycle/outbox.h"
+#include "sftpd/core/db/sql.h"
+#include "sftpd/core/lifecycle/notice_queue.h"
 #include "tests/core/lifecycle/lifecycle_fixture.h"
 #include "tests/testing/fake_clock.h"
 #include "tests/testing/test_env.h"
@@ -72,9 +73,8 @@ class SimulationTest : public ::testing::TestWithParam<db::Backend> {
     }
     cfg_ = env_->cfg;
     cfg_.lifecycle.interval = Period{1, Period::Unit::kDays};
-    env_->runner = std::make_unique<LifecycleRunner>(*env_->db, cfg_, &env_->mailer,
-                                                     notify::TemplateSet::Defaults(),
-                                                     GetLogger("lifecycle"));
+    env_->runner = std::make_unique<LifecycleRunner>(
+        *env_->db, cfg_, &env_->mailer, notify::TemplateSet::Defaults(), GetLogger("lifecycle"));
   }
 
   std::map<std::string, Row> LoadRows() {
@@ -172,7 +172,7 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
   int64_t inactivity_notices = 0, closures_inactivity = 0, purges = 0, contacts_deleted = 0,
           requests = 0, reopens = 0, withdrawals = 0, logins = 0;
   size_t mail_seen = 0;
-  OutboxStore outbox(*env_->db);
+  NoticeQueue outbox(*env_->db);
 
   // The rows as the previous day's checks read them: nothing writes between those checks and
   // the next day's events.
@@ -190,7 +190,9 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
       sh.created = t;
       sh.last_activity = t;
       double p = u01(rng);
-      sh.login_rate = p < 0.2 ? 0 : p < 0.5 ? 1.0 / (200 + 1500 * u01(rng)) : 1.0 / (20 + 200 * u01(rng));
+      sh.login_rate = p < 0.2   ? 0
+                      : p < 0.5 ? 1.0 / (200 + 1500 * u01(rng))
+                                : 1.0 / (20 + 200 * u01(rng));
       sh.consent = false;
       auto a = env_->Get(sh.id);
       ASSERT_TRUE(a);
@@ -246,8 +248,8 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
         if (sh.purged && u01(rng) < 0.01) {
           auto c = env_->runner->GetContact(sh.id);
           if (c && *c && (*c)->consent) {
-            ASSERT_TRUE(env_->runner->WithdrawContactConsent(
-                sh.id, day_start + Seconds(43200), "phone", "admin:sim"));
+            ASSERT_TRUE(env_->runner->WithdrawContactConsent(sh.id, day_start + Seconds(43200),
+                                                             "phone", "admin:sim"));
             ++withdrawals;
           }
         }
@@ -323,8 +325,8 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
               << "day " << day << " account " << sh.id.str() << " created "
               << FormatTime(sh.created) << " shadow activity " << FormatTime(sh.last_activity)
               << " db activity " << FormatTime(row.last_activity) << " queued "
-              << FormatTime(row.queued) << " delivered " << FormatTime(row.delivered)
-              << " closed " << FormatTime(row.closed) << " now " << FormatTime(now);
+              << FormatTime(row.queued) << " delivered " << FormatTime(row.delivered) << " closed "
+              << FormatTime(row.closed) << " now " << FormatTime(now);
         }
         if (row.state == "confirmation_pending") {
           ASSERT_LE(*row.last_activity, *row.queued);
@@ -388,13 +390,14 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
   EXPECT_GT(closures_inactivity, 0);
   EXPECT_GT(purges, 0);
   EXPECT_GT(requests, 0);
-  std::printf("simulation: accounts=%zu days=%d logins=%lld notices=%lld closures=%lld "
-              "requests=%lld reopens=%lld purges=%lld withdrawals=%lld contacts_deleted=%lld\n",
-              accounts.size(), days, static_cast<long long>(logins),
-              static_cast<long long>(inactivity_notices),
-              static_cast<long long>(closures_inactivity), static_cast<long long>(requests),
-              static_cast<long long>(reopens), static_cast<long long>(purges),
-              static_cast<long long>(withdrawals), static_cast<long long>(contacts_deleted));
+  std::printf(
+      "simulation: accounts=%zu days=%d logins=%lld notices=%lld closures=%lld "
+      "requests=%lld reopens=%lld purges=%lld withdrawals=%lld contacts_deleted=%lld\n",
+      accounts.size(), days, static_cast<long long>(logins),
+      static_cast<long long>(inactivity_notices), static_cast<long long>(closures_inactivity),
+      static_cast<long long>(requests), static_cast<long long>(reopens),
+      static_cast<long long>(purges), static_cast<long long>(withdrawals),
+      static_cast<long long>(contacts_deleted));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SimulationTest,

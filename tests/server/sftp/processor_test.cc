@@ -1,14 +1,13 @@
 #include "sftpd/server/sftp/processor.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/server/sftp/protocol.h"
 #include "sftpd/server/sftp/status.h"
@@ -121,13 +120,13 @@ TEST_F(ProcessorTest, InitAdvertisesExtensions) {
     off += 4 + ver.size();
     ext.emplace_back(name, ver);
   }
-  EXPECT_EQ(ext, (std::vector<std::pair<std::string, std::string>>{
-                     {"posix-rename@openssh.com", "1"},
-                     {"statvfs@openssh.com", "2"},
-                     {"fstatvfs@openssh.com", "2"},
-                     {"hardlink@openssh.com", "1"},
-                     {"fsync@openssh.com", "1"},
-                     {"limits@openssh.com", "1"}}));
+  EXPECT_EQ(ext,
+            (std::vector<std::pair<std::string, std::string>>{{"posix-rename@openssh.com", "1"},
+                                                              {"statvfs@openssh.com", "2"},
+                                                              {"fstatvfs@openssh.com", "2"},
+                                                              {"hardlink@openssh.com", "1"},
+                                                              {"fsync@openssh.com", "1"},
+                                                              {"limits@openssh.com", "1"}}));
 }
 
 // Any packet before INIT ends the session, and the session stays ended.
@@ -191,8 +190,7 @@ TEST_F(ProcessorTest, TruncatedFieldIsBadMessage) {
 // Bytes left over after a request's fields (consumed != declared) get BAD_MESSAGE; nothing runs.
 TEST_F(ProcessorTest, TrailingBytesAreBadMessage) {
   Init();
-  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0).raw("x")), 3),
-            kFxBadMessage);
+  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0).raw("x")), 3), kFxBadMessage);
   EXPECT_FALSE(fs::exists(Host("d")));
   EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(4).str("d").u32(0)), 4), kFxOk);
   EXPECT_TRUE(fs::is_directory(Host("d")));
@@ -272,12 +270,13 @@ TEST_F(ProcessorTest, WriteReadRoundTripAndStats) {
   EXPECT_EQ(s.requests, 13u);  // INIT, 2 OPEN, 2 WRITE, 4 READ, 1 WRITE, 2 CLOSE, 1 REMOVE
 }
 
-// OPEN flags: EXCL refuses an existing file, APPEND appends, TRUNC truncates, missing -> NO_SUCH_FILE.
+// OPEN flags: EXCL refuses an existing file, APPEND appends, TRUNC truncates, missing ->
+// NO_SUCH_FILE.
 TEST_F(ProcessorTest, OpenFlags) {
   Init();
   WriteFile(Host("f"), "abc");
-  Reply r = One(Packet(kFxpOpen, Body().u32(2).str("f").u32(kOpenWrite | kOpenCreat | kOpenExcl)
-                                     .u32(0)));
+  Reply r =
+      One(Packet(kFxpOpen, Body().u32(2).str("f").u32(kOpenWrite | kOpenCreat | kOpenExcl).u32(0)));
   EXPECT_EQ(r.type, kFxpStatus);
   EXPECT_EQ(r.status(), kFxFailure);
   std::string a = OpenHandle("f", kOpenWrite | kOpenAppend);
@@ -288,8 +287,9 @@ TEST_F(ProcessorTest, OpenFlags) {
   Reply m = One(Packet(kFxpOpen, Body().u32(4).str("missing").u32(kOpenRead).u32(0)));
   EXPECT_EQ(m.status(), kFxNoSuchFile);
   // Permissions from the attrs, without setuid.
-  Reply c = One(Packet(kFxpOpen, Body().u32(5).str("p").u32(kOpenWrite | kOpenCreat)
-                                     .u32(kAttrPermissions).u32(04600)));
+  Reply c = One(
+      Packet(kFxpOpen,
+             Body().u32(5).str("p").u32(kOpenWrite | kOpenCreat).u32(kAttrPermissions).u32(04600)));
   ASSERT_EQ(c.type, kFxpHandle);
   struct stat st;
   ASSERT_EQ(stat(Host("p").c_str(), &st), 0);
@@ -359,9 +359,13 @@ TEST_F(ProcessorTest, StatFamily) {
 TEST_F(ProcessorTest, SetstatNeverChangesOwner) {
   Init();
   WriteFile(Host("f"), "0123456789");
-  std::string attrs =
-      Body().u32(kAttrSize | kAttrPermissions | kAttrAcModTime).u64(3).u32(0640).u32(1000).u32(2000)
-          .bytes();
+  std::string attrs = Body()
+                          .u32(kAttrSize | kAttrPermissions | kAttrAcModTime)
+                          .u64(3)
+                          .u32(0640)
+                          .u32(1000)
+                          .u32(2000)
+                          .bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(2).str("f").raw(attrs)), 2), kFxOk);
   struct stat st;
   ASSERT_EQ(stat(Host("f").c_str(), &st), 0);
@@ -369,25 +373,75 @@ TEST_F(ProcessorTest, SetstatNeverChangesOwner) {
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   EXPECT_EQ(st.st_mtime, 2000);
   // Another owner: refused, and nothing else in the request applied.
-  std::string chown = Body().u32(kAttrUidGid | kAttrPermissions).u32(st.st_uid + 1).u32(st.st_gid)
-                          .u32(0600).bytes();
+  std::string chown = Body()
+                          .u32(kAttrUidGid | kAttrPermissions)
+                          .u32(st.st_uid + 1)
+                          .u32(st.st_gid)
+                          .u32(0600)
+                          .bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(3).str("f").raw(chown)), 3),
             kFxPermissionDenied);
   ASSERT_EQ(stat(Host("f").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   // The same owner is accepted (clients that send every attribute back).
-  std::string same = Body().u32(kAttrUidGid | kAttrPermissions).u32(st.st_uid).u32(st.st_gid)
-                         .u32(0600).bytes();
+  std::string same =
+      Body().u32(kAttrUidGid | kAttrPermissions).u32(st.st_uid).u32(st.st_gid).u32(0600).bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(4).str("f").raw(same)), 4), kFxOk);
   std::string h = OpenHandle("f", kOpenWrite);
-  std::string fattrs = Body().u32(kAttrPermissions | kAttrAcModTime).u32(0604).u32(5).u32(6)
-                           .bytes();
+  std::string fattrs =
+      Body().u32(kAttrPermissions | kAttrAcModTime).u32(0604).u32(5).u32(6).bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(5).str(h).raw(fattrs)), 5), kFxOk);
   ASSERT_EQ(stat(Host("f").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0604u);
   EXPECT_EQ(st.st_mtime, 6);
   EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(6).str(h).raw(chown)), 6),
             kFxPermissionDenied);
+}
+
+// A client cannot lock the service (and so the purge) out of its folder: SETSTAT and FSETSTAT
+// on the account folder itself are refused whatever they ask, also through a symbolic link;
+// a folder's permissions without owner rwx are refused (PERMISSION_DENIED) and leave the mode
+// as it was; a folder's other bits and any file mode are applied; MKDIR always adds owner rwx.
+TEST_F(ProcessorTest, SetstatKeepsFoldersUsableByTheOwner) {
+  Init();
+  fs::create_directories(Host("d"));
+  WriteFile(Host("f"), "x");
+  ASSERT_EQ(symlink(".", Host("self").c_str()), 0);
+  auto perms = [](uint32_t mode) { return Body().u32(kAttrPermissions).u32(mode).bytes(); };
+  auto mode_of = [&](const std::string& rel) {
+    struct stat st {};
+    EXPECT_EQ(stat(Host(rel).c_str(), &st), 0);
+    return st.st_mode & 0777;
+  };
+  const uint32_t root_mode = mode_of(".");
+  uint32_t n = 10;
+  for (const char* root : {"/", ".", "", "self", "d/.."}) {
+    EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str(root).raw(perms(0755))), n),
+              kFxPermissionDenied)
+        << root;
+  }
+  std::string times = Body().u32(kAttrAcModTime).u32(1).u32(2).bytes();
+  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("/").raw(times)), n),
+            kFxPermissionDenied);
+  std::string rh = OpenDir("/");
+  EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(++n).str(rh).raw(perms(0000))), n),
+            kFxPermissionDenied);
+  EXPECT_EQ(mode_of("."), root_mode);
+  for (uint32_t bad : {0000u, 0500u, 0600u, 0300u, 0077u}) {
+    EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("d").raw(perms(bad))), n),
+              kFxPermissionDenied)
+        << std::oct << bad;
+  }
+  std::string dh = OpenDir("d");
+  EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(++n).str(dh).raw(perms(0000))), n),
+            kFxPermissionDenied);
+  EXPECT_EQ(mode_of("d") & 0700, 0700u);
+  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("d").raw(perms(0705))), n), kFxOk);
+  EXPECT_EQ(mode_of("d"), 0705u);
+  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("f").raw(perms(0000))), n), kFxOk);
+  EXPECT_EQ(mode_of("f"), 0000u);
+  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(++n).str("m").raw(perms(0000))), n), kFxOk);
+  EXPECT_EQ(mode_of("m") & 0700, 0700u);
 }
 
 // READDIR returns batches of at most 100 entries with ls -l longnames, then EOF.
@@ -455,8 +509,8 @@ TEST_F(ProcessorTest, TreeOperations) {
   WriteFile(Host("a/y"), "y");
   EXPECT_EQ(StatusOf(Packet(kFxpRename, Body().u32(3).str("a/x").str("a/y")), 3), kFxFailure);
   EXPECT_EQ(ReadFile(Host("a/y")), "y");
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(4).str("posix-rename@openssh.com")
-                                              .str("a/x").str("a/y")),
+  EXPECT_EQ(StatusOf(Packet(kFxpExtended,
+                            Body().u32(4).str("posix-rename@openssh.com").str("a/x").str("a/y")),
                      4),
             kFxOk);
   EXPECT_EQ(ReadFile(Host("a/y")), "x");
@@ -492,10 +546,10 @@ TEST_F(ProcessorTest, SymlinkReadlinkRealpath) {
 TEST_F(ProcessorTest, Extensions) {
   Init();
   WriteFile(Host("f"), "x");
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(1).str("hardlink@openssh.com").str("f")
-                                              .str("g")),
-                     1),
-            kFxOk);
+  EXPECT_EQ(
+      StatusOf(Packet(kFxpExtended, Body().u32(1).str("hardlink@openssh.com").str("f").str("g")),
+               1),
+      kFxOk);
   struct stat st;
   ASSERT_EQ(stat(Host("g").c_str(), &st), 0);
   EXPECT_EQ(st.st_nlink, 2u);
@@ -522,14 +576,15 @@ TEST_F(ProcessorTest, EscapesAreRefused) {
   Reply e = One(Packet(kFxpOpen, Body().u32(3).str("etc/passwd").u32(kOpenRead).u32(0)));
   EXPECT_EQ(e.status(), kFxPermissionDenied);
   EXPECT_EQ(StatusOf(Packet(kFxpSymlink, Body().u32(4).str("../../outside").str("out")), 4), kFxOk);
-  Reply w = One(Packet(kFxpOpen, Body().u32(5).str("out/secret").u32(kOpenWrite | kOpenTrunc)
-                                     .u32(0)));
+  Reply w =
+      One(Packet(kFxpOpen, Body().u32(5).str("out/secret").u32(kOpenWrite | kOpenTrunc).u32(0)));
   EXPECT_EQ(w.status(), kFxPermissionDenied);
   EXPECT_EQ(StatusOf(PathPacket(kFxpRemove, 6, "out/secret"), 6), kFxPermissionDenied);
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(7).str("hardlink@openssh.com")
-                                              .str("out/secret").str("stolen")),
-                     7),
-            kFxPermissionDenied);
+  EXPECT_EQ(
+      StatusOf(Packet(kFxpExtended,
+                      Body().u32(7).str("hardlink@openssh.com").str("out/secret").str("stolen")),
+               7),
+      kFxPermissionDenied);
   EXPECT_EQ(StatusOf(Packet(kFxpRename, Body().u32(8).str("out/secret").str("stolen")), 8),
             kFxPermissionDenied);
   EXPECT_EQ(StatusOf(PathPacket(kFxpOpendir, 9, "out"), 9), kFxPermissionDenied);
@@ -545,15 +600,15 @@ TEST_F(ProcessorTest, ReadOnlyGate) {
   WriteFile(Host("f"), "x");
   EXPECT_EQ(One(Packet(kFxpOpen, Body().u32(1).str("f").u32(kOpenWrite).u32(0))).status(),
             kFxPermissionDenied);
-  EXPECT_EQ(One(Packet(kFxpOpen, Body().u32(2).str("n").u32(kOpenRead | kOpenCreat).u32(0)))
-                .status(),
-            kFxPermissionDenied);
+  EXPECT_EQ(
+      One(Packet(kFxpOpen, Body().u32(2).str("n").u32(kOpenRead | kOpenCreat).u32(0))).status(),
+      kFxPermissionDenied);
   EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0)), 3), kFxPermissionDenied);
   EXPECT_EQ(StatusOf(PathPacket(kFxpRemove, 4, "f"), 4), kFxPermissionDenied);
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(5).str("posix-rename@openssh.com").str("f")
-                                              .str("g")),
-                     5),
-            kFxPermissionDenied);
+  EXPECT_EQ(
+      StatusOf(
+          Packet(kFxpExtended, Body().u32(5).str("posix-rename@openssh.com").str("f").str("g")), 5),
+      kFxPermissionDenied);
   std::string h = OpenHandle("f", kOpenRead);
   EXPECT_EQ(One(ReadPacket(6, h, 0, 10)).type, kFxpData);
   EXPECT_TRUE(fs::exists(Host("f")));

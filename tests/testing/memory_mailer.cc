@@ -1,4 +1,4 @@
-#include "sftpd/core/notify/memory_mailer.h"
+#include "tests/testing/memory_mailer.h"
 
 namespace sftplc::notify {
 
