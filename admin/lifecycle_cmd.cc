@@ -15,8 +15,8 @@
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/lifecycle/export.h"
 #include "sftpd/core/lifecycle/configured_runner.h"
+#include "sftpd/core/lifecycle/export.h"
 #include "sftpd/core/lifecycle/runner.h"
 #include "sftpd/core/notify/mailer.h"
 #include "sftpd/core/notify/templates.h"
@@ -164,10 +164,10 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
       bool tty = isatty(STDERR_FILENO) && !*as_json;
       if (tty) {
         opts.progress = [](const lifecycle::SweepProgress& p) {
-          std::fprintf(stderr, "\r%-9s [%-30s] %lld done", p.phase.c_str(),
-                       std::string(static_cast<size_t>(std::min<int64_t>(30, p.done / 10 + 1)), '#')
-                           .c_str(),
-                       static_cast<long long>(p.done));
+          std::fprintf(
+              stderr, "\r%-9s [%-30s] %lld done", p.phase.c_str(),
+              std::string(static_cast<size_t>(std::min<int64_t>(30, p.done / 10 + 1)), '#').c_str(),
+              static_cast<long long>(p.done));
           std::fflush(stderr);
         };
       }
@@ -308,8 +308,8 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
           return {};
         }
         std::cout << "erased " << id->str() << ": " << r->files_deleted << " file(s), "
-                  << r->keys_deleted << " key(s), " << r->usage_rows_deleted
-                  << " usage record(s), " << r->notices_deleted << " notice(s)"
+                  << r->keys_deleted << " key(s), " << r->usage_rows_deleted << " usage record(s), "
+                  << r->notices_deleted << " notice(s)"
                   << (r->contact_deleted_at ? ", marketing contact" : "") << "\n";
         return {};
       });
@@ -325,8 +325,8 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
     cmd->add_option("account", *key, "username or id")->required();
     cmd->add_option("--format", *format, "json (default) or text")
         ->check(CLI::IsMember({"json", "text"}));
-    auto* output_opt = cmd->add_option(
-        "--output", *output, "write to this new file (mode 0600) instead of stdout");
+    auto* output_opt = cmd->add_option("--output", *output,
+                                       "write to this new file (mode 0600) instead of stdout");
     cmd->add_flag("--force", *force, "with --output: replace the file if it exists")
         ->needs(output_opt);
     cmd->footer(
@@ -350,7 +350,10 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         if (!e) {
           return e.error();
         }
-        std::string text = *format == "text" ? lifecycle::ExportText(*e) : e->dump(2) + "\n";
+        std::string text =
+            *format == "text"
+                ? lifecycle::ExportText(*e)
+                : e->dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
         // An access request is recorded before the data is handed out: never a copy without a
         // record. The detail holds no personal values (no path: a file name may be one).
         auto record = [&]() -> Status {

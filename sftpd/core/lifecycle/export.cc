@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/file_tree.h"
@@ -19,10 +20,9 @@ json TimeOrNull(const std::optional<TimePoint>& t) {
   return t ? json(FormatTime(*t)) : json(nullptr);
 }
 
-json Category(const std::string& name, const std::string& description,
-              const std::string& purpose, const std::string& legal_basis,
-              const std::string& retention, const std::optional<TimePoint>& deadline,
-              json data) {
+json Category(const std::string& name, const std::string& description, const std::string& purpose,
+              const std::string& legal_basis, const std::string& retention,
+              const std::optional<TimePoint>& deadline, json data) {
   return json{{"category", name},
               {"description", description},
               {"purpose", purpose},
@@ -38,10 +38,10 @@ json ConsentLedger(soci::session& s, const AccountId& id) {
   std::string sid = id.str(), source, actor;
   int granted = 0;
   long long at = 0;
-  soci::statement st = (s.prepare << "SELECT granted, at, source, actor FROM consent_events "
-                                     "WHERE account_id = :id ORDER BY id",
-                        soci::into(granted), soci::into(at), soci::into(source),
-                        soci::into(actor), soci::use(sid));
+  soci::statement st =
+      (s.prepare << "SELECT granted, at, source, actor FROM consent_events "
+                    "WHERE account_id = :id ORDER BY id",
+       soci::into(granted), soci::into(at), soci::into(source), soci::into(actor), soci::use(sid));
   st.execute();
   while (st.fetch()) {
     out.push_back({{"event", granted ? "granted" : "withdrawn"},
@@ -69,18 +69,19 @@ json UsageSessions(soci::session& s, db::Backend b, const AccountId& id) {
        soci::into(removed), soci::into(reason, i_reason), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back({{"started_at", FormatTime(FromUnix(started))},
-                   {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended)))
-                                                      : json(nullptr)},
-                   {"remote_ip", ip},
-                   {"client", client},
-                   {"auth_method", method},
-                   {"bytes_uploaded", in},
-                   {"bytes_downloaded", outb},
-                   {"files_uploaded", up},
-                   {"files_downloaded", down},
-                   {"files_removed", removed},
-                   {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
+    json row = {
+        {"started_at", FormatTime(FromUnix(started))},
+        {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended))) : json(nullptr)},
+        {"remote_ip", ip}};
+    PutName(row, "client", client);  // the client's SSH banner: any bytes
+    row.update(json{{"auth_method", method},
+                    {"bytes_uploaded", in},
+                    {"bytes_downloaded", outb},
+                    {"files_uploaded", up},
+                    {"files_downloaded", down},
+                    {"files_removed", removed},
+                    {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
+    out.push_back(std::move(row));
   }
   return out;
 }
@@ -106,10 +107,10 @@ json Keys(soci::session& s, const AccountId& id) {
   json out = json::array();
   std::string sid = id.str(), type, fp, comment;
   long long added = 0;
-  soci::statement st = (s.prepare << "SELECT key_type, fingerprint, comment, added_at FROM "
-                                     "public_keys WHERE account_id = :id ORDER BY id",
-                        soci::into(type), soci::into(fp), soci::into(comment), soci::into(added),
-                        soci::use(sid));
+  soci::statement st =
+      (s.prepare << "SELECT key_type, fingerprint, comment, added_at FROM "
+                    "public_keys WHERE account_id = :id ORDER BY id",
+       soci::into(type), soci::into(fp), soci::into(comment), soci::into(added), soci::use(sid));
   st.execute();
   while (st.fetch()) {
     out.push_back({{"type", type},
@@ -131,12 +132,12 @@ json Notices(soci::session& s, const AccountId& id) {
                         soci::into(sent, i_sent), soci::into(subject), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back({{"kind", kind},
-                   {"state", state},
-                   {"queued_at", FormatTime(FromUnix(created))},
-                   {"sent_at", i_sent == soci::i_ok ? json(FormatTime(FromUnix(sent)))
-                                                    : json(nullptr)},
-                   {"subject", subject}});
+    out.push_back(
+        {{"kind", kind},
+         {"state", state},
+         {"queued_at", FormatTime(FromUnix(created))},
+         {"sent_at", i_sent == soci::i_ok ? json(FormatTime(FromUnix(sent))) : json(nullptr)},
+         {"subject", subject}});
   }
   return out;
 }
@@ -177,8 +178,8 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
       out["status"] = StateText(a.state);
       categories.push_back(Category(
           "profile", "Your name, company, email address and telephone number, and your login name.",
-          "To provide the secure FTP facility and to contact you about your account.",
-          "contract", while_open, deadline,
+          "To provide the secure FTP facility and to contact you about your account.", "contract",
+          while_open, deadline,
           json{{"username", a.username},
                {"full_name", a.full_name},
                {"company", a.company},
@@ -192,46 +193,48 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           "To check that it is you when you log in.", "contract", while_open, deadline,
           json{{"password_set", !a.password_hash.empty()}, {"public_keys", Keys(s, id)}}));
       categories.push_back(Category(
-          "usage", "Your sessions on the facility: when, from which address, with which "
-                   "client, what was transferred; and failed login attempts.",
-          "To run and secure the facility and to tailor it to you (usage tracking).",
-          "contract", while_open, deadline,
-          json{{"sessions", UsageSessions(s, b, id)},
-               {"failed_logins", FailedLogins(s, b, id)}}));
+          "usage",
+          "Your sessions on the facility: when, from which address, with which "
+          "client, what was transferred; and failed login attempts.",
+          "To run and secure the facility and to tailor it to you (usage tracking).", "contract",
+          while_open, deadline,
+          json{{"sessions", UsageSessions(s, b, id)}, {"failed_logins", FailedLogins(s, b, id)}}));
       json file_list = json::array();
       for (const auto& f : *files) {
         if (f.is_dir) {
           continue;
         }
-        file_list.push_back({{"path", f.path},
-                             {"size", f.size},
-                             {"modified", FormatTime(f.modified)},
-                             {"symlink", f.is_symlink}});
+        json entry;
+        PutName(entry, "path", f.path);
+        entry["size"] = f.size;
+        entry["modified"] = FormatTime(f.modified);
+        entry["symlink"] = f.is_symlink;
+        file_list.push_back(std::move(entry));
       }
-      categories.push_back(Category(
-          "files", "The files in your account folder (exchanged between you and us).",
-          "To exchange files with you, which is what the facility is for.", "contract",
-          while_open, deadline, file_list));
-      categories.push_back(Category(
-          "notices", "The emails we sent you about your account.",
-          "To ask you to confirm an unused account and to tell you when it was closed.",
-          "contract", while_open, deadline, Notices(s, id)));
+      categories.push_back(
+          Category("files", "The files in your account folder (exchanged between you and us).",
+                   "To exchange files with you, which is what the facility is for.", "contract",
+                   while_open, deadline, file_list));
+      categories.push_back(
+          Category("notices", "The emails we sent you about your account.",
+                   "To ask you to confirm an unused account and to tell you when it was closed.",
+                   "contract", while_open, deadline, Notices(s, id)));
       NextAction next = NextAccountAction(a, lc);
-      categories.push_back(Category(
-          "lifecycle", "The dates that decide what happens to your account next.",
-          "To keep the promise of our privacy notice: delete what is no longer needed.",
-          "legal obligation", while_open, deadline,
-          json{{"state", StateText(a.state)},
-               {"last_login_at", TimeOrNull(a.last_login_at)},
-               {"last_activity_at", TimeOrNull(a.last_activity_at)},
-               {"notice_queued_at", TimeOrNull(a.notice_queued_at)},
-               {"notice_delivered_at", TimeOrNull(a.notice_delivered_at)},
-               {"closed_at", TimeOrNull(a.closed_at)},
-               {"closed_reason", a.closed_reason ? json(CloseReasonText(*a.closed_reason))
-                                                 : json(nullptr)},
-               {"last_communication_at", TimeOrNull(a.last_communication_at)},
-               {"next_action", std::string(ActionName(next.action))},
-               {"next_action_due", TimeOrNull(next.due)}}));
+      categories.push_back(
+          Category("lifecycle", "The dates that decide what happens to your account next.",
+                   "To keep the promise of our privacy notice: delete what is no longer needed.",
+                   "legal obligation", while_open, deadline,
+                   json{{"state", StateText(a.state)},
+                        {"last_login_at", TimeOrNull(a.last_login_at)},
+                        {"last_activity_at", TimeOrNull(a.last_activity_at)},
+                        {"notice_queued_at", TimeOrNull(a.notice_queued_at)},
+                        {"notice_delivered_at", TimeOrNull(a.notice_delivered_at)},
+                        {"closed_at", TimeOrNull(a.closed_at)},
+                        {"closed_reason",
+                         a.closed_reason ? json(CloseReasonText(*a.closed_reason)) : json(nullptr)},
+                        {"last_communication_at", TimeOrNull(a.last_communication_at)},
+                        {"next_action", std::string(ActionName(next.action))},
+                        {"next_action_due", TimeOrNull(next.due)}}));
       std::optional<TimePoint> consent_deadline;
       std::string consent_retention;
       if (a.marketing_consent) {
@@ -304,8 +307,8 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
   });
 }
 
-Status RecordExport(db::Database& db, const AccountId& id, TimePoint now,
-                    const std::string& actor, const std::string& detail) {
+Status RecordExport(db::Database& db, const AccountId& id, TimePoint now, const std::string& actor,
+                    const std::string& detail) {
   auto r = db.Write<int>([&](soci::session& s) -> Result<int> {
     WriteAudit(s, now, actor, "account.export", id, detail);
     return 0;
@@ -319,8 +322,7 @@ Status RecordExport(db::Database& db, const AccountId& id, TimePoint now,
 std::string ExportText(const json& e) {
   std::string out;
   out += fmt::format("Personal data held for account {}\nGenerated {}\nStatus: {}\n",
-                     e.value("account_id", ""), e.value("generated_at", ""),
-                     e.value("status", ""));
+                     e.value("account_id", ""), e.value("generated_at", ""), e.value("status", ""));
   if (e.contains("purge")) {
     out += fmt::format("The account was deleted on {} (reason: {}).\n",
                        e["purge"].value("purged_at", ""), e["purge"].value("reason", ""));
@@ -329,8 +331,8 @@ std::string ExportText(const json& e) {
   for (const auto& c : e["categories"]) {
     out += fmt::format("\n== {} ==\n", c.value("category", ""));
     out += "What it is:     " + c.value("description", "") + "\n";
-    out += "Why we hold it: " + c.value("purpose", "") + " (legal basis: " +
-           c.value("legal_basis", "") + ")\n";
+    out += "Why we hold it: " + c.value("purpose", "") +
+           " (legal basis: " + c.value("legal_basis", "") + ")\n";
     out += "Disclosed to:   no one\n";
     out += "Kept:           " + c.value("retention", "") + "\n";
     if (!c["retention_deadline"].is_null()) {
@@ -348,7 +350,21 @@ std::string ExportText(const json& e) {
       }
     }
     out += "Data:\n";
-    std::string dump = c["data"].dump(2);
+    if (c.value("category", "") == "files") {
+      // One line per file, the name in its escaped form: a name cannot start a line of its
+      // own in the letter, whatever bytes it holds.
+      for (const auto& f : c["data"]) {
+        std::string name = f.contains("path_escaped") ? f["path_escaped"].get<std::string>()
+                                                      : EscapeName(f.value("path", ""));
+        out += fmt::format("  /{}  ({} bytes, modified {}{})\n", name, f.value("size", 0LL),
+                           f.value("modified", ""), f.value("symlink", false) ? ", a link" : "");
+      }
+      if (c["data"].empty()) {
+        out += "  (none)\n";
+      }
+      continue;
+    }
+    std::string dump = c["data"].dump(2, ' ', false, json::error_handler_t::replace);
     size_t pos = 0;
     while (pos < dump.size()) {
       size_t nl = dump.find('\n', pos);
