@@ -142,6 +142,8 @@ json ReportJson(const lifecycle::SweepReport& r) {
               {"notices_deferred", r.notices_deferred},
               {"notices_failed", r.notices_failed},
               {"notices_cancelled", r.notices_cancelled},
+              {"notice_copies_deleted", r.notice_copies_deleted},
+              {"addresses_dropped", r.addresses_dropped},
               {"errors", r.errors},
               {"planned", planned}};
 }
@@ -198,8 +200,9 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
       std::cout << "notices queued " << r->notices_queued << ", sent " << r->notices_sent
                 << ", deferred " << r->notices_deferred << ", failed " << r->notices_failed
                 << "; reactivated " << r->reactivated << ", closed " << r->closed << ", purged "
-                << r->purged << ", contacts deleted " << r->contacts_deleted << "; errors "
-                << r->errors << "\n";
+                << r->purged << ", contacts deleted " << r->contacts_deleted
+                << "; mail copies deleted " << r->notice_copies_deleted << ", IP addresses dropped "
+                << r->addresses_dropped << "; errors " << r->errors << "\n";
       return {};
     });
   });

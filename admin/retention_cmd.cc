@@ -71,8 +71,9 @@ void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
           }
           // A storage entry by its name, which is its account id when it has one.
           std::cout << "  " << e.status << "  " << e.record << "  "
-                    << (e.record == "files" ? EscapeName(e.name) : e.account_id.str()) << "  "
-                    << e.rule << "  " << FormatTime(e.deadline)
+                    << (e.record == "files" || e.record == "ip_address" ? EscapeName(e.name)
+                                                                        : e.account_id.str())
+                    << "  " << e.rule << "  " << FormatTime(e.deadline)
                     << (e.note.empty() ? "" : "  " + e.note) << "\n";
         }
       }

@@ -6,6 +6,7 @@ set(SFTPLC_MIGRATIONS
   0003_usage
   0004_lifecycle
   0005_sweep_indexes
+  0006_retention
 )
 
 function(sftplc_embed_sql out_var)

@@ -7,7 +7,9 @@
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/file_tree.h"
+#include "sftpd/core/lifecycle/outbox.h"
 #include "sftpd/core/lifecycle/policy.h"
+#include "sftpd/core/lifecycle/retention_sweep.h"
 
 namespace sftplc::lifecycle {
 namespace {
@@ -52,7 +54,8 @@ json ConsentLedger(soci::session& s, const AccountId& id) {
   return out;
 }
 
-json UsageSessions(soci::session& s, db::Backend b, const AccountId& id) {
+json UsageSessions(soci::session& s, db::Backend b, const AccountId& id,
+                   const config::LifecycleConfig& lc) {
   json out = json::array();
   if (!TableExists(s, b, "usage_sessions")) {
     return out;
@@ -72,7 +75,9 @@ json UsageSessions(soci::session& s, db::Backend b, const AccountId& id) {
     json row = {
         {"started_at", FormatTime(FromUnix(started))},
         {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended))) : json(nullptr)},
-        {"remote_ip", ip}};
+        {"remote_ip", ip},
+        {"remote_ip_deleted_by",
+         ip.empty() ? json(nullptr) : json(FormatTime(AddressDeadline(FromUnix(started), lc)))}};
     PutName(row, "client", client);  // the client's SSH banner: any bytes
     row.update(json{{"auth_method", method},
                     {"bytes_uploaded", in},
@@ -86,7 +91,8 @@ json UsageSessions(soci::session& s, db::Backend b, const AccountId& id) {
   return out;
 }
 
-json FailedLogins(soci::session& s, db::Backend b, const AccountId& id) {
+json FailedLogins(soci::session& s, db::Backend b, const AccountId& id,
+                  const config::LifecycleConfig& lc) {
   json out = json::array();
   if (!TableExists(s, b, "usage_failed_logins")) {
     return out;
@@ -98,7 +104,10 @@ json FailedLogins(soci::session& s, db::Backend b, const AccountId& id) {
                         soci::into(at), soci::into(ip), soci::into(method), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back({{"at", FormatTime(FromUnix(at))}, {"remote_ip", ip}, {"auth_method", method}});
+    out.push_back({{"at", FormatTime(FromUnix(at))},
+                   {"remote_ip", ip},
+                   {"auth_method", method},
+                   {"deleted_by", FormatTime(AddressDeadline(FromUnix(at), lc))}});
   }
   return out;
 }
@@ -121,7 +130,9 @@ json Keys(soci::session& s, const AccountId& id) {
   return out;
 }
 
-json Notices(soci::session& s, const AccountId& id) {
+// Each copy with the date it is deleted (section 9: mail_copy_retention after sending).
+json Notices(soci::session& s, const AccountId& id, const Period& retention,
+             std::optional<TimePoint>& latest) {
   json out = json::array();
   std::string sid = id.str(), kind, state, subject;
   long long created = 0, sent = 0;
@@ -132,12 +143,20 @@ json Notices(soci::session& s, const AccountId& id) {
                         soci::into(sent, i_sent), soci::into(subject), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back(
-        {{"kind", kind},
-         {"state", state},
-         {"queued_at", FormatTime(FromUnix(created))},
-         {"sent_at", i_sent == soci::i_ok ? json(FormatTime(FromUnix(sent))) : json(nullptr)},
-         {"subject", subject}});
+    std::optional<TimePoint> sent_at;
+    if (i_sent == soci::i_ok) {
+      sent_at = FromUnix(sent);
+    }
+    auto deleted_by = OutboxStore::CopyDeadline(state, FromUnix(created), sent_at, retention);
+    if (deleted_by && (!latest || *deleted_by > *latest)) {
+      latest = deleted_by;
+    }
+    out.push_back({{"kind", kind},
+                   {"state", state},
+                   {"queued_at", FormatTime(FromUnix(created))},
+                   {"sent_at", TimeOrNull(sent_at)},
+                   {"subject", subject},
+                   {"copy_deleted_by", TimeOrNull(deleted_by)}});
   }
   return out;
 }
@@ -192,13 +211,18 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           "not stored - and your SSH public keys.",
           "To check that it is you when you log in.", "contract", while_open, deadline,
           json{{"password_set", !a.password_hash.empty()}, {"public_keys", Keys(s, id)}}));
-      categories.push_back(Category(
-          "usage",
-          "Your sessions on the facility: when, from which address, with which "
-          "client, what was transferred; and failed login attempts.",
-          "To run and secure the facility and to tailor it to you (usage tracking).", "contract",
-          while_open, deadline,
-          json{{"sessions", UsageSessions(s, b, id)}, {"failed_logins", FailedLogins(s, b, id)}}));
+      categories.push_back(
+          Category("usage",
+                   "Your sessions on the facility: when, from which address, with which "
+                   "client, what was transferred; and failed login attempts.",
+                   "To run and secure the facility and to tailor it to you (usage tracking).",
+                   "contract", while_open, deadline,
+                   json{{"ip_address_retention",
+                         fmt::format("the address of a session is deleted {} after the session "
+                                     "started (the session stays); a failed login {} after it",
+                                     lc.ip_retention.ToWords(), lc.ip_retention.ToWords())},
+                        {"sessions", UsageSessions(s, b, id, lc)},
+                        {"failed_logins", FailedLogins(s, b, id, lc)}}));
       json file_list = json::array();
       for (const auto& f : *files) {
         if (f.is_dir) {
@@ -215,10 +239,16 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           Category("files", "The files in your account folder (exchanged between you and us).",
                    "To exchange files with you, which is what the facility is for.", "contract",
                    while_open, deadline, file_list));
-      categories.push_back(
-          Category("notices", "The emails we sent you about your account.",
-                   "To ask you to confirm an unused account and to tell you when it was closed.",
-                   "contract", while_open, deadline, Notices(s, id)));
+      std::optional<TimePoint> last_copy;
+      json notices = Notices(s, id, lc.mail_copy_retention, last_copy);
+      categories.push_back(Category(
+          "notices",
+          "A copy of each email we sent you about your account (what it was about and when).",
+          "To ask you to confirm an unused account and to tell you when it was closed.", "contract",
+          fmt::format("each copy for {} after the email was sent, then deleted (see "
+                      "copy_deleted_by); all of them sooner if the account is deleted",
+                      lc.mail_copy_retention.ToWords()),
+          last_copy ? last_copy : deadline, notices));
       NextAction next = NextAccountAction(a, lc);
       categories.push_back(
           Category("lifecycle", "The dates that decide what happens to your account next.",
@@ -340,7 +370,8 @@ std::string ExportText(const json& e) {
       // + window + purge): a login or transfer moves it later, so "at the latest" would be
       // wrong. A standing marketing consent has its own deadline, which is a latest date.
       bool consent_deadline =
-          c.value("category", "") == "marketing_consent" && c["data"].value("consent", false);
+          (c.value("category", "") == "marketing_consent" && c["data"].value("consent", false)) ||
+          (c.value("category", "") == "notices" && !c["data"].empty());
       if (e.value("status", "") == "active" && !consent_deadline) {
         out += "Deleted:        not before " + c["retention_deadline"].get<std::string>() +
                " (each login or transfer moves this date later)\n";

@@ -2,18 +2,21 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <set>
 #include <string_view>
 
-#include <fmt/format.h>
-
+#include "sftpd/core/auth/defender.h"
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/account_rows.h"
+#include "sftpd/core/lifecycle/outbox.h"
 #include "sftpd/core/lifecycle/policy.h"
+#include "sftpd/core/lifecycle/retention_sweep.h"
+#include "sftpd/core/usage/usage_store.h"
 
 namespace sftplc::lifecycle {
 namespace {
@@ -54,6 +57,21 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
   // Missed = past the deadline by more than one sweep interval.
   auto late = [&](TimePoint deadline) { return AddPeriod(deadline, lc.interval) < now; };
   std::vector<std::string> folders = StorageFolders(cfg.storage.root);
+  // What each owner holds past its deadline, read before the report's own session is taken.
+  // Late = due more than one sweep interval ago.
+  TimePoint late_before = SubtractPeriod(now, lc.interval);
+  auto copies = OutboxStore(db).CopiesDueBy(late_before, lc.mail_copy_retention, 1000);
+  if (!copies) {
+    return copies.error();
+  }
+  auto usage_ip = usage::UsageStore::OldestAddress(db);
+  if (!usage_ip) {
+    return usage_ip.error();
+  }
+  auto defender_ip = auth::Defender::OldestAddress(db, now);
+  if (!defender_ip) {
+    return defender_ip.error();
+  }
   return db.Read<RetentionReport>([&](soci::session& s) -> Result<RetentionReport> {
     RetentionReport rep;
     rep.generated_at = now;
@@ -145,6 +163,44 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
         }
         rep.entries.push_back(std::move(e));
       }
+    }
+    for (const Notice& n : *copies) {
+      RetentionEntry e;
+      e.record = "notice_copy";
+      e.account_id = n.account_id;
+      e.state = n.state;
+      e.rule = "delete_copy";
+      e.deadline =
+          OutboxStore::CopyDeadline(n.state, n.created_at, n.sent_at, lc.mail_copy_retention);
+      e.status = "overdue";
+      e.note = fmt::format(
+          "a copy of a {} notice kept past {} (section 9): is the lifecycle "
+          "sweep running?",
+          n.kind, lc.mail_copy_retention.ToWords());
+      rep.overdue++;
+      rep.entries.push_back(std::move(e));
+    }
+    for (const auto& [where, oldest] :
+         {std::pair<const char*, std::optional<TimePoint>>{"usage", *usage_ip},
+          {"defender", *defender_ip}}) {
+      if (!oldest) {
+        continue;
+      }
+      RetentionEntry e;
+      e.record = "ip_address";
+      e.name = where;
+      e.state = "held";
+      e.rule = "drop_address";
+      e.deadline = AddressDeadline(*oldest, lc);
+      e.status = late(*e.deadline) ? "overdue" : "ok";
+      e.note = fmt::format(
+          "the oldest address held here was recorded {}; addresses are "
+          "dropped {} after",
+          FormatTime(*oldest), lc.ip_retention.ToWords());
+      if (e.status == "overdue") {
+        rep.overdue++;
+      }
+      rep.entries.push_back(std::move(e));
     }
     long long receipts = 0;
     s << "SELECT COUNT(*) FROM purge_receipts", soci::into(receipts);

@@ -17,10 +17,12 @@
 namespace sftplc::lifecycle {
 
 struct RetentionEntry {
-  std::string record;  // "account", "marketing_contact", "files", "notice"
+  std::string record;    // "account", "marketing_contact", "files", "notice", "notice_copy",
+                         // "ip_address"
   AccountId account_id;  // empty for a storage entry whose name is no account id
-  std::string name;    // "files" records: the entry's name in storage.root (not personal data:
-                       // an account id or a folder the system made); "" for the others
+  std::string name;      // "files" records: the entry's name in storage.root (not personal data:
+                         // an account id or a folder the system made); "ip_address" records:
+                         // where ("usage", "defender"); "" for the others
   std::string state;   // account state, notice state, ...
   std::string rule;    // what happens at the deadline: "inactivity_notice", "purge", ...
   std::optional<TimePoint> deadline;
@@ -35,9 +37,11 @@ struct RetentionReport {
   int64_t overdue = 0, waiting = 0, failed = 0;
 };
 
-// Builds the report at `now` (every account, contact, undelivered or failed notice, and any
-// entry of storage.root that belongs to no account; names starting with "." and the folder
-// lost+found that mkfs makes are not listed).
+// Builds the report at `now` (every account, contact, undelivered or failed notice, any
+// entry of storage.root that belongs to no account - names starting with "." and the folder
+// lost+found that mkfs makes are not listed -, any copy of a notice past
+// lifecycle.mail_copy_retention, and per owner the oldest IP address held, against
+// lifecycle.ip_retention).
 Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Config& cfg,
                                              TimePoint now);
 

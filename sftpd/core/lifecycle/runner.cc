@@ -1,16 +1,17 @@
 #include "sftpd/core/lifecycle/runner.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <map>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/file_tree.h"
+#include "sftpd/core/lifecycle/retention_sweep.h"
 #include "sftpd/core/notify/message.h"
 
 namespace sftplc::lifecycle {
@@ -433,12 +434,28 @@ Result<SweepReport> LifecycleRunner::RunOnce(TimePoint now, const SweepOptions& 
   if (report.contacts_deleted > 0) {
     (void)db_.CheckpointAfterErase();
   }
+  // --- Retention phase (mail copies, IP addresses): each table's owner deletes its own rows.
+  auto kept = ApplyRetention(db_, cfg_, now);
+  if (!kept) {
+    return kept.error();
+  }
+  report.notice_copies_deleted = kept->notice_copies;
+  report.addresses_dropped = kept->addresses;
+  if (opts.progress) {
+    opts.progress({"retention", kept->notice_copies + kept->addresses});
+  }
+  if (kept->notice_copies + kept->addresses > 0) {
+    (void)db_.CheckpointAfterErase();  // secure_delete zeroed the pages; empty the -wal too
+  }
+  // --- End of the retention phase.
   SPDLOG_LOGGER_INFO(log_,
                      "sweep done queued={} reactivated={} closed={} purged={} sent={} "
-                     "deferred={} failed={} contacts_deleted={} errors={}",
+                     "deferred={} failed={} contacts_deleted={} notice_copies_deleted={} "
+                     "addresses_dropped={} errors={}",
                      report.notices_queued, report.reactivated, report.closed, report.purged,
                      report.notices_sent, report.notices_deferred, report.notices_failed,
-                     report.contacts_deleted, report.errors);
+                     report.contacts_deleted, report.notice_copies_deleted,
+                     report.addresses_dropped, report.errors);
   return report;
 }
 

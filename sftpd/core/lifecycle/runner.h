@@ -64,6 +64,8 @@ struct SweepReport {
   int64_t notices_failed = 0;     // permanent failure or max attempts reached
   int64_t notices_cancelled = 0;  // no longer relevant (activity, account gone)
   int64_t errors = 0;             // accounts or notices skipped because of an error
+  int64_t notice_copies_deleted = 0;   // retention: copies past lifecycle.mail_copy_retention
+  int64_t addresses_dropped = 0;       // retention: rows whose IP address was dropped
   std::vector<PlannedAction> planned;  // dry run only
 };
 
@@ -104,7 +106,8 @@ class LifecycleRunner {
                   notify::TemplateSet templates, Logger log);
 
   // One sweep at `now`: account transitions, then notice deliveries, then contact deletions,
-  // each in batches until nothing due remains. Errors on single rows are counted and logged
+  // each in batches until nothing due remains, then the retention phase (retention_sweep.h:
+  // mail copies and IP addresses past their time). Errors on single rows are counted and logged
   // (the row is retried by the next sweep); kUnavailable when the database is unreachable.
   Result<SweepReport> RunOnce(TimePoint now, const SweepOptions& opts = {});
 
