@@ -8,6 +8,7 @@
 
 #include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/file_tree.h"
@@ -946,10 +947,7 @@ Status LifecycleRunner::QueueFilesNotice(const AccountId& id,
     }
     std::string detail;
     for (const auto& f : files) {
-      std::string line = f;
-      std::replace(line.begin(), line.end(), '\n', ' ');
-      std::replace(line.begin(), line.end(), '\r', ' ');
-      detail += line + "\n";
+      detail += EscapeName(f) + "\n";  // one line per name, whatever its bytes
     }
     if (!InsertNotice(s, id, notify::NoticeKind::kFilesWaiting, "files:" + event_key, now,
                       detail)) {
