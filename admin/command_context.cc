@@ -155,7 +155,11 @@ void CommandContext::Run(const std::function<Status()>& body) {
   }
 }
 
-void PrintJson(const nlohmann::ordered_json& j) { std::cout << j.dump(2) << "\n"; }
+// Client-chosen names reach JSON through PutName (name_text.h), which keeps them valid UTF-8;
+// replacing is the last guard, so that no output ever ends in an exception instead.
+void PrintJson(const nlohmann::ordered_json& j) {
+  std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
+}
 
 nlohmann::ordered_json TimeJson(const std::optional<TimePoint>& t) {
   if (!t) {

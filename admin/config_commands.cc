@@ -21,13 +21,18 @@ void RegisterConfigCommands(CLI::App& app, CommandContext& ctx) {
       if (!cfg) {
         return cfg.error();
       }
+      std::vector<std::string> warnings = config::LooseFileModes(**cfg);
       if (*json_out) {
         PrintJson({{"path", (*cfg)->path},
                    {"ok", true},
                    {"database", (*cfg)->database.url},
-                   {"storage_root", (*cfg)->storage.root}});
+                   {"storage_root", (*cfg)->storage.root},
+                   {"warnings", warnings}});
       } else {
         std::cout << "configuration OK: " << (*cfg)->path << "\n";
+        for (const std::string& w : warnings) {
+          std::cout << "warning: " << w << "\n";
+        }
       }
       return {};
     });

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "sftpd/core/base/log.h"
+#include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/files/account_root.h"
 #include "sftpd/core/lifecycle/runner.h"
@@ -57,8 +58,9 @@ Status CheckFolderSlash(const files::AccountRoot& root, const std::string& remot
   auto st = root.Stat(remote);
   if (!st) {
     return st.error().sys_errno() == EXDEV
-               ? Error::InvalidArgument("the remote path leads outside the account's folder "
-                                        "(through a symlink): refused")
+               ? Error::InvalidArgument(
+                     "the remote path leads outside the account's folder "
+                     "(through a symlink): refused")
                : st.error();
   }
   if (!S_ISDIR(st->st_mode)) {
@@ -71,8 +73,9 @@ Status CheckFolderSlash(const files::AccountRoot& root, const std::string& remot
 // folder (EXDEV from RESOLVE_BENEATH: a symlink pointing out) is invalid input (exit 4).
 Error ForOperator(const Error& e) {
   if (e.sys_errno() == EXDEV) {
-    return Error::InvalidArgument("the remote path leads outside the account's folder "
-                                  "(through a symlink): refused");
+    return Error::InvalidArgument(
+        "the remote path leads outside the account's folder "
+        "(through a symlink): refused");
   }
   return e;
 }
@@ -263,9 +266,9 @@ void RegisterList(CLI::App& group, CommandContext& ctx) {
       if (!entries) {
         return ForOperator(entries.error());
       }
-      if (auto st = t->store->RecordAudit(t->account.id, "files.list",
-                                          "entries=" + std::to_string(entries->size()),
-                                          ctx.Actor());
+      if (auto st =
+              t->store->RecordAudit(t->account.id, "files.list",
+                                    "entries=" + std::to_string(entries->size()), ctx.Actor());
           !st) {
         return st;
       }
@@ -274,12 +277,13 @@ void RegisterList(CLI::App& group, CommandContext& ctx) {
         for (const auto& e : *entries) {
           char mode[8];
           std::snprintf(mode, sizeof mode, "%04o", e.st.st_mode & 07777);
-          arr.push_back({{"path", e.path},
-                         {"type", TypeName(e.st.st_mode)},
-                         {"size", static_cast<uint64_t>(e.st.st_size)},
-                         {"mode", mode},
-                         {"mtime", FormatTime(FromUnix(
-                                       e.st.st_mtim.tv_sec))}});
+          json entry;
+          PutName(entry, "path", e.path);
+          entry["type"] = TypeName(e.st.st_mode);
+          entry["size"] = static_cast<uint64_t>(e.st.st_size);
+          entry["mode"] = mode;
+          entry["mtime"] = FormatTime(FromUnix(e.st.st_mtim.tv_sec));
+          arr.push_back(std::move(entry));
         }
         PrintJson({{"account_id", t->account.id.str()},
                    {"username", t->account.username},
@@ -289,8 +293,7 @@ void RegisterList(CLI::App& group, CommandContext& ctx) {
       for (const auto& e : *entries) {
         std::printf("%-7s %04o %12llu  %s  %s\n", TypeName(e.st.st_mode).c_str(),
                     e.st.st_mode & 07777, static_cast<unsigned long long>(e.st.st_size),
-                    FormatTime(FromUnix(e.st.st_mtim.tv_sec)).c_str(),
-                    e.path.c_str());
+                    FormatTime(FromUnix(e.st.st_mtim.tv_sec)).c_str(), EscapeName(e.path).c_str());
       }
       return {};
     });
@@ -372,25 +375,24 @@ void RegisterPut(CLI::App& group, CommandContext& ctx) {
       if (auto st = t->store->RecordActivity(t->account.id, ctx.clock().Now()); !st) {
         return st;
       }
-      if (auto st = t->store->RecordAudit(t->account.id, "files.put",
-                                          "bytes=" + std::to_string(*bytes) + " files=1",
-                                          ctx.Actor());
+      if (auto st =
+              t->store->RecordAudit(t->account.id, "files.put",
+                                    "bytes=" + std::to_string(*bytes) + " files=1", ctx.Actor());
           !st) {
         return st;
       }
       log->info("files put account={} bytes={}", t->account.id.short_str(), *bytes);
-      std::cout << "sent " << *bytes << " bytes to " << shown << " for account "
+      std::cout << "sent " << *bytes << " bytes to " << EscapeName(shown) << " for account "
                 << t->account.username << "\n";
       if (o->notify) {
         auto cfg = ctx.Config();
         lifecycle::LifecycleRunner runner(*t->db, **cfg, nullptr, notify::TemplateSet::Defaults(),
                                           GetLogger("lifecycle"));
-        auto st = runner.QueueFilesNotice(t->account.id, {shown},
-                                          "put-" + std::to_string(rec.id()), ctx.clock().Now());
+        auto st = runner.QueueFilesNotice(t->account.id, {shown}, "put-" + std::to_string(rec.id()),
+                                          ctx.clock().Now());
         if (!st) {
           return Error(st.error().code(),
-                       "the file was sent, but the notice was not queued: " +
-                           st.error().message());
+                       "the file was sent, but the notice was not queued: " + st.error().message());
         }
         std::cout << "a \"files waiting\" notice is queued (sent by the next sweep)\n";
       }
@@ -463,9 +465,9 @@ void RegisterGet(CLI::App& group, CommandContext& ctx) {
           return st;
         }
       }
-      if (auto st = t->store->RecordAudit(t->account.id, "files.get",
-                                          "bytes=" + std::to_string(*bytes) + " files=1",
-                                          ctx.Actor());
+      if (auto st =
+              t->store->RecordAudit(t->account.id, "files.get",
+                                    "bytes=" + std::to_string(*bytes) + " files=1", ctx.Actor());
           !st) {
         return st;
       }
@@ -523,7 +525,8 @@ void RegisterRm(CLI::App& group, CommandContext& ctx) {
         return a;
       }
       GetLogger("sftpctl")->info("files rm account={}", t->account.id.short_str());
-      std::cout << "removed /" << *norm << " from account " << t->account.username << "\n";
+      std::cout << "removed /" << EscapeName(*norm) << " from account " << t->account.username
+                << "\n";
       return {};
     });
   });

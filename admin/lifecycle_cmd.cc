@@ -152,6 +152,8 @@ json ReportJson(const lifecycle::SweepReport& r) {
               {"notices_failed", r.notices_failed},
               {"notices_cancelled", r.notices_cancelled},
               {"trash_removed", r.trash_removed},
+              {"notice_copies_deleted", r.notice_copies_deleted},
+              {"addresses_dropped", r.addresses_dropped},
               {"errors", r.errors},
               {"failures", failures},
               {"planned", planned}};
@@ -209,8 +211,9 @@ void AddRun(CLI::App& group, CommandContext& ctx) {
       std::cout << "notices queued " << r->notices_queued << ", sent " << r->notices_sent
                 << ", deferred " << r->notices_deferred << ", failed " << r->notices_failed
                 << "; reactivated " << r->reactivated << ", closed " << r->closed << ", purged "
-                << r->purged << ", contacts deleted " << r->contacts_deleted << "; errors "
-                << r->errors << "\n";
+                << r->purged << ", contacts deleted " << r->contacts_deleted
+                << "; mail copies deleted " << r->notice_copies_deleted << ", IP addresses dropped "
+                << r->addresses_dropped << "; errors " << r->errors << "\n";
       for (const auto& f : r->failures) {
         std::cout << "failed: account " << f.account_id.str() << " (" << f.action << ", "
                   << f.failures << " time(s); retried after " << FormatTime(f.retry_after)
@@ -366,7 +369,10 @@ void AddAccountCommands(CLI::App& account, CommandContext& ctx) {
         if (!e) {
           return e.error();
         }
-        std::string text = *format == "text" ? lifecycle::ExportText(*e) : e->dump(2) + "\n";
+        std::string text =
+            *format == "text"
+                ? lifecycle::ExportText(*e)
+                : e->dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
         // An access request is recorded before the data is handed out: never a copy without a
         // record. The detail holds no personal values (no path: a file name may be one).
         auto record = [&]() -> Status {

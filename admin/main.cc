@@ -1,4 +1,6 @@
 // sftpctl: the admin CLI (docs/sftpctl.md). Flags -> command group -> exit code.
+#include <sys/stat.h>
+
 #include <CLI/CLI.hpp>
 #include <exception>
 #include <iostream>
@@ -9,15 +11,18 @@
 #include "admin/config_commands.h"
 #include "admin/consent_commands.h"
 #include "admin/db_commands.h"
-#include "admin/usage_cmd.h"
+#include "admin/files_cmd.h"
+#include "admin/hostkey_cmd.h"
 #include "admin/lifecycle_cmd.h"
 #include "admin/notices_cmd.h"
 #include "admin/retention_cmd.h"
-#include "admin/files_cmd.h"
-#include "admin/hostkey_cmd.h"
+#include "admin/usage_cmd.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc::admin;  // NOLINT: main only
+  // Private by default: the database, its -wal/-shm, account folders and exports sftpctl creates
+  // are its owner's only.
+  umask(077);
   try {
     CommandContext ctx(sftplc::SystemClock::Instance());
     CLI::App app("sftpctl: administer the accounts of the SFTP service", "sftpctl");

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <memory>
 
+#include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/lifecycle/retention.h"
 
@@ -40,14 +41,16 @@ void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
       if (*as_json) {
         nlohmann::ordered_json entries = nlohmann::ordered_json::array();
         for (const auto& e : rep->entries) {
-          entries.push_back({{"record", e.record},
-                             {"account_id", e.account_id.str()},
-                             {"name", e.name},
-                             {"state", e.state},
-                             {"rule", e.rule},
-                             {"deadline", TimeJson(e.deadline)},
-                             {"status", e.status},
-                             {"note", e.note}});
+          nlohmann::ordered_json entry;
+          entry["record"] = e.record;
+          entry["account_id"] = e.account_id.str();
+          PutName(entry, "name", e.name);
+          entry["state"] = e.state;
+          entry["rule"] = e.rule;
+          entry["deadline"] = TimeJson(e.deadline);
+          entry["status"] = e.status;
+          entry["note"] = e.note;
+          entries.push_back(std::move(entry));
         }
         PrintJson({{"generated_at", FormatTime(rep->generated_at)},
                    {"accounts", rep->accounts},
@@ -68,8 +71,9 @@ void RegisterRetentionCommands(CLI::App& app, CommandContext& ctx) {
           }
           // A storage entry by its name, which is its account id when it has one.
           std::cout << "  " << e.status << "  " << e.record << "  "
-                    << (e.record == "files" ? e.name : e.account_id.str()) << "  "
-                    << e.rule << "  " << FormatTime(e.deadline)
+                    << (e.record == "files" || e.record == "ip_address" ? EscapeName(e.name)
+                                                                        : e.account_id.str())
+                    << "  " << e.rule << "  " << FormatTime(e.deadline)
                     << (e.note.empty() ? "" : "  " + e.note) << "\n";
         }
       }

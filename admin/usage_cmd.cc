@@ -1,12 +1,13 @@
 #include "admin/usage_cmd.h"
 
+#include <fmt/format.h>
+
 #include <cstdio>
 #include <iostream>
 #include <memory>
 #include <optional>
 
-#include <fmt/format.h>
-
+#include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/usage/usage_store.h"
 
@@ -92,15 +93,17 @@ void RegisterShow(CLI::App& group, CommandContext& ctx) {
       if (o->json) {
         json s = json::array();
         for (const auto& r : *sessions) {
-          s.push_back({{"id", r.id},
-                       {"started_at", FormatTime(r.started_at)},
-                       {"ended_at", TimeJson(r.ended_at)},
-                       {"actor", r.actor},
-                       {"remote_ip", r.remote_ip},
-                       {"client_version", r.client_version},
-                       {"auth_method", r.auth_method},
-                       {"counters", CountersJson(r.counters)},
-                       {"end_reason", r.ended_at ? json(r.end_reason) : json(nullptr)}});
+          json row = {{"id", r.id},
+                      {"started_at", FormatTime(r.started_at)},
+                      {"ended_at", TimeJson(r.ended_at)},
+                      {"actor", r.actor},
+                      {"remote_ip", r.remote_ip}};
+          // The SSH banner is the client's text, any bytes: the same encoding as file names.
+          PutName(row, "client_version", r.client_version);
+          row["auth_method"] = r.auth_method;
+          row["counters"] = CountersJson(r.counters);
+          row["end_reason"] = r.ended_at ? json(r.end_reason) : json(nullptr);
+          s.push_back(std::move(row));
         }
         json f = json::array();
         for (const auto& x : *failures) {
@@ -123,12 +126,11 @@ void RegisterShow(CLI::App& group, CommandContext& ctx) {
             FormatTime(r.started_at), FormatTime(r.ended_at), r.remote_ip, r.auth_method,
             Bytes(r.counters.bytes_in), Bytes(r.counters.bytes_out), r.counters.files_uploaded,
             r.counters.files_downloaded, r.counters.files_removed,
-            r.ended_at ? r.end_reason : "running", r.client_version);
+            r.ended_at ? r.end_reason : "running", EscapeName(r.client_version));
       }
       std::cout << "failed logins: " << failures->size() << "\n";
       for (const auto& x : *failures) {
-        std::cout << fmt::format("  {}  {:<15} {}\n", FormatTime(x.at), x.remote_ip,
-                                 x.auth_method);
+        std::cout << fmt::format("  {}  {:<15} {}\n", FormatTime(x.at), x.remote_ip, x.auth_method);
       }
       return {};
     });
@@ -184,8 +186,8 @@ void RegisterReport(CLI::App& group, CommandContext& ctx) {
         return {};
       }
       std::cout << fmt::format("{:<32} {:>8} {:>7} {:>12} {:>12} {:>6} {:>6} {:>6}  {}\n",
-                               "username", "sessions", "failed", "in", "out", "up", "down",
-                               "rm", "last session");
+                               "username", "sessions", "failed", "in", "out", "up", "down", "rm",
+                               "last session");
       for (const auto& r : *rows) {
         std::cout << fmt::format("{:<32} {:>8} {:>7} {:>12} {:>12} {:>6} {:>6} {:>6}  {}\n",
                                  name_of(r.account), r.sessions, r.failed_logins,

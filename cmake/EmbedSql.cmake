@@ -7,6 +7,7 @@ set(SFTPLC_MIGRATIONS
   0004_lifecycle
   0005_sweep_indexes
   0006_sweep_failures
+  0007_retention
 )
 
 function(sftplc_embed_sql out_var)

@@ -1,15 +1,19 @@
 // sftpd: flags -> config -> logging -> run. Nothing else lives here.
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
 #include <exception>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/server/daemon.h"
 
 int main(int argc, char** argv) {
+  // Private by default: every file and folder the service creates (database, -wal/-shm, account
+  // folders, exports) is its owner's only, whatever the mode asked for at creation.
+  umask(077);
   CLI::App app{"sftpd: the SFTP service (runs in the foreground, logs to stderr)"};
   std::optional<std::string> config_flag;
   bool check = false;

@@ -129,6 +129,9 @@ int CheckConfig(const std::string& config_path) {
     }
     ssh_key_free(key);
   }
+  for (const std::string& w : config::LooseFileModes(*cfg)) {
+    std::fprintf(stderr, "sftpd: warning: %s\n", w.c_str());
+  }
   std::printf("config ok: %s\n", cfg->path.c_str());
   return 0;
 }
@@ -142,6 +145,9 @@ int RunDaemon(const std::string& config_path) {
   }
   const config::Config& cfg = *loaded;
   SetLogLevel(cfg.log.level);
+  for (const std::string& w : config::LooseFileModes(cfg)) {
+    SPDLOG_LOGGER_WARN(log, "{}", w);
+  }
   if (geteuid() == 0 && !cfg.server.allow_root) {
     SPDLOG_LOGGER_ERROR(log,
                         "refusing to run as root: run as a service user, or set "

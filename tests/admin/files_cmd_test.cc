@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
@@ -204,6 +205,39 @@ TEST_F(FilesCmdTest, ListTextAndJson) {
   EXPECT_NE(text.out.find("/sub/inner.txt"), std::string::npos) << text.out;
   EXPECT_EQ(text.out.find("/top.txt"), std::string::npos) << text.out;
   EXPECT_EQ(Ctl("files list acme-ftp /missing").exit_code, 2);
+}
+
+// Names a client can give its files (not UTF-8, a newline, an escape sequence) list without
+// an error: JSON keeps them exact (an escaped form next to a name that is not UTF-8), text
+// prints each on one line with nothing a terminal would act on.
+TEST_F(FilesCmdTest, ListAnyFileName) {
+  for (const char* name : {"\xff", "a\nb", "\x1b[31m"}) {
+    WriteFile(root_ + "/" + name, "x");
+  }
+  auto r = Ctl("files list acme-ftp --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json j = json::parse(r.out);
+  ASSERT_EQ(j["entries"].size(), 3u);
+  std::map<std::string, json> by_path;
+  for (const auto& e : j["entries"]) {
+    by_path[e["path"].get<std::string>()] = e;
+  }
+  ASSERT_EQ(by_path.count("/\xef\xbf\xbd"), 1u) << r.out;
+  EXPECT_EQ(by_path["/\xef\xbf\xbd"]["path_escaped"], "/\\xff");
+  EXPECT_EQ(by_path.count("/a\nb"), 1u) << r.out;
+  EXPECT_EQ(by_path.count("/\x1b[31m"), 1u) << r.out;
+
+  auto text = Ctl("files list acme-ftp");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("  /\\xff\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  /a\\nb\n"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("  /\\x1b[31m\n"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find('\x1b'), std::string::npos);
+  int lines = 0;
+  for (char c : text.out) {
+    lines += c == '\n';
+  }
+  EXPECT_EQ(lines, 3) << text.out;
 }
 
 // rm removes a file and an empty folder; a missing path is exit 2, a non-empty folder exit 3,

@@ -280,5 +280,64 @@ TEST_F(SftpctlLifecycleTest, RunExitsFiveOnErrorsAlsoWithJson) {
   EXPECT_NE(r.out.find("errors 1"), std::string::npos) << r.out;
 }
 
+// Section 9 under faketime: an account that stays active gets a "files waiting" mail; the copy
+// (its row, and the file list it reconstructs the message from) is in the database at 1 year
+// 364 days, and after the sweep at 2 years it is gone from the rows and from the raw bytes of
+// the database file and its -wal.
+TEST_F(SftpctlLifecycleTest, MailCopyGoneTwoYearsAfterSendingWhileActive) {
+  auto r = Ctl("2026-01-10 10:00:00",
+               "account create --username zoe --name 'Zoe Q' --email zoe.q@client.example "
+               "--phone '+44 151 496 0123' --no-password");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string marker = "quarterly-plan-7f3a9c.pdf";
+  testing::WriteFile(dir_.Sub("plan.pdf"), "plan");
+  r = Ctl("2026-03-01 10:00:00",
+          "files put zoe '" + dir_.Sub("plan.pdf") + "' /" + marker + " --notify");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Ctl("2026-03-01 10:00:30", "lifecycle run --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(json::parse(r.out)["notices_sent"], 1) << r.out;
+  ASSERT_EQ(sink_->Delivered().size(), 1u);
+  EXPECT_NE(Decode(sink_->Delivered()[0]).find(marker), std::string::npos);
+  // A transfer a year later keeps the account active (no inactivity notice before 2029).
+  r = Ctl("2027-06-01 09:00:00", "files put zoe '" + dir_.Sub("plan.pdf") + "' /later.pdf");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  auto copies = [&]() {
+    auto db = OpenDb();
+    auto n = db->Read<int>([&](soci::session& s) -> Result<int> {
+      int c = 0;
+      s << "SELECT COUNT(*) FROM outbox WHERE kind = 'files_waiting'", soci::into(c);
+      return c;
+    });
+    return n.value_or(-1);
+  };
+  auto in_db_bytes = [&]() {
+    return FileContains(dir_.Sub("accounts.db"), marker) ||
+           FileContains(dir_.Sub("accounts.db-wal"), marker);
+  };
+  // 1 year 364 days after sending: the copy is there, listed by notices list.
+  r = Ctl("2028-02-28 10:00:00", "lifecycle run --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["notice_copies_deleted"], 0);
+  EXPECT_EQ(copies(), 1);
+  EXPECT_TRUE(in_db_bytes());  // so the search below can fail
+  r = Ctl("2028-02-28 10:01:00", "notices list --json");
+  EXPECT_NE(r.out.find("files_waiting"), std::string::npos) << r.out;
+
+  // 2 years and one sweep: gone, from the rows and the raw bytes.
+  r = Ctl("2028-03-01 10:01:00", "lifecycle run --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["notice_copies_deleted"], 1) << r.out;
+  EXPECT_EQ(copies(), 0);
+  EXPECT_FALSE(in_db_bytes());
+  r = Ctl("2028-03-01 10:02:00", "notices list --json");
+  EXPECT_EQ(r.out.find("files_waiting"), std::string::npos) << r.out;
+  r = Ctl("2028-03-01 10:02:00", "account show zoe --json");
+  EXPECT_NE(r.out.find("\"active\""), std::string::npos) << r.out;
+  r = Ctl("2028-03-01 10:03:00", "retention report");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
 }  // namespace
 }  // namespace sftplc::lifecycle

@@ -732,6 +732,89 @@ TEST_F(SftpctlTest, RetentionReportNamesStrayStorageEntries) {
   EXPECT_EQ(j["overdue"], 1);
 }
 
+// A client's file names that are not UTF-8, hold a newline or an escape sequence: account
+// export answers in both formats (it failed with "unexpected failure" on the first), and
+// retention report names a stray storage entry so named on one line, exactly in JSON.
+TEST_F(SftpctlTest, ExportAndReportAnyFileName) {
+  auto c = Create("acme-ftp");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::string id = c.out.substr(c.out.find("id=") + 3, 32);
+  for (const char* name : {"\xff", "a\nb", "\x1b[31m"}) {
+    WriteFile(dir_.Sub("files/" + id + "/" + name), "x");
+  }
+  auto r = Ctl({"account", "export", "acme-ftp"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  json files = json::parse(r.out)["categories"][3]["data"];
+  ASSERT_EQ(files.size(), 3u);
+  int escaped = 0;
+  for (const auto& f : files) {
+    if (f.contains("path_escaped")) {
+      ++escaped;
+      EXPECT_EQ(f["path_escaped"], "\\xff");
+    }
+  }
+  EXPECT_EQ(escaped, 1);
+  r = Ctl({"account", "export", "acme-ftp", "--format", "text"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("/a\\nb  ("), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
+
+  std::filesystem::create_directories(dir_.Sub("files/x\ny\xfe"));
+  r = Ctl({"retention", "report"});
+  EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
+  EXPECT_NE(r.out.find("  x\\ny\\xfe  purge"), std::string::npos) << r.out;
+  r = Ctl({"retention", "report", "--json"});
+  EXPECT_EQ(r.exit_code, 6) << r.err;
+  bool found = false;
+  json report = json::parse(r.out);
+  for (const auto& e : report["entries"]) {
+    if (e["record"] == "files") {
+      found = true;
+      EXPECT_EQ(e["name"], "x\ny\xef\xbf\xbd");
+      EXPECT_EQ(e["name_escaped"], "x\\ny\\xfe");
+    }
+  }
+  EXPECT_TRUE(found) << r.out;
+}
+
+// sftpctl is private by default whatever umask it is started with: the database it creates and
+// its -wal/-shm are 0600, the account folder 0700; and `config check` warns about a config
+// file others can read, naming it.
+TEST_F(SftpctlTest, PrivateByDefault) {
+  auto c = RunCommand("umask 000 && " + ::sftplc::testing::BinaryPath("admin/sftpctl") +
+                      " --config " + Q(config_) +
+                      " account create --username acme-ftp --name 'Ada Lovelace' --email "
+                      "ada@example.com --phone '+44 151 357 7700' --no-password </dev/null");
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::string id = c.out.substr(c.out.find("id=") + 3, 32);
+  auto mode = [](const std::string& f) {
+    struct stat st {};
+    return stat(f.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+  };
+  EXPECT_EQ(mode(dir_.Sub("accounts.db")), 0600);
+  // SQLite removes -wal and -shm when the last connection closes; any left must be private.
+  for (const char* f : {"accounts.db-wal", "accounts.db-shm"}) {
+    int m = mode(dir_.Sub(f));
+    EXPECT_TRUE(m == -1 || m == 0600) << f << " " << std::oct << m;
+  }
+  EXPECT_EQ(mode(dir_.Sub("files/" + id)) & 077, 0) << std::oct << mode(dir_.Sub("files/" + id));
+
+  ASSERT_EQ(chmod(config_.c_str(), 0600), 0);
+  auto r = Ctl({"config", "check"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("warning"), std::string::npos) << r.out;
+  ASSERT_EQ(chmod(config_.c_str(), 0644), 0);
+  r = Ctl({"config", "check"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("warning: configuration file " + config_ +
+                       " is readable by group and others (mode 0644)"),
+            std::string::npos)
+      << r.out;
+  r = Ctl({"config", "check", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["warnings"].size(), 1u) << r.out;
+}
+
 // account erase of an id whose account is gone but whose storage folder was left behind (an
 // interrupted purge) removes the folder, even an empty one, says what it removed, exits 0 and
 // writes an account.erase audit row; afterwards nothing is held (exit 2).

@@ -84,6 +84,31 @@ TEST(DaemonTest, RunsAsTheServiceUser) {
   EXPECT_EQ(d.Stop(SIGTERM), 0);
 }
 
+// sftpd is private by default whatever umask it is started with: the database it creates and
+// its -wal/-shm are 0600; a config file others can read is named in a warning at start and by
+// --check-config.
+TEST(DaemonTest, PrivateByDefault) {
+  DaemonHarness d;
+  std::string path = d.WriteConfig();
+  ASSERT_EQ(chmod(path.c_str(), 0644), 0);
+  auto check = RunCommand("umask 000 && '" + BinaryPath("sftpd/sftpd") +
+                          "' --check-config --config '" + path + "'");
+  EXPECT_EQ(check.exit_code, 0) << check.err;
+  EXPECT_NE(check.err.find("warning: configuration file " + path), std::string::npos) << check.err;
+  mode_t old = umask(000);
+  bool started = d.Start();
+  umask(old);
+  ASSERT_TRUE(started) << d.error();
+  EXPECT_TRUE(d.WaitForLog("configuration file " + path + " is readable")) << d.Log();
+  for (const std::string& f :
+       {d.database_path(), d.database_path() + "-wal", d.database_path() + "-shm"}) {
+    struct stat st {};
+    ASSERT_EQ(stat(f.c_str(), &st), 0) << f;
+    EXPECT_EQ(st.st_mode & 07777, 0600u) << f;
+  }
+  EXPECT_EQ(d.Stop(SIGTERM), 0);
+}
+
 // As root, the daemon refuses to start unless server.allow_root is set.
 TEST(DaemonTest, RefusesRootWithoutAllowRoot) {
   if (geteuid() != 0) {

@@ -88,6 +88,21 @@ class Defender {
   // `sftpctl ban remove`.
   Status RemoveBan(std::string_view ip, std::string_view actor);
 
+  // IP retention (lifecycle.ip_retention, run by the sweep): deletes the failures older than
+  // the observation window or recorded before `before`, the bans forgotten (over for
+  // max_ban_time) or over and last made before `before` (a ban in force is kept to its end),
+  // and replaces the address in the details of the audit rows this class writes (ban.remove)
+  // made before `before` with "ip=(removed)". Returns the rows changed. kUnavailable when the
+  // database cannot be written.
+  static Result<int64_t> ForgetAddresses(db::Database& db, const config::DefenderConfig& cfg,
+                                         TimePoint now, TimePoint before);
+  // When the oldest address the rule above would delete at some point was recorded (bans in
+  // force at `now` excepted), or nullopt; for the retention report. kUnavailable.
+  static Result<std::optional<TimePoint>> OldestAddress(db::Database& db, TimePoint now);
+
+  // The audit detail of a ban.remove row once its address is dropped.
+  static constexpr const char* kRemovedAddress = "ip=(removed)";
+
   // The key an address is scored and banned under: IPv4 as is, IPv4-mapped IPv6 as IPv4, other
   // IPv6 as its /64 ("2001:db8:1:2::/64"). nullopt when `ip` is no address.
   static std::optional<std::string> BanKey(std::string_view ip);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -13,7 +14,6 @@
 #include <functional>
 #include <set>
 #include <sstream>
-
 #include <toml.hpp>
 
 namespace sftplc::config {
@@ -574,6 +574,42 @@ void ReadLifecycle(Section& s, Config& c) {
   if (interval_line > 0 && out.interval.MaxSeconds() < Seconds(60)) {
     s.Bad(*s.Find("interval"), "interval", "must be at least 1min");
   }
+  // The notice promises "no more than 2 years": a longer setting would break it. Compared
+  // unit by unit so that every accepted value is at most two calendar years (730 days is).
+  unsigned copy_line = s.PeriodValue("mail_copy_retention", out.mail_copy_retention);
+  if (copy_line > 0) {
+    const Period& p = out.mail_copy_retention;
+    long long limit = 0;
+    switch (p.unit) {
+      case Period::Unit::kYears:
+        limit = 2;
+        break;
+      case Period::Unit::kMonths:
+        limit = 24;
+        break;
+      case Period::Unit::kDays:
+        limit = 730;
+        break;
+      case Period::Unit::kHours:
+        limit = 730LL * 24;
+        break;
+      case Period::Unit::kMinutes:
+        limit = 730LL * 24 * 60;
+        break;
+      case Period::Unit::kSeconds:
+        limit = 730LL * kDay;
+        break;
+    }
+    if (p.count == 0) {
+      s.Bad(*s.Find("mail_copy_retention"), "mail_copy_retention", "must be longer than zero");
+    } else if (p.count > limit) {
+      s.Bad(*s.Find("mail_copy_retention"), "mail_copy_retention",
+            fmt::format("{} is longer than the 2 years the privacy notice promises (section 9): "
+                        "at most \"2y\" (or 24m, 730d)",
+                        p.ToString()));
+    }
+  }
+  positive("ip_retention", out.ip_retention);
   s.Bool("enabled", out.enabled);
   s.String("templates_dir", out.templates_dir);
   out.templates_dir = ResolvePath(c.dir, out.templates_dir);
@@ -754,6 +790,26 @@ Result<Config> LoadConfig(const std::string& path) {
   std::stringstream buf;
   buf << in.rdbuf();
   return ParseConfig(buf.str(), path);
+}
+
+std::vector<std::string> LooseFileModes(const Config& cfg) {
+  std::vector<std::string> out;
+  const std::pair<const char*, const std::string*> files[] = {
+      {"configuration file", &cfg.path},
+      {"database.password_file", &cfg.database.password_file},
+      {"smtp.auth_file", &cfg.smtp.auth_file}};
+  for (const auto& [what, path] : files) {
+    struct stat st {};
+    if (path->empty() || stat(path->c_str(), &st) != 0 || (st.st_mode & 0044) == 0) {
+      continue;
+    }
+    out.push_back(fmt::format("{} {} is readable by {} (mode {:04o}): chmod 600 it", what, *path,
+                              (st.st_mode & 0040) && (st.st_mode & 0004) ? "group and others"
+                              : (st.st_mode & 0040)                      ? "its group"
+                                                                         : "others",
+                              st.st_mode & 07777));
+  }
+  return out;
 }
 
 }  // namespace sftplc::config

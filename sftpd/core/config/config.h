@@ -104,6 +104,12 @@ struct LifecycleConfig {
   int max_delivery_attempts = 20;                        // then the notice is marked failed
   Seconds retry_base{300};                               // backoff base, doubles per attempt
   Seconds retry_max{86400};
+  // Section 9 of the privacy notice: a copy of each notice sent (its outbox row: subject,
+  // detail, state) is kept at most this long after it was sent. At most 2 years.
+  Period mail_copy_retention{2, Period::Unit::kYears};
+  // IP addresses (usage sessions, failed logins, the defender's failures and bans, audit
+  // details): dropped this long after they were recorded (docs/privacy-mapping.md).
+  Period ip_retention{90, Period::Unit::kDays};
 };
 
 struct LogConfig {
@@ -144,5 +150,11 @@ Result<Config> LoadConfig(const std::string& path);
 // Same, from text (for tests); `virtual_path` is used for messages and relative paths (a relative
 // `virtual_path` is taken from the current directory).
 Result<Config> ParseConfig(const std::string& text, const std::string& virtual_path);
+
+// The files of `cfg` that hold secrets or the configuration itself (the config file,
+// database.password_file, smtp.auth_file) and that a group or other users can read: one line
+// per file naming it, its mode and the fix (never its contents). Empty when all are private or
+// absent. Reads only the files' modes. Thread-safe.
+std::vector<std::string> LooseFileModes(const Config& cfg);
 
 }  // namespace sftplc::config

@@ -1,6 +1,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -279,6 +283,47 @@ Database::Database(Backend backend, std::size_t pool_size, Logger log)
 
 Database::~Database() = default;
 
+namespace {
+
+// The SQLite database and its -wal and -shm files hold every name, email, phone and password
+// hash: owner-only. A new database file is made 0600 before SQLite opens it (SQLite gives the
+// -wal and -shm it creates the main file's mode); files made by an older version or by hand
+// are brought to 0600 at every open. A file that cannot be changed is reported, not fatal.
+Status CreateSqliteFilePrivate(const std::string& path) {
+  if (path == ":memory:") {
+    return {};
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0) {
+    close(fd);
+    return {};
+  }
+  if (errno == EEXIST || errno == ENOENT) {
+    return {};  // there already; or its folder is missing, which SQLite reports itself
+  }
+  return Error::Unavailable("cannot create database file " + path + ": " + std::strerror(errno));
+}
+
+void MakeSqliteFilesPrivate(const std::string& path, const Logger& log) {
+  for (const std::string& f : {path, path + "-wal", path + "-shm"}) {
+    struct stat st {};
+    if (stat(f.c_str(), &st) != 0 || (st.st_mode & 0777) == 0600) {
+      continue;
+    }
+    if (chmod(f.c_str(), 0600) != 0) {
+      SPDLOG_LOGGER_WARN(log,
+                         "database file readable by others: cannot make it 0600 file={} "
+                         "mode={:04o} error=\"{}\"",
+                         f, st.st_mode & 07777, std::strerror(errno));
+    } else {
+      SPDLOG_LOGGER_INFO(log, "database file made private file={} was={:04o}", f,
+                         st.st_mode & 07777);
+    }
+  }
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& cfg, Logger log) {
   auto url = ParseDatabaseUrl(cfg.url);
   if (!url) {
@@ -291,6 +336,9 @@ Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& c
   const char* backend_name = nullptr;
   if (url->backend == Backend::kSqlite) {
     backend_name = "sqlite3";
+    if (Status created = CreateSqliteFilePrivate(url->sqlite_path); !created) {
+      return created.error();
+    }
     connect = "db=\"" + url->sqlite_path +
               "\" timeout=" + std::to_string(std::max<long long>(1, cfg.busy_timeout.count()));
   } else {
@@ -355,6 +403,9 @@ Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& c
   if (!st) {
     SPDLOG_LOGGER_WARN(log, "database open failed db={}", db->description_);
     return st.error();
+  }
+  if (url->backend == Backend::kSqlite) {
+    MakeSqliteFilesPrivate(url->sqlite_path, log);
   }
   SPDLOG_LOGGER_DEBUG(log, "database opened db={} pool={}", db->description_, size);
   return db;

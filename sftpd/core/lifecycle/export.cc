@@ -3,13 +3,16 @@
 #include <fmt/format.h>
 
 #include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/db/audit_log.h"
 #include "sftpd/core/db/sql.h"
 #include "sftpd/core/files/storage_root.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/contact_store.h"
+#include "sftpd/core/lifecycle/notice_queue.h"
 #include "sftpd/core/lifecycle/policy.h"
+#include "sftpd/core/lifecycle/retention_sweep.h"
 
 namespace sftplc::lifecycle {
 namespace {
@@ -54,7 +57,8 @@ json ConsentLedger(soci::session& s, const AccountId& id) {
   return out;
 }
 
-json UsageSessions(soci::session& s, const AccountId& id) {
+json UsageSessions(soci::session& s, const AccountId& id,
+                   const config::LifecycleConfig& lc) {
   json out = json::array();
   std::string sid = id.str(), ip, client, method, reason;
   long long started = 0, ended = 0, in = 0, outb = 0, up = 0, down = 0, removed = 0;
@@ -68,23 +72,27 @@ json UsageSessions(soci::session& s, const AccountId& id) {
        soci::into(removed), soci::into(reason, i_reason), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back(
-        {{"started_at", FormatTime(FromUnix(started))},
-         {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended))) : json(nullptr)},
-         {"remote_ip", ip},
-         {"client", client},
-         {"auth_method", method},
-         {"bytes_uploaded", in},
-         {"bytes_downloaded", outb},
-         {"files_uploaded", up},
-         {"files_downloaded", down},
-         {"files_removed", removed},
-         {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
+    json row = {
+        {"started_at", FormatTime(FromUnix(started))},
+        {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended))) : json(nullptr)},
+        {"remote_ip", ip},
+        {"remote_ip_deleted_by",
+         ip.empty() ? json(nullptr) : json(FormatTime(AddressDeadline(FromUnix(started), lc)))}};
+    PutName(row, "client", client);  // the client's SSH banner: any bytes
+    row.update(json{{"auth_method", method},
+                    {"bytes_uploaded", in},
+                    {"bytes_downloaded", outb},
+                    {"files_uploaded", up},
+                    {"files_downloaded", down},
+                    {"files_removed", removed},
+                    {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
+    out.push_back(std::move(row));
   }
   return out;
 }
 
-json FailedLogins(soci::session& s, const AccountId& id) {
+json FailedLogins(soci::session& s, const AccountId& id,
+                  const config::LifecycleConfig& lc) {
   json out = json::array();
   std::string sid = id.str(), ip, method;
   long long at = 0;
@@ -93,7 +101,10 @@ json FailedLogins(soci::session& s, const AccountId& id) {
                         soci::into(at), soci::into(ip), soci::into(method), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back({{"at", FormatTime(FromUnix(at))}, {"remote_ip", ip}, {"auth_method", method}});
+    out.push_back({{"at", FormatTime(FromUnix(at))},
+                   {"remote_ip", ip},
+                   {"auth_method", method},
+                   {"deleted_by", FormatTime(AddressDeadline(FromUnix(at), lc))}});
   }
   return out;
 }
@@ -116,7 +127,9 @@ json Keys(soci::session& s, const AccountId& id) {
   return out;
 }
 
-json Notices(soci::session& s, const AccountId& id) {
+// Each copy with the date it is deleted (section 9: mail_copy_retention after sending).
+json Notices(soci::session& s, const AccountId& id, const Period& retention,
+             std::optional<TimePoint>& latest) {
   json out = json::array();
   std::string sid = id.str(), kind, state, subject;
   long long created = 0, sent = 0;
@@ -127,12 +140,20 @@ json Notices(soci::session& s, const AccountId& id) {
                         soci::into(sent, i_sent), soci::into(subject), soci::use(sid));
   st.execute();
   while (st.fetch()) {
-    out.push_back(
-        {{"kind", kind},
-         {"state", state},
-         {"queued_at", FormatTime(FromUnix(created))},
-         {"sent_at", i_sent == soci::i_ok ? json(FormatTime(FromUnix(sent))) : json(nullptr)},
-         {"subject", subject}});
+    std::optional<TimePoint> sent_at;
+    if (i_sent == soci::i_ok) {
+      sent_at = FromUnix(sent);
+    }
+    auto deleted_by = NoticeQueue::CopyDeadline(state, FromUnix(created), sent_at, retention);
+    if (deleted_by && (!latest || *deleted_by > *latest)) {
+      latest = deleted_by;
+    }
+    out.push_back({{"kind", kind},
+                   {"state", state},
+                   {"queued_at", FormatTime(FromUnix(created))},
+                   {"sent_at", TimeOrNull(sent_at)},
+                   {"subject", subject},
+                   {"copy_deleted_by", TimeOrNull(deleted_by)}});
   }
   return out;
 }
@@ -187,31 +208,44 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           "not stored - and your SSH public keys.",
           "To check that it is you when you log in.", "contract", while_open, deadline,
           json{{"password_set", !a.password_hash.empty()}, {"public_keys", Keys(s, id)}}));
-      categories.push_back(Category(
-          "usage",
-          "Your sessions on the facility: when, from which address, with which "
-          "client, what was transferred; and failed login attempts.",
-          "To run and secure the facility and to tailor it to you (usage tracking).", "contract",
-          while_open, deadline,
-          json{{"sessions", UsageSessions(s, id)}, {"failed_logins", FailedLogins(s, id)}}));
+      categories.push_back(
+          Category("usage",
+                   "Your sessions on the facility: when, from which address, with which "
+                   "client, what was transferred; and failed login attempts.",
+                   "To run and secure the facility and to tailor it to you (usage tracking).",
+                   "contract", while_open, deadline,
+                   json{{"ip_address_retention",
+                         fmt::format("the address of a session is deleted {} after the session "
+                                     "started (the session stays); a failed login {} after it",
+                                     lc.ip_retention.ToWords(), lc.ip_retention.ToWords())},
+                        {"sessions", UsageSessions(s, id, lc)},
+                        {"failed_logins", FailedLogins(s, id, lc)}}));
       json file_list = json::array();
       for (const auto& f : *files) {
         if (f.is_dir) {
           continue;
         }
-        file_list.push_back({{"path", f.path},
-                             {"size", f.size},
-                             {"modified", FormatTime(f.modified)},
-                             {"symlink", f.is_symlink}});
+        json entry;
+        PutName(entry, "path", f.path);
+        entry["size"] = f.size;
+        entry["modified"] = FormatTime(f.modified);
+        entry["symlink"] = f.is_symlink;
+        file_list.push_back(std::move(entry));
       }
       categories.push_back(
           Category("files", "The files in your account folder (exchanged between you and us).",
                    "To exchange files with you, which is what the facility is for.", "contract",
                    while_open, deadline, file_list));
-      categories.push_back(
-          Category("notices", "The emails we sent you about your account.",
-                   "To ask you to confirm an unused account and to tell you when it was closed.",
-                   "contract", while_open, deadline, Notices(s, id)));
+      std::optional<TimePoint> last_copy;
+      json notices = Notices(s, id, lc.mail_copy_retention, last_copy);
+      categories.push_back(Category(
+          "notices",
+          "A copy of each email we sent you about your account (what it was about and when).",
+          "To ask you to confirm an unused account and to tell you when it was closed.", "contract",
+          fmt::format("each copy for {} after the email was sent, then deleted (see "
+                      "copy_deleted_by); all of them sooner if the account is deleted",
+                      lc.mail_copy_retention.ToWords()),
+          last_copy ? last_copy : deadline, notices));
       NextAction next = NextAccountAction(a, lc);
       categories.push_back(
           Category("lifecycle", "The dates that decide what happens to your account next.",
@@ -320,7 +354,8 @@ std::string ExportText(const json& e) {
       // + window + purge): a login or transfer moves it later, so "at the latest" would be
       // wrong. A standing marketing consent has its own deadline, which is a latest date.
       bool consent_deadline =
-          c.value("category", "") == "marketing_consent" && c["data"].value("consent", false);
+          (c.value("category", "") == "marketing_consent" && c["data"].value("consent", false)) ||
+          (c.value("category", "") == "notices" && !c["data"].empty());
       if (e.value("status", "") == "active" && !consent_deadline) {
         out += "Deleted:        not before " + c["retention_deadline"].get<std::string>() +
                " (each login or transfer moves this date later)\n";
@@ -330,7 +365,21 @@ std::string ExportText(const json& e) {
       }
     }
     out += "Data:\n";
-    std::string dump = c["data"].dump(2);
+    if (c.value("category", "") == "files") {
+      // One line per file, the name in its escaped form: a name cannot start a line of its
+      // own in the letter, whatever bytes it holds.
+      for (const auto& f : c["data"]) {
+        std::string name = f.contains("path_escaped") ? f["path_escaped"].get<std::string>()
+                                                      : EscapeName(f.value("path", ""));
+        out += fmt::format("  /{}  ({} bytes, modified {}{})\n", name, f.value("size", 0LL),
+                           f.value("modified", ""), f.value("symlink", false) ? ", a link" : "");
+      }
+      if (c["data"].empty()) {
+        out += "  (none)\n";
+      }
+      continue;
+    }
+    std::string dump = c["data"].dump(2, ' ', false, json::error_handler_t::replace);
     size_t pos = 0;
     while (pos < dump.size()) {
       size_t nl = dump.find('\n', pos);

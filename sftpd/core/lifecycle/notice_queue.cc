@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <set>
 
 #include "sftpd/core/db/audit_log.h"
@@ -233,6 +234,109 @@ std::vector<DueNotice> NoticeQueue::DueBy(soci::session& s, TimePoint until) {
     }
   }
   return out;
+}
+
+std::optional<TimePoint> NoticeQueue::CopyDeadline(const std::string& state, TimePoint created_at,
+                                                   std::optional<TimePoint> sent_at,
+                                                   const Period& retention) {
+  if (sent_at) {
+    return AddPeriod(*sent_at, retention);
+  }
+  if (state == "failed" || state == "cancelled") {
+    return AddPeriod(created_at, retention);
+  }
+  return std::nullopt;
+}
+
+Result<int64_t> NoticeQueue::DeleteExpiredCopies(TimePoint now, const Period& retention,
+                                                 int batch) {
+  // Candidates by index (0007_retention), with two days of slack for month ends and leap days
+  // (SubtractPeriod clamps); each is checked with the exact rule before it is deleted.
+  long long before = ToUnix(SubtractPeriod(now, retention)) + 2 * 86400;
+  int limit = std::max(1, batch);
+  struct Page {
+    int64_t deleted = 0;
+    long long last_id = 0;
+    bool full = false;
+  };
+  int64_t total = 0;
+  long long after = 0;
+  while (true) {
+    auto page = db_.Write<Page>([&](soci::session& s) -> Result<Page> {
+      Page p;
+      std::vector<long long> doomed;
+      long long id = 0, created = 0, sent = 0;
+      std::string state;
+      soci::indicator i_sent;
+      int seen = 0;
+      soci::statement st =
+          (s.prepare << "SELECT id, state, created_at, sent_at FROM outbox WHERE id > :after "
+                        "AND ((sent_at IS NOT NULL AND sent_at <= :b1) OR (sent_at IS NULL AND "
+                        "state IN ('failed', 'cancelled') AND created_at <= :b2)) ORDER BY id "
+                        "LIMIT :n",
+           soci::into(id), soci::into(state), soci::into(created), soci::into(sent, i_sent),
+           soci::use(after), soci::use(before), soci::use(before), soci::use(limit));
+      st.execute();
+      while (st.fetch()) {
+        ++seen;
+        p.last_id = id;
+        std::optional<TimePoint> sent_at;
+        if (i_sent == soci::i_ok) {
+          sent_at = FromUnix(sent);
+        }
+        auto due = CopyDeadline(state, FromUnix(created), sent_at, retention);
+        if (due && *due <= now) {
+          doomed.push_back(id);
+        }
+      }
+      for (long long d : doomed) {
+        s << "DELETE FROM outbox WHERE id = :id", soci::use(d);
+      }
+      p.deleted = static_cast<int64_t>(doomed.size());
+      p.full = seen >= limit;
+      return p;
+    });
+    if (!page) {
+      return page.error();
+    }
+    total += page->deleted;
+    if (!page->full) {
+      break;
+    }
+    after = page->last_id;
+  }
+  return total;
+}
+
+Result<std::vector<Notice>> NoticeQueue::CopiesDueBy(TimePoint when, const Period& retention,
+                                                     int limit) {
+  long long before = ToUnix(SubtractPeriod(when, retention)) + 2 * 86400;
+  return db_.Read<std::vector<Notice>>([&](soci::session& s) -> Result<std::vector<Notice>> {
+    std::vector<Notice> out;
+    Notice n;
+    long long id = 0, created = 0, sent = 0;
+    std::string aid;
+    soci::indicator i_sent;
+    soci::statement st =
+        (s.prepare << "SELECT id, account_id, kind, state, created_at, sent_at FROM outbox "
+                      "WHERE (sent_at IS NOT NULL AND sent_at <= :b1) OR (sent_at IS NULL AND "
+                      "state IN ('failed', 'cancelled') AND created_at <= :b2) ORDER BY id",
+         soci::into(id), soci::into(aid), soci::into(n.kind), soci::into(n.state),
+         soci::into(created), soci::into(sent, i_sent), soci::use(before), soci::use(before));
+    st.execute();
+    while (st.fetch() && static_cast<int>(out.size()) < limit) {
+      Notice copy = n;
+      copy.id = id;
+      copy.account_id = AccountId::Parse(aid).value_or(AccountId());
+      copy.created_at = FromUnix(created);
+      copy.sent_at = i_sent == soci::i_ok ? std::optional(FromUnix(sent)) : std::nullopt;
+      auto due = CopyDeadline(copy.state, copy.created_at, copy.sent_at, retention);
+      if (due && *due <= when) {
+        out.push_back(std::move(copy));
+      }
+    }
+    return out;
+  });
 }
 
 }  // namespace sftplc::lifecycle

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/ids.h"
 #include "sftpd/core/base/result.h"
@@ -89,6 +90,21 @@ class NoticeQueue {
                     const std::string& error);
   // Every notice due by `until`, oldest first (reads only).
   static std::vector<DueNotice> DueBy(soci::session& s, TimePoint until);
+
+  // When the copy of a notice must be gone (section 9 of the privacy notice): `retention`
+  // after it was sent; for one never sent and given up ("failed", "cancelled") `retention`
+  // after it was queued; nullopt while it is still to be delivered. Pure.
+  static std::optional<TimePoint> CopyDeadline(const std::string& state, TimePoint created_at,
+                                               std::optional<TimePoint> sent_at,
+                                               const Period& retention);
+  // Deletes every notice row (subject, detail, everything that reconstructs the message) whose
+  // CopyDeadline is at or before `now`, whatever the state of its account; in transactions of
+  // at most `batch` rows. Returns how many were deleted. kUnavailable when the database cannot
+  // be written (what was deleted stays deleted).
+  Result<int64_t> DeleteExpiredCopies(TimePoint now, const Period& retention, int batch = 500);
+  // Notices whose CopyDeadline is at or before `when`, oldest first, at most `limit` (for the
+  // retention report: copies a sweep should have deleted). kUnavailable.
+  Result<std::vector<Notice>> CopiesDueBy(TimePoint when, const Period& retention, int limit);
 
  private:
   db::Database& db_;

@@ -9,6 +9,7 @@
 #include <set>
 #include <string_view>
 
+#include "sftpd/core/auth/defender.h"
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/db/sql.h"
@@ -16,7 +17,10 @@
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/contact_store.h"
 #include "sftpd/core/lifecycle/failure_log.h"
+#include "sftpd/core/lifecycle/notice_queue.h"
 #include "sftpd/core/lifecycle/policy.h"
+#include "sftpd/core/lifecycle/retention_sweep.h"
+#include "sftpd/core/usage/usage_store.h"
 
 namespace sftplc::lifecycle {
 namespace {
@@ -34,6 +38,21 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
   files::StorageRoot storage(cfg.storage.root);
   std::vector<std::string> folders = storage.EntryNames();
   auto trash = storage.ListTrash();
+  // What each owner holds past its deadline, read before the report's own session is taken.
+  // Late = due more than one sweep interval ago.
+  TimePoint late_before = SubtractPeriod(now, lc.interval);
+  auto copies = NoticeQueue(db).CopiesDueBy(late_before, lc.mail_copy_retention, 1000);
+  if (!copies) {
+    return copies.error();
+  }
+  auto usage_ip = usage::UsageStore::OldestAddress(db);
+  if (!usage_ip) {
+    return usage_ip.error();
+  }
+  auto defender_ip = auth::Defender::OldestAddress(db, now);
+  if (!defender_ip) {
+    return defender_ip.error();
+  }
   return db.Read<RetentionReport>([&](soci::session& s) -> Result<RetentionReport> {
     RetentionReport rep;
     rep.generated_at = now;
@@ -166,6 +185,44 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
       e.status = "failed";
       e.note = trash.error().message();
       rep.failed++;
+      rep.entries.push_back(std::move(e));
+    }
+    for (const Notice& n : *copies) {
+      RetentionEntry e;
+      e.record = "notice_copy";
+      e.account_id = n.account_id;
+      e.state = n.state;
+      e.rule = "delete_copy";
+      e.deadline =
+          NoticeQueue::CopyDeadline(n.state, n.created_at, n.sent_at, lc.mail_copy_retention);
+      e.status = "overdue";
+      e.note = fmt::format(
+          "a copy of a {} notice kept past {} (section 9): is the lifecycle "
+          "sweep running?",
+          n.kind, lc.mail_copy_retention.ToWords());
+      rep.overdue++;
+      rep.entries.push_back(std::move(e));
+    }
+    for (const auto& [where, oldest] :
+         {std::pair<const char*, std::optional<TimePoint>>{"usage", *usage_ip},
+          {"defender", *defender_ip}}) {
+      if (!oldest) {
+        continue;
+      }
+      RetentionEntry e;
+      e.record = "ip_address";
+      e.name = where;
+      e.state = "held";
+      e.rule = "drop_address";
+      e.deadline = AddressDeadline(*oldest, lc);
+      e.status = late(*e.deadline) ? "overdue" : "ok";
+      e.note = fmt::format(
+          "the oldest address held here was recorded {}; addresses are "
+          "dropped {} after",
+          FormatTime(*oldest), lc.ip_retention.ToWords());
+      if (e.status == "overdue") {
+        rep.overdue++;
+      }
       rep.entries.push_back(std::move(e));
     }
     for (const auto& f : folders) {

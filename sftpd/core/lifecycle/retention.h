@@ -17,10 +17,12 @@
 namespace sftplc::lifecycle {
 
 struct RetentionEntry {
-  std::string record;    // "account", "marketing_contact", "files", "notice", "trash"
+  std::string record;    // "account", "marketing_contact", "files", "notice", "trash",
+                         // "notice_copy", "ip_address"
   AccountId account_id;  // empty for a storage entry whose name is no account id
   std::string name;      // "files" records: the entry's name in storage.root (not personal data:
-                         // an account id or a folder the system made); "" for the others
+                         // an account id or a folder the system made); "ip_address" records:
+                         // where ("usage", "defender"); "" for the others
   std::string state;     // account state, notice state, ...
   std::string rule;      // what happens at the deadline: "inactivity_notice", "purge", ...
   std::optional<TimePoint> deadline;
@@ -37,8 +39,10 @@ struct RetentionReport {
 
 // Builds the report at `now` (every account, contact, undelivered or failed notice, every
 // account the sweep failed for (sweep_failures) with the reason, trash older than one sweep
-// interval, and any entry of storage.root that belongs to no account; names starting with "." and
-// the folder lost+found that mkfs makes are not listed).
+// interval, any entry of storage.root that belongs to no account - names starting with "." and
+// the folder lost+found that mkfs makes are not listed -, any copy of a notice past
+// lifecycle.mail_copy_retention, and per owner the oldest IP address held, against
+// lifecycle.ip_retention).
 Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Config& cfg,
                                              TimePoint now);
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "sftpd/core/base/name_text.h"
 #include "sftpd/core/db/audit_log.h"
 #include "sftpd/core/db/sql.h"
 #include "sftpd/core/lifecycle/account_rows.h"
@@ -60,10 +61,7 @@ Status LifecycleRunner::QueueFilesNotice(const AccountId& id, const std::vector<
     }
     std::string detail;
     for (const auto& f : files) {
-      std::string line = f;
-      std::replace(line.begin(), line.end(), '\n', ' ');
-      std::replace(line.begin(), line.end(), '\r', ' ');
-      detail += line + "\n";
+      detail += EscapeName(f) + "\n";  // one line per name, whatever its bytes
     }
     if (!NoticeQueue::Queue(s, id, notify::NoticeKind::kFilesWaiting, "files:" + event_key, now,
                             detail)) {

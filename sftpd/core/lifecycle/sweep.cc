@@ -13,6 +13,7 @@
 #include "sftpd/core/lifecycle/contact_store.h"
 #include "sftpd/core/lifecycle/notice_queue.h"
 #include "sftpd/core/lifecycle/policy.h"
+#include "sftpd/core/lifecycle/retention_sweep.h"
 #include "sftpd/core/notify/message.h"
 
 namespace sftplc::lifecycle {
@@ -190,15 +191,36 @@ Result<SweepReport> Sweep::Run(TimePoint now, const SweepOptions& opts) {
       return s.error();
     }
   }
+  // Retention: mail copies and IP addresses past their time; each table's owner deletes its
+  // own rows (retention_sweep.h).
+  if (Status s = RetentionPhase(now, opts, report); !s) {
+    return s.error();
+  }
   SPDLOG_LOGGER_INFO(log_,
                      "sweep done queued={} reactivated={} closed={} purged={} sent={} "
-                     "deferred={} failed={} contacts_deleted={} trash_removed={} errors={} "
-                     "accounts_failed={}",
+                     "deferred={} failed={} contacts_deleted={} trash_removed={} "
+                     "notice_copies_deleted={} addresses_dropped={} errors={} accounts_failed={}",
                      report.notices_queued, report.reactivated, report.closed, report.purged,
                      report.notices_sent, report.notices_deferred, report.notices_failed,
-                     report.contacts_deleted, report.trash_removed, report.errors,
-                     report.failures.size());
+                     report.contacts_deleted, report.trash_removed, report.notice_copies_deleted,
+                     report.addresses_dropped, report.errors, report.failures.size());
   return report;
+}
+
+Status Sweep::RetentionPhase(TimePoint now, const SweepOptions& opts, SweepReport& report) {
+  auto kept = ApplyRetention(db_, cfg_, now);
+  if (!kept) {
+    return kept.error();
+  }
+  report.notice_copies_deleted = kept->notice_copies;
+  report.addresses_dropped = kept->addresses;
+  if (opts.progress) {
+    opts.progress({"retention", kept->notice_copies + kept->addresses});
+  }
+  if (kept->notice_copies + kept->addresses > 0) {
+    (void)db_.CheckpointAfterErase();  // secure_delete zeroed the pages; empty the -wal too
+  }
+  return {};
 }
 
 void Sweep::TrashPhase(TimePoint now, const SweepOptions& opts, SweepReport& report) {

@@ -69,6 +69,8 @@ struct SweepReport {
   int64_t notices_failed = 0;          // permanent failure or max attempts reached
   int64_t notices_cancelled = 0;       // no longer relevant (activity, account gone)
   int64_t errors = 0;                  // accounts or notices skipped because of an error
+  int64_t notice_copies_deleted = 0;   // retention: copies past lifecycle.mail_copy_retention
+  int64_t addresses_dropped = 0;       // retention: rows whose IP address was dropped
   std::vector<SweepFailure> failures;  // accounts that failed in this sweep (retried later)
   std::vector<PlannedAction> planned;  // dry run only
 };
@@ -101,6 +103,7 @@ class Sweep {
   Status AccountPhase(TimePoint now, const SweepOptions& opts, SweepReport& report);
   Status NoticePhase(TimePoint now, const SweepOptions& opts, SweepReport& report);
   Status ContactPhase(TimePoint now, const SweepOptions& opts, SweepReport& report);
+  Status RetentionPhase(TimePoint now, const SweepOptions& opts, SweepReport& report);
 
   Result<SweepReport> DryRun(TimePoint now);
   // The steps due for one account (inside the claim's transaction); a due purge is added to

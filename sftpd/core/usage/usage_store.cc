@@ -314,4 +314,38 @@ Result<int64_t> UsageStore::DeleteForAccount(const AccountId& account) {
   });
 }
 
+Result<int64_t> UsageStore::ForgetAddresses(db::Database& db, TimePoint before) {
+  long long b = ToUnix(before);
+  return db.Write<int64_t>([&](soci::session& sql) -> Result<int64_t> {
+    soci::statement a = (sql.prepare << "UPDATE usage_sessions SET remote_ip = '' WHERE "
+                                        "remote_ip <> '' AND started_at < :b",
+                         soci::use(b));
+    a.execute(true);
+    soci::statement f =
+        (sql.prepare << "DELETE FROM usage_failed_logins WHERE at < :b", soci::use(b));
+    f.execute(true);
+    return static_cast<int64_t>(a.get_affected_rows() + f.get_affected_rows());
+  });
+}
+
+Result<std::optional<TimePoint>> UsageStore::OldestAddress(db::Database& db) {
+  return db.Read<std::optional<TimePoint>>(
+      [&](soci::session& sql) -> Result<std::optional<TimePoint>> {
+        std::optional<TimePoint> oldest;
+        long long t = 0;
+        soci::indicator ind = soci::i_null;
+        sql << "SELECT MIN(started_at) FROM usage_sessions WHERE remote_ip <> ''",
+            soci::into(t, ind);
+        if (ind == soci::i_ok) {
+          oldest = FromUnix(t);
+        }
+        ind = soci::i_null;
+        sql << "SELECT MIN(at) FROM usage_failed_logins", soci::into(t, ind);
+        if (ind == soci::i_ok && (!oldest || FromUnix(t) < *oldest)) {
+          oldest = FromUnix(t);
+        }
+        return oldest;
+      });
+}
+
 }  // namespace sftplc::usage

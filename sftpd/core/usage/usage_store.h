@@ -110,6 +110,15 @@ class UsageStore {
   // Deletes the account's sessions and failed logins (the purge). Returns the rows deleted.
   Result<int64_t> DeleteForAccount(const AccountId& account);
 
+  // IP retention (lifecycle.ip_retention, run by the sweep): the address of every session
+  // started before `before` is cleared (the row stays with the account: it is the usage the
+  // privacy notice says is tracked) and every failed login recorded before `before` is deleted.
+  // Returns the rows changed. kUnavailable when the database cannot be written.
+  static Result<int64_t> ForgetAddresses(db::Database& db, TimePoint before);
+  // When the oldest address still held was recorded (nullopt when none is), for the retention
+  // report. kUnavailable when the database cannot be read.
+  static Result<std::optional<TimePoint>> OldestAddress(db::Database& db);
+
  private:
   db::Database& db_;
   const Clock& clock_;

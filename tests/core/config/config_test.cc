@@ -165,6 +165,8 @@ templates_dir = "templates"
 max_delivery_attempts = 5
 retry_base = "1min"
 retry_max = "1h"
+mail_copy_retention = "18m"
+ip_retention = "30d"
 )");
   EXPECT_TRUE(c.server.allow_root);
   EXPECT_EQ(c.server.login_grace_time, Seconds(60));
@@ -207,6 +209,8 @@ retry_max = "1h"
   EXPECT_EQ(c.lifecycle.max_delivery_attempts, 5);
   EXPECT_EQ(c.lifecycle.retry_base, Seconds(60));
   EXPECT_EQ(c.lifecycle.retry_max, Seconds(3600));
+  EXPECT_EQ(c.lifecycle.mail_copy_retention.ToString(), "18m");
+  EXPECT_EQ(c.lifecycle.ip_retention.ToString(), "30d");
 }
 
 // Relative paths are taken from the config file's folder and normalised; a relative sqlite path
@@ -348,6 +352,26 @@ TEST(ConfigErrorTest, LifecycleTiming) {
   EXPECT_EQ(c.lifecycle.purge_after_closure.count, 30);
 }
 
+// Section 9: mail copies are kept at most 2 years; a longer setting is refused at load, naming
+// the key and the promise; the default is the maximum. IP retention must be positive.
+TEST(ConfigErrorTest, MailCopyRetentionAtMostTwoYears) {
+  EXPECT_EQ(MustParse("").lifecycle.mail_copy_retention.ToString(), "2y");
+  EXPECT_EQ(MustParse("").lifecycle.ip_retention.ToString(), "90d");
+  for (const char* ok : {"2y", "24m", "730d", "1y", "17520h", "30d"}) {
+    Config c = MustParse(std::string("[lifecycle]\nmail_copy_retention = \"") + ok + "\"\n");
+    EXPECT_EQ(c.lifecycle.mail_copy_retention.ToString(), ok);
+  }
+  for (const char* bad : {"3y", "25m", "731d", "17521h"}) {
+    EXPECT_THAT(ErrorOf(std::string("[lifecycle]\nmail_copy_retention = \"") + bad + "\"\n"),
+                HasSubstr(":2: lifecycle.mail_copy_retention: " + std::string(bad) +
+                          " is longer than the 2 years the privacy notice promises"));
+  }
+  EXPECT_THAT(ErrorOf("[lifecycle]\nmail_copy_retention = \"0d\"\n"),
+              HasSubstr("must be longer than zero"));
+  EXPECT_THAT(ErrorOf("[lifecycle]\nip_retention = \"0d\"\n"),
+              HasSubstr("lifecycle.ip_retention: must be longer than zero"));
+}
+
 // Defender: max ban not shorter than the first ban.
 TEST(ConfigErrorTest, DefenderBanTimes) {
   EXPECT_THAT(ErrorOf("[auth.defender]\nban_time = \"2d\"\n"),
@@ -451,6 +475,38 @@ TEST(ResolveConfigPathTest, FlagThenEnvThenDefault) {
   EXPECT_EQ(ResolveConfigPath(std::nullopt), "/from/env.toml");
   ::unsetenv("SFTPLC_CONFIG");
   EXPECT_EQ(ResolveConfigPath(std::nullopt), "/etc/sftp-lifecycle/sftpd.toml");
+}
+
+// A config file, database.password_file or smtp.auth_file that a group or other users can read
+// gets one warning naming the file and its mode (never its contents); private files none.
+TEST(ConfigModesTest, LooseFileModesNamesEachFile) {
+  testing::TempDir dir;
+  std::string cfg_path = dir.Sub("sftpd.toml"), pw = dir.Sub("db-password"),
+              smtp = dir.Sub("smtp-auth");
+  testing::WriteFile(pw, "s3cret-password\n");
+  testing::WriteFile(smtp, "user:s3cret-smtp\n");
+  testing::WriteFile(cfg_path,
+                     "[database]\nurl = \"postgresql://u@localhost/db\"\npassword_file = \"" + pw +
+                         "\"\n[smtp]\nauth_file = \"" + smtp + "\"\n");
+  for (const std::string& f : {cfg_path, pw, smtp}) {
+    ASSERT_EQ(chmod(f.c_str(), 0600), 0);
+  }
+  auto c = LoadConfig(cfg_path);
+  ASSERT_TRUE(c) << c.error().ToString();
+  EXPECT_TRUE(LooseFileModes(*c).empty());
+  ASSERT_EQ(chmod(cfg_path.c_str(), 0644), 0);
+  ASSERT_EQ(chmod(pw.c_str(), 0640), 0);
+  ASSERT_EQ(chmod(smtp.c_str(), 0604), 0);
+  auto w = LooseFileModes(*c);
+  ASSERT_EQ(w.size(), 3u);
+  EXPECT_EQ(w[0], "configuration file " + cfg_path +
+                      " is readable by group and others (mode 0644): chmod 600 it");
+  EXPECT_EQ(w[1],
+            "database.password_file " + pw + " is readable by its group (mode 0640): chmod 600 it");
+  EXPECT_EQ(w[2], "smtp.auth_file " + smtp + " is readable by others (mode 0604): chmod 600 it");
+  for (const auto& line : w) {
+    EXPECT_EQ(line.find("s3cret"), std::string::npos);
+  }
 }
 
 }  // namespace

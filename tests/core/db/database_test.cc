@@ -243,6 +243,35 @@ TEST(SqliteDatabaseTest, PragmasOnEveryConnection) {
   EXPECT_EQ(checked, 4);
 }
 
+// The database holds every name, email and password hash: a new SQLite database and its -wal
+// and -shm are 0600 even under a permissive umask, and files left readable by an older version
+// are made 0600 at the next open.
+TEST(SqliteDatabaseTest, FilesArePrivate) {
+  auto tdb = TestDatabase::Create(Backend::kSqlite, "modes");
+  std::string main = tdb->dir().Sub("modes.db");
+  auto mode = [](const std::string& f) {
+    struct stat st {};
+    return stat(f.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
+  };
+  mode_t old = umask(022);
+  {
+    auto db = tdb->OpenMigrated();
+    ASSERT_TRUE(db);
+    for (const std::string& f : {main, main + "-wal", main + "-shm"}) {
+      EXPECT_EQ(mode(f), 0600) << f;
+    }
+    for (const std::string& f : {main, main + "-wal", main + "-shm"}) {
+      ASSERT_EQ(chmod(f.c_str(), 0644), 0) << f;
+    }
+  }
+  auto db = tdb->OpenMigrated();
+  umask(old);
+  ASSERT_TRUE(db);
+  for (const std::string& f : {main, main + "-wal", main + "-shm"}) {
+    EXPECT_EQ(mode(f), 0600) << f;
+  }
+}
+
 // After an erase, the checkpoint empties the -wal file.
 TEST(SqliteDatabaseTest, CheckpointTruncatesWal) {
   auto tdb = TestDatabase::Create(Backend::kSqlite, "wal");

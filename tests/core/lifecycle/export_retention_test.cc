@@ -1,3 +1,5 @@
+#include <map>
+
 #include <gtest/gtest.h>
 
 #include "sftpd/core/lifecycle/export.h"
@@ -57,6 +59,36 @@ TEST_P(ExportRetentionTest, ExportLiveAccount) {
   std::string text = ExportText(*e);
   EXPECT_NE(text.find("Disclosed to:   no one"), std::string::npos);
   EXPECT_NE(text.find(a->email), std::string::npos);
+}
+
+// Names a client can give its files (not UTF-8, a newline, an escape sequence) are exported
+// losslessly, the JSON dumps without an exception, and no name forges a line in the letter.
+TEST_P(ExportRetentionTest, ExportAnyFileName) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  for (const char* name : {"\xff", "a\nb", "\x1b[31m"}) {
+    testing::WriteFile(env_->storage.Sub(id.str() + "/" + name), "x");
+  }
+  auto e = ExportAccount(*env_->db, env_->cfg, id, T("2026-03-02"));
+  ASSERT_TRUE(e) << e.error().ToString();
+  std::string dumped;
+  ASSERT_NO_THROW(dumped = e->dump(2));
+  const auto& files = (*e)["categories"][3]["data"];
+  ASSERT_EQ(files.size(), 4u);
+  std::map<std::string, nlohmann::ordered_json> by_path;
+  for (const auto& f : files) {
+    by_path[f["path"].get<std::string>()] = f;
+  }
+  ASSERT_EQ(by_path.count("\xef\xbf\xbd"), 1u) << dumped;
+  EXPECT_EQ(by_path["\xef\xbf\xbd"]["path_escaped"], "\\xff");
+  ASSERT_EQ(by_path.count("a\nb"), 1u);
+  EXPECT_FALSE(by_path["a\nb"].contains("path_escaped"));
+  ASSERT_EQ(by_path.count("\x1b[31m"), 1u);
+  std::string text = ExportText(*e);
+  EXPECT_NE(text.find("  /\\xff  (1 bytes"), std::string::npos) << text;
+  EXPECT_NE(text.find("  /a\\nb  (1 bytes"), std::string::npos) << text;
+  EXPECT_NE(text.find("  /\\x1b[31m  (1 bytes"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_EQ(text.find("\nb  (1 bytes"), std::string::npos);
 }
 
 // After a purge with consent, the export shows the marketing contact and the purge.

@@ -477,6 +477,19 @@ TEST_P(RunnerTest, FilesWaitingNotice) {
   EXPECT_EQ(env_->Get(id)->last_communication_at, T("2026-02-01"));
 }
 
+// A file name with a newline or an escape sequence is listed escaped on one line of the
+// files-waiting mail: it cannot add lines to the message or act on a terminal.
+TEST_P(RunnerTest, FilesWaitingNoticeEscapesNames) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  ASSERT_TRUE(
+      env_->runner->QueueFilesNotice(id, {"/a\nDear customer\x1b[31m.pdf"}, "k1", T("2026-02-01")));
+  testing::Sweep(*env_, T("2026-02-01"));
+  ASSERT_EQ(env_->mailer.sent_count(), 1u);
+  const std::string& m = env_->mailer.sent()[0].message;
+  EXPECT_NE(m.find("  /a\\nDear customer\\x1b[31m.pdf"), std::string::npos) << m;
+  EXPECT_EQ(m.find('\x1b'), std::string::npos);
+}
+
 // The background loop sweeps at once on Start(), and Stop() ends it without waiting for the
 // hour-long interval.
 TEST_P(RunnerTest, SweepLoopRunsAtStartAndStopsPromptly) {
