@@ -16,7 +16,7 @@
 namespace sftplc::sftp {
 namespace {
 
-constexpr uint32_t kReaddirBatch = 100;  // entries per NAME reply, as OpenSSH
+constexpr uint32_t kReaddirBatch = 100;             // entries per NAME reply, as OpenSSH
 constexpr std::size_t kDataHeader = 4 + 1 + 4 + 4;  // length, type, id, string length
 
 }  // namespace
@@ -93,10 +93,10 @@ void Processor::Impl::SendStatvfs(std::string& out, uint32_t id, const struct st
 }
 
 bool Processor::Impl::Parsed(const Reader& r, uint32_t id, std::string& out) {
-  if (r.Done()) {
-    return true;
+  if (r.ok()) {
+    return true;  // trailing bytes, if any, are discarded as OpenSSH's sftp-server does
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp malformed request id={} truncated={}", tag_, id, !r.ok());
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp malformed request id={}", tag_, id);
   SendStatus(out, id, kFxBadMessage);
   return false;
 }

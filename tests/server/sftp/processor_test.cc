@@ -1,14 +1,13 @@
 #include "sftpd/server/sftp/processor.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <set>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/server/sftp/protocol.h"
 #include "sftpd/server/sftp/status.h"
@@ -121,13 +120,13 @@ TEST_F(ProcessorTest, InitAdvertisesExtensions) {
     off += 4 + ver.size();
     ext.emplace_back(name, ver);
   }
-  EXPECT_EQ(ext, (std::vector<std::pair<std::string, std::string>>{
-                     {"posix-rename@openssh.com", "1"},
-                     {"statvfs@openssh.com", "2"},
-                     {"fstatvfs@openssh.com", "2"},
-                     {"hardlink@openssh.com", "1"},
-                     {"fsync@openssh.com", "1"},
-                     {"limits@openssh.com", "1"}}));
+  EXPECT_EQ(ext,
+            (std::vector<std::pair<std::string, std::string>>{{"posix-rename@openssh.com", "1"},
+                                                              {"statvfs@openssh.com", "2"},
+                                                              {"fstatvfs@openssh.com", "2"},
+                                                              {"hardlink@openssh.com", "1"},
+                                                              {"fsync@openssh.com", "1"},
+                                                              {"limits@openssh.com", "1"}}));
 }
 
 // Any packet before INIT ends the session, and the session stays ended.
@@ -188,14 +187,28 @@ TEST_F(ProcessorTest, TruncatedFieldIsBadMessage) {
   EXPECT_EQ(StatusOf(Packet(kFxpRead, Body().u32(9)), 9), kFxBadMessage);
 }
 
-// Bytes left over after a request's fields (consumed != declared) get BAD_MESSAGE; nothing runs.
-TEST_F(ProcessorTest, TrailingBytesAreBadMessage) {
+// Bytes left over after a request whose fields all parsed are discarded, as OpenSSH's
+// sftp-server does (Go's pkg/sftp sends them): the request runs, and the next request in the
+// same stream is framed correctly. A short field is still BAD_MESSAGE.
+TEST_F(ProcessorTest, TrailingBytesAreDiscarded) {
   Init();
-  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0).raw("x")), 3),
-            kFxBadMessage);
-  EXPECT_FALSE(fs::exists(Host("d")));
-  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(4).str("d").u32(0)), 4), kFxOk);
+  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0).raw("x")), 3), kFxOk);
   EXPECT_TRUE(fs::is_directory(Host("d")));
+  std::string two =
+      Packet(
+          kFxpOpen,
+          Body().u32(4).str("f").u32(kOpenWrite | kOpenCreat).u32(0).raw(std::string(40, '\0'))) +
+      Packet(kFxpMkdir, Body().u32(5).str("e").u32(0).raw("junk"));
+  auto replies = Send(two);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[0].type, kFxpHandle);
+  EXPECT_EQ(replies[1].type, kFxpStatus);
+  EXPECT_EQ(replies[1].id(), 5u);
+  EXPECT_EQ(replies[1].status(), kFxOk);
+  EXPECT_TRUE(fs::exists(Host("f")));
+  EXPECT_TRUE(fs::is_directory(Host("e")));
+  // Fields that do not all parse are still refused, trailing bytes or not.
+  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(6).u32(100).raw("abc")), 6), kFxBadMessage);
 }
 
 // Unknown request types and extensions get OP_UNSUPPORTED with the request id kept.
@@ -272,12 +285,13 @@ TEST_F(ProcessorTest, WriteReadRoundTripAndStats) {
   EXPECT_EQ(s.requests, 13u);  // INIT, 2 OPEN, 2 WRITE, 4 READ, 1 WRITE, 2 CLOSE, 1 REMOVE
 }
 
-// OPEN flags: EXCL refuses an existing file, APPEND appends, TRUNC truncates, missing -> NO_SUCH_FILE.
+// OPEN flags: EXCL refuses an existing file, APPEND appends, TRUNC truncates, missing ->
+// NO_SUCH_FILE.
 TEST_F(ProcessorTest, OpenFlags) {
   Init();
   WriteFile(Host("f"), "abc");
-  Reply r = One(Packet(kFxpOpen, Body().u32(2).str("f").u32(kOpenWrite | kOpenCreat | kOpenExcl)
-                                     .u32(0)));
+  Reply r =
+      One(Packet(kFxpOpen, Body().u32(2).str("f").u32(kOpenWrite | kOpenCreat | kOpenExcl).u32(0)));
   EXPECT_EQ(r.type, kFxpStatus);
   EXPECT_EQ(r.status(), kFxFailure);
   std::string a = OpenHandle("f", kOpenWrite | kOpenAppend);
@@ -288,8 +302,9 @@ TEST_F(ProcessorTest, OpenFlags) {
   Reply m = One(Packet(kFxpOpen, Body().u32(4).str("missing").u32(kOpenRead).u32(0)));
   EXPECT_EQ(m.status(), kFxNoSuchFile);
   // Permissions from the attrs, without setuid.
-  Reply c = One(Packet(kFxpOpen, Body().u32(5).str("p").u32(kOpenWrite | kOpenCreat)
-                                     .u32(kAttrPermissions).u32(04600)));
+  Reply c = One(
+      Packet(kFxpOpen,
+             Body().u32(5).str("p").u32(kOpenWrite | kOpenCreat).u32(kAttrPermissions).u32(04600)));
   ASSERT_EQ(c.type, kFxpHandle);
   struct stat st;
   ASSERT_EQ(stat(Host("p").c_str(), &st), 0);
@@ -359,9 +374,13 @@ TEST_F(ProcessorTest, StatFamily) {
 TEST_F(ProcessorTest, SetstatNeverChangesOwner) {
   Init();
   WriteFile(Host("f"), "0123456789");
-  std::string attrs =
-      Body().u32(kAttrSize | kAttrPermissions | kAttrAcModTime).u64(3).u32(0640).u32(1000).u32(2000)
-          .bytes();
+  std::string attrs = Body()
+                          .u32(kAttrSize | kAttrPermissions | kAttrAcModTime)
+                          .u64(3)
+                          .u32(0640)
+                          .u32(1000)
+                          .u32(2000)
+                          .bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(2).str("f").raw(attrs)), 2), kFxOk);
   struct stat st;
   ASSERT_EQ(stat(Host("f").c_str(), &st), 0);
@@ -369,19 +388,23 @@ TEST_F(ProcessorTest, SetstatNeverChangesOwner) {
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   EXPECT_EQ(st.st_mtime, 2000);
   // Another owner: refused, and nothing else in the request applied.
-  std::string chown = Body().u32(kAttrUidGid | kAttrPermissions).u32(st.st_uid + 1).u32(st.st_gid)
-                          .u32(0600).bytes();
+  std::string chown = Body()
+                          .u32(kAttrUidGid | kAttrPermissions)
+                          .u32(st.st_uid + 1)
+                          .u32(st.st_gid)
+                          .u32(0600)
+                          .bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(3).str("f").raw(chown)), 3),
             kFxPermissionDenied);
   ASSERT_EQ(stat(Host("f").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0640u);
   // The same owner is accepted (clients that send every attribute back).
-  std::string same = Body().u32(kAttrUidGid | kAttrPermissions).u32(st.st_uid).u32(st.st_gid)
-                         .u32(0600).bytes();
+  std::string same =
+      Body().u32(kAttrUidGid | kAttrPermissions).u32(st.st_uid).u32(st.st_gid).u32(0600).bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(4).str("f").raw(same)), 4), kFxOk);
   std::string h = OpenHandle("f", kOpenWrite);
-  std::string fattrs = Body().u32(kAttrPermissions | kAttrAcModTime).u32(0604).u32(5).u32(6)
-                           .bytes();
+  std::string fattrs =
+      Body().u32(kAttrPermissions | kAttrAcModTime).u32(0604).u32(5).u32(6).bytes();
   EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(5).str(h).raw(fattrs)), 5), kFxOk);
   ASSERT_EQ(stat(Host("f").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0604u);
@@ -455,8 +478,8 @@ TEST_F(ProcessorTest, TreeOperations) {
   WriteFile(Host("a/y"), "y");
   EXPECT_EQ(StatusOf(Packet(kFxpRename, Body().u32(3).str("a/x").str("a/y")), 3), kFxFailure);
   EXPECT_EQ(ReadFile(Host("a/y")), "y");
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(4).str("posix-rename@openssh.com")
-                                              .str("a/x").str("a/y")),
+  EXPECT_EQ(StatusOf(Packet(kFxpExtended,
+                            Body().u32(4).str("posix-rename@openssh.com").str("a/x").str("a/y")),
                      4),
             kFxOk);
   EXPECT_EQ(ReadFile(Host("a/y")), "x");
@@ -492,10 +515,10 @@ TEST_F(ProcessorTest, SymlinkReadlinkRealpath) {
 TEST_F(ProcessorTest, Extensions) {
   Init();
   WriteFile(Host("f"), "x");
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(1).str("hardlink@openssh.com").str("f")
-                                              .str("g")),
-                     1),
-            kFxOk);
+  EXPECT_EQ(
+      StatusOf(Packet(kFxpExtended, Body().u32(1).str("hardlink@openssh.com").str("f").str("g")),
+               1),
+      kFxOk);
   struct stat st;
   ASSERT_EQ(stat(Host("g").c_str(), &st), 0);
   EXPECT_EQ(st.st_nlink, 2u);
@@ -522,14 +545,15 @@ TEST_F(ProcessorTest, EscapesAreRefused) {
   Reply e = One(Packet(kFxpOpen, Body().u32(3).str("etc/passwd").u32(kOpenRead).u32(0)));
   EXPECT_EQ(e.status(), kFxPermissionDenied);
   EXPECT_EQ(StatusOf(Packet(kFxpSymlink, Body().u32(4).str("../../outside").str("out")), 4), kFxOk);
-  Reply w = One(Packet(kFxpOpen, Body().u32(5).str("out/secret").u32(kOpenWrite | kOpenTrunc)
-                                     .u32(0)));
+  Reply w =
+      One(Packet(kFxpOpen, Body().u32(5).str("out/secret").u32(kOpenWrite | kOpenTrunc).u32(0)));
   EXPECT_EQ(w.status(), kFxPermissionDenied);
   EXPECT_EQ(StatusOf(PathPacket(kFxpRemove, 6, "out/secret"), 6), kFxPermissionDenied);
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(7).str("hardlink@openssh.com")
-                                              .str("out/secret").str("stolen")),
-                     7),
-            kFxPermissionDenied);
+  EXPECT_EQ(
+      StatusOf(Packet(kFxpExtended,
+                      Body().u32(7).str("hardlink@openssh.com").str("out/secret").str("stolen")),
+               7),
+      kFxPermissionDenied);
   EXPECT_EQ(StatusOf(Packet(kFxpRename, Body().u32(8).str("out/secret").str("stolen")), 8),
             kFxPermissionDenied);
   EXPECT_EQ(StatusOf(PathPacket(kFxpOpendir, 9, "out"), 9), kFxPermissionDenied);
@@ -545,15 +569,15 @@ TEST_F(ProcessorTest, ReadOnlyGate) {
   WriteFile(Host("f"), "x");
   EXPECT_EQ(One(Packet(kFxpOpen, Body().u32(1).str("f").u32(kOpenWrite).u32(0))).status(),
             kFxPermissionDenied);
-  EXPECT_EQ(One(Packet(kFxpOpen, Body().u32(2).str("n").u32(kOpenRead | kOpenCreat).u32(0)))
-                .status(),
-            kFxPermissionDenied);
+  EXPECT_EQ(
+      One(Packet(kFxpOpen, Body().u32(2).str("n").u32(kOpenRead | kOpenCreat).u32(0))).status(),
+      kFxPermissionDenied);
   EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0)), 3), kFxPermissionDenied);
   EXPECT_EQ(StatusOf(PathPacket(kFxpRemove, 4, "f"), 4), kFxPermissionDenied);
-  EXPECT_EQ(StatusOf(Packet(kFxpExtended, Body().u32(5).str("posix-rename@openssh.com").str("f")
-                                              .str("g")),
-                     5),
-            kFxPermissionDenied);
+  EXPECT_EQ(
+      StatusOf(
+          Packet(kFxpExtended, Body().u32(5).str("posix-rename@openssh.com").str("f").str("g")), 5),
+      kFxPermissionDenied);
   std::string h = OpenHandle("f", kOpenRead);
   EXPECT_EQ(One(ReadPacket(6, h, 0, 10)).type, kFxpData);
   EXPECT_TRUE(fs::exists(Host("f")));
