@@ -305,15 +305,23 @@ void Server::Accept(int listen_fd) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ssh_session session = ssh_new();
-    bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, fd) == SSH_OK;
+    // libssh closes the socket it is given whenever it likes (ssh_disconnect, a failed write):
+    // it gets a duplicate, and `fd` stays open, ours, until the session is over, so the shutdown
+    // sweep over session_fds_ never hits a number that was handed out again.
+    int ssh_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    ssh_session session = ssh_fd >= 0 ? ssh_new() : nullptr;
+    bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, ssh_fd) == SSH_OK;
     if (ok) {
       try {
-        std::thread(&Server::SessionThread, this, number, session, fd, ip, limits).detach();
+        std::thread(&Server::SessionThread, this, number, session, fd, ssh_fd, ip, limits)
+            .detach();
       } catch (const std::exception& e) {
         SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a session thread: {}", number, e.what());
         ok = false;
       }
+    } else if (ssh_fd < 0) {
+      SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot duplicate the socket: {}", number,
+                          std::strerror(errno));
     } else {
       SPDLOG_LOGGER_ERROR(log_, "[c{}] ssh_bind_accept_fd failed: {}", number,
                           bind_ != nullptr ? ssh_get_error(bind_) : "");
@@ -324,10 +332,11 @@ void Server::Accept(int listen_fd) {
         session_fds_.erase(number);
       }
       if (session != nullptr) {
-        ssh_free(session);  // the session owns fd once ssh_bind_accept_fd has seen it
-      } else {
-        close(fd);
+        ssh_free(session);  // the session owns ssh_fd once ssh_bind_accept_fd has seen it
+      } else if (ssh_fd >= 0) {
+        close(ssh_fd);
       }
+      close(fd);
       std::lock_guard lock(mu_);
       --active_;
       if (--per_ip_[ip] == 0) {
@@ -338,21 +347,22 @@ void Server::Accept(int listen_fd) {
   }
 }
 
-void Server::SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
-                           SessionLimits limits) noexcept {
+void Server::SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
+                           std::string ip, SessionLimits limits) noexcept {
   SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock, log_, force_stop_};
   {
-    // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); dropped before
-    // ssh_free closes the fd.
-    SocketReadAhead read_ahead(fd);
+    // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); libssh's close of
+    // ssh_fd unregisters it at once.
+    SocketReadAhead read_ahead(ssh_fd);
     RunSession(env, limits, session, ip, number);
   }
-  // Forget the fd before it is closed (ssh_free), so a shutdown sweep never hits a reused fd.
+  ssh_free(session);
+  // Forget our fd before closing it, so a shutdown sweep never hits a reused number.
   {
     std::lock_guard lock(mu_);
     session_fds_.erase(number);
   }
-  ssh_free(session);
+  close(fd);
   std::lock_guard lock(mu_);
   --active_;
   if (--per_ip_[ip] == 0) {

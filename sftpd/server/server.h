@@ -84,7 +84,9 @@ class Server {
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
   void Accept(int listen_fd);
-  void SessionThread(uint64_t number, ssh_session session, int fd, std::string ip,
+  // `fd` is the accepted socket (ours, closed here at the end); `ssh_fd` its duplicate, owned
+  // by libssh.
+  void SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd, std::string ip,
                      SessionLimits limits) noexcept;
   void WaitForSessions();
 
@@ -103,7 +105,7 @@ class Server {
   int max_sessions_per_ip_ = 0;    // guarded by mu_
   int active_ = 0;                 // guarded by mu_
   std::map<std::string, int> per_ip_;       // guarded by mu_
-  std::map<uint64_t, int> session_fds_;     // guarded by mu_ (to end sessions at shutdown)
+  std::map<uint64_t, int> session_fds_;     // guarded by mu_ (our fds, ended at shutdown)
   uint64_t next_number_ = 1;
   std::atomic<bool> force_stop_{false};
 };
