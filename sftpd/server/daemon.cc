@@ -201,8 +201,9 @@ int RunDaemon(const std::string& config_path) {
                        k.generated ? "generated " : "", k.type, k.fingerprint, k.path);
   }
   if (!SocketReadAhead::InEffect()) {
-    SPDLOG_LOGGER_WARN(log, "socket read-ahead not in effect (recv/poll/close not exported "
-                            "by this build): uploads cost more CPU");
+    SPDLOG_LOGGER_WARN(log,
+                       "socket read-ahead not in effect (recv/poll/close not exported "
+                       "by this build): uploads cost more CPU");
   }
   auto bound = (*server)->Listen();
   if (!bound) {

@@ -313,8 +313,7 @@ void Server::Accept(int listen_fd) {
     bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, ssh_fd) == SSH_OK;
     if (ok) {
       try {
-        std::thread(&Server::SessionThread, this, number, session, fd, ssh_fd, ip, limits)
-            .detach();
+        std::thread(&Server::SessionThread, this, number, session, fd, ssh_fd, ip, limits).detach();
       } catch (const std::exception& e) {
         SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a session thread: {}", number, e.what());
         ok = false;
@@ -347,8 +346,8 @@ void Server::Accept(int listen_fd) {
   }
 }
 
-void Server::SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
-                           std::string ip, SessionLimits limits) noexcept {
+void Server::SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd, std::string ip,
+                           SessionLimits limits) noexcept {
   SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock, log_, force_stop_};
   {
     // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); libssh's close of
