@@ -61,6 +61,7 @@ SessionLimits LimitsFrom(const config::ServerConfig& cfg) {
   l.login_grace_time = cfg.login_grace_time;
   l.max_auth_tries = cfg.max_auth_tries;
   l.idle_timeout = cfg.idle_timeout;
+  l.write_timeout = cfg.write_timeout;
   return l;
 }
 

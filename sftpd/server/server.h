@@ -46,6 +46,7 @@ struct SessionLimits {
   Seconds login_grace_time{30};
   int max_auth_tries = 6;
   Seconds idle_timeout{900};
+  Seconds write_timeout{30};
 };
 
 class Server {

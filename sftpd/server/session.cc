@@ -2,6 +2,7 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -60,7 +61,10 @@ class Session {
   static int OnShell(ssh_session, ssh_channel, void* ud) noexcept;
   static int OnExec(ssh_session, ssh_channel, const char*, void* ud) noexcept;
   static int OnEnv(ssh_session, ssh_channel, const char*, const char*, void*) noexcept;
+  static int OnChannelData(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr,
+                           void* ud) noexcept;
 
+  int ChannelData(uint32_t unread, int is_stderr);
   int Password(const char* user, const char* password);
   int PublicKey(const char* user, ssh_key key, char state);
   ssh_channel ChannelOpen();
@@ -98,6 +102,7 @@ class Session {
   auth::AuthMethod method_ = auth::AuthMethod::kPassword;
   ssh_channel channel_ = nullptr;
   bool sftp_ = false;
+  bool window_exceeded_ = false;
 
   std::unique_ptr<ChannelProtocol> protocol_;
   int64_t usage_id_ = 0;
@@ -176,6 +181,29 @@ int Session::OnExec(ssh_session, ssh_channel, const char*, void* ud) noexcept {
 
 int Session::OnEnv(ssh_session, ssh_channel, const char*, const char*, void*) noexcept {
   return -1;  // environment variables mean nothing to an SFTP server (OpenSSH sends LANG)
+}
+
+int Session::OnChannelData(ssh_session, ssh_channel, void*, uint32_t len, int is_stderr,
+                           void* ud) noexcept {
+  return static_cast<Session*>(ud)->ChannelData(len, is_stderr);
+}
+
+// Called by libssh with everything unread on the channel each time data arrives (from any libssh
+// call, including a write waiting for window). Returns how many bytes libssh may drop: none while
+// the client keeps to its window (the pump reads them), all of them once it did not.
+int Session::ChannelData(uint32_t unread, int is_stderr) {
+  if (is_stderr != 0) {
+    return static_cast<int>(unread);  // a client has no stderr to send: dropped, never held
+  }
+  if (!window_exceeded_ && unread > kMaxUnreadChannelData) {
+    window_exceeded_ = true;
+    SPDLOG_LOGGER_WARN(env_.log, "{} client sent past its window, ending session unread={}",
+                       tag_, unread);
+    // Ends every libssh call of this session at its next read (a write waiting for window
+    // included) without closing the fd under libssh.
+    shutdown(ssh_get_fd(session_), SHUT_RDWR);
+  }
+  return window_exceeded_ ? static_cast<int>(unread) : 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -289,7 +317,9 @@ ssh_channel Session::ChannelOpen() {
   channel_cb_.channel_shell_request_function = &Session::OnShell;
   channel_cb_.channel_exec_request_function = &Session::OnExec;
   channel_cb_.channel_env_request_function = &Session::OnEnv;
-  // No data callback: data stays buffered in libssh for ssh_channel_read (the pump).
+  // The data callback only watches the window: data stays buffered in libssh for
+  // ssh_channel_read (the pump).
+  channel_cb_.channel_data_function = &Session::OnChannelData;
   // X11 and agent forwarding have no callback, so libssh refuses them.
   ssh_callbacks_init(&channel_cb_);
   ssh_set_channel_callbacks(channel_, &channel_cb_);
@@ -409,6 +439,10 @@ bool Session::Send(const std::string& out) {
   }
   int w = ssh_channel_write(channel_, out.data(), static_cast<uint32_t>(out.size()));
   if (w != static_cast<int>(out.size())) {
+    if (window_exceeded_) {
+      end_reason_ = "window_exceeded";
+      return false;
+    }
     SPDLOG_LOGGER_INFO(env_.log, "{} write to client failed account={}", tag_,
                        account_->id.short_str());
     end_reason_ = "error";
@@ -447,7 +481,8 @@ void Session::Pump() {
   std::unique_ptr<uint8_t[]> buf(new uint8_t[kChannelReadSize]);
   std::string out;
   out.reserve(256 * 1024);
-  long timeout = std::max<long>(limits_.idle_timeout.count(), limits_.login_grace_time.count());
+  // Bounds a reply blocked by a client that grants no window; reads have their own timeout.
+  long timeout = std::max<long>(1, limits_.write_timeout.count());
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
   SteadyTime last_request = env_.clock.SteadyNow();
   last_progress_ = last_request;
@@ -468,8 +503,8 @@ void Session::Pump() {
     uint32_t count = top_up ? kChannelReadSize : kSteadyReadSize;
     int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, kTickMs);
     SteadyTime now = env_.clock.SteadyNow();
-    if (n == SSH_ERROR) {
-      end_reason_ = Closed() ? "closed" : "error";
+    if (n == SSH_ERROR || window_exceeded_) {
+      end_reason_ = window_exceeded_ ? "window_exceeded" : Closed() ? "closed" : "error";
       return;
     }
     if (top_up) {
@@ -549,7 +584,7 @@ void Session::Run() {
     SPDLOG_LOGGER_INFO(env_.log, "{} session ended account={} reason={}", tag_,
                        account_->id.short_str(), end_reason_);
   }
-  Close(ok && end_reason_ != "error");
+  Close(ok && end_reason_ != "error" && !window_exceeded_);
 }
 
 }  // namespace

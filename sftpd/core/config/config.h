@@ -27,6 +27,7 @@ struct ServerConfig {
   Seconds login_grace_time{30};                // connect -> authenticated deadline
   int max_auth_tries = 6;                      // per connection
   Seconds idle_timeout{900};                   // no SFTP request for this long ends the session
+  Seconds write_timeout{30};                   // a reply blocked this long (no window) ends it
   int max_sessions = 1000;                     // in total
   int max_sessions_per_ip = 100;
   int max_handles_per_session = 256;

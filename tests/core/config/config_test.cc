@@ -47,6 +47,7 @@ TEST(ConfigDefaultsTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.server.login_grace_time, Seconds(30));
   EXPECT_EQ(c.server.max_auth_tries, 6);
   EXPECT_EQ(c.server.idle_timeout, Seconds(900));
+  EXPECT_EQ(c.server.write_timeout, Seconds(30));
   EXPECT_EQ(c.server.max_sessions, 1000);
   EXPECT_EQ(c.server.max_sessions_per_ip, 100);
   EXPECT_EQ(c.server.max_handles_per_session, 256);
@@ -123,6 +124,7 @@ allow_root = true
 login_grace_time = "1min"
 max_auth_tries = 3
 idle_timeout = 600
+write_timeout = "5s"
 max_sessions = 50
 max_sessions_per_ip = 5
 max_handles_per_session = 64
@@ -170,6 +172,7 @@ retry_max = "1h"
   EXPECT_EQ(c.server.login_grace_time, Seconds(60));
   EXPECT_EQ(c.server.max_auth_tries, 3);
   EXPECT_EQ(c.server.idle_timeout, Seconds(600));
+  EXPECT_EQ(c.server.write_timeout, Seconds(5));
   EXPECT_EQ(c.server.max_sessions, 50);
   EXPECT_EQ(c.server.max_sessions_per_ip, 5);
   EXPECT_EQ(c.server.max_handles_per_session, 64);
