@@ -197,8 +197,8 @@ int Session::ChannelData(uint32_t unread, int is_stderr) {
   }
   if (!window_exceeded_ && unread > kMaxUnreadChannelData) {
     window_exceeded_ = true;
-    SPDLOG_LOGGER_WARN(env_.log, "{} client sent past its window, ending session unread={}",
-                       tag_, unread);
+    SPDLOG_LOGGER_WARN(env_.log, "{} client sent past its window, ending session unread={}", tag_,
+                       unread);
     // Ends every libssh call of this session at its next read (a write waiting for window
     // included) without closing the fd under libssh.
     shutdown(ssh_get_fd(session_), SHUT_RDWR);

@@ -112,10 +112,10 @@ TEST_F(HostileClientTest, ClientSendingPastTheWindowIsDisconnected) {
   long rss_before = VmKib(d_.pid(), "VmRSS");
   ASSERT_GT(rss_before, 0);
   constexpr int kSendMib = 192;
-  auto r = RunCommand("/usr/bin/python3 '" + SourcePath("tests/integration/window_flood.py") +
-                          "' " + std::to_string(d_.port()) + " alice big.bin " +
-                          std::to_string(kSendMib),
-                      std::string(kPassword) + "\n");
+  auto r =
+      RunCommand("/usr/bin/python3 '" + SourcePath("tests/integration/window_flood.py") + "' " +
+                     std::to_string(d_.port()) + " alice big.bin " + std::to_string(kSendMib),
+                 std::string(kPassword) + "\n");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("\ndisconnected"), std::string::npos) << r.out;
   EXPECT_TRUE(d_.WaitForLog("client sent past its window")) << d_.Log();
