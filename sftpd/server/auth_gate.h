@@ -22,6 +22,7 @@ class AuthenticatorGate final : public LoginGate {
                                     bool signature_verified) override {
     return a_.CheckPublicKey(request, key.type, key.base64, signature_verified);
   }
+  bool SourceBanned(const std::string& remote_ip) override { return a_.SourceBanned(remote_ip); }
 
  private:
   auth::Authenticator& a_;

@@ -1,20 +1,21 @@
 #include "sftpd/server/daemon.h"
 
+#include <libssh/libssh.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
-
-#include <libssh/libssh.h>
 
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/auth/authenticator.h"
@@ -135,6 +136,19 @@ int RunDaemon(const std::string& config_path) {
                         "refusing to run as root: run as a service user, or set "
                         "server.allow_root = true");
     return 1;
+  }
+
+  // Every session holds a socket and up to max_handles_per_session files: take all the
+  // descriptors the hard limit allows (systemd's soft default is 1024).
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+      SPDLOG_LOGGER_WARN(log, "cannot raise the descriptor limit error={}", std::strerror(errno));
+    }
+  }
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    SPDLOG_LOGGER_INFO(log, "descriptor limit nofile={}", static_cast<uint64_t>(nofile.rlim_cur));
   }
 
   sigset_t signals = HandledSignals();

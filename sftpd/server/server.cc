@@ -20,6 +20,15 @@
 namespace sftplc::server {
 namespace {
 
+// How long the listeners rest after accept4 ran out of descriptors or memory.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
+// At most one warning about it per this interval.
+constexpr std::chrono::seconds kAcceptWarningInterval{10};
+
+bool OutOfResources(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 std::string PeerAddress(const sockaddr_storage& ss) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (ss.ss_family == AF_INET) {
@@ -213,7 +222,14 @@ Status Server::Run() {
   }
   bool stop = false;
   while (!stop) {
-    int n = poll(fds.data(), fds.size(), -1);
+    // Out of descriptors, accept4 fails while the listener stays readable: poll without the
+    // listeners for kAcceptBackoff instead of spinning on it.
+    bool paused = accept_paused_;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      fds[i].events = paused ? 0 : POLLIN;
+    }
+    int n = poll(fds.data(), fds.size(), paused ? static_cast<int>(kAcceptBackoff.count()) : -1);
+    accept_paused_ = false;
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -278,8 +294,11 @@ void Server::Accept(int listen_fd) {
       if (errno == EINTR || errno == ECONNABORTED) {
         continue;
       }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        SPDLOG_LOGGER_WARN(log_, "accept failed error={}", std::strerror(errno));
+      int err = errno;
+      if (OutOfResources(err)) {
+        PauseAccepting(err);
+      } else if (err != EAGAIN && err != EWOULDBLOCK) {
+        SPDLOG_LOGGER_WARN(log_, "accept failed error={}", std::strerror(err));
       }
       return;
     }
@@ -320,11 +339,16 @@ void Server::Accept(int listen_fd) {
         ok = false;
       }
     } else if (ssh_fd < 0) {
-      SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot duplicate the socket: {}", number,
-                          std::strerror(errno));
+      int err = errno;
+      if (OutOfResources(err)) {
+        PauseAccepting(err);  // the connection is dropped; the listeners rest
+      } else {
+        SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot duplicate the socket: {}", number,
+                            std::strerror(err));
+      }
     } else {
       SPDLOG_LOGGER_ERROR(log_, "[c{}] ssh_bind_accept_fd failed: {}", number,
-                          bind_ != nullptr ? ssh_get_error(bind_) : "");
+                          LogSafe(bind_ != nullptr ? ssh_get_error(bind_) : ""));
     }
     if (!ok) {
       {
@@ -344,6 +368,19 @@ void Server::Accept(int listen_fd) {
       }
       idle_cv_.notify_all();
     }
+  }
+}
+
+void Server::PauseAccepting(int err) {
+  accept_paused_ = true;
+  ++accept_failures_;
+  auto now = deps_.clock->SteadyNow();
+  if (now >= next_accept_warning_) {
+    // One line per kAcceptWarningInterval, however long the shortage lasts.
+    SPDLOG_LOGGER_WARN(log_, "accept paused: out of resources error={} failures={}",
+                       std::strerror(err), accept_failures_);
+    accept_failures_ = 0;
+    next_accept_warning_ = now + kAcceptWarningInterval;
   }
 }
 

@@ -90,6 +90,8 @@ class Server {
   void SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd, std::string ip,
                      SessionLimits limits) noexcept;
   void WaitForSessions();
+  // Accept thread: descriptors or memory ran out (`err`); rest the listeners, warn rate-limited.
+  void PauseAccepting(int err);
 
   config::ServerConfig cfg_;
   ServerDeps deps_;
@@ -108,6 +110,10 @@ class Server {
   std::map<std::string, int> per_ip_;       // guarded by mu_
   std::map<uint64_t, int> session_fds_;     // guarded by mu_ (our fds, ended at shutdown)
   uint64_t next_number_ = 1;
+  // Accept thread only: descriptors (or memory) ran out, rest the listeners.
+  bool accept_paused_ = false;
+  uint64_t accept_failures_ = 0;
+  std::chrono::steady_clock::time_point next_accept_warning_{};
   std::atomic<bool> force_stop_{false};
 };
 

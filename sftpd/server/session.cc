@@ -28,6 +28,9 @@ constexpr uint32_t kSteadyReadSize = 256 * 1024;
 constexpr uint32_t kWindowTopUp = kChannelReadSize / 2;
 // Progress (counters, last_activity_at) is written at most this often per session.
 constexpr Seconds kProgressInterval{60};
+// How often a running session asks whether its login still stands (account closed or erased,
+// key removed, password changed): a revocation ends it within this plus one pump tick.
+constexpr milliseconds kRevocationPoll{1000};
 // How long a clean close waits for the client to close its side.
 constexpr milliseconds kCloseWait{3000};
 
@@ -100,9 +103,12 @@ class Session {
   bool authenticated_ = false;
   std::optional<accounts::Account> account_;
   auth::AuthMethod method_ = auth::AuthMethod::kPassword;
+  LoginCredential credential_;
+  OfferedKey offered_key_;  // the key of the signature being checked (key logins)
   ssh_channel channel_ = nullptr;
   bool sftp_ = false;
   bool window_exceeded_ = false;
+  SteadyTime login_deadline_{};  // connect + login_grace_time
 
   std::unique_ptr<ChannelProtocol> protocol_;
   int64_t usage_id_ = 0;
@@ -238,6 +244,13 @@ int Session::AfterDecision(const auth::AuthDecision& d, auth::AuthMethod method)
     authenticated_ = true;
     account_ = d.account;
     method_ = method;
+    credential_.method = method;
+    if (method == auth::AuthMethod::kPassword) {
+      credential_.password_hash = d.account->password_hash;
+    } else {
+      credential_.key_type = offered_key_.type;
+      credential_.key_base64 = offered_key_.base64;
+    }
     SPDLOG_LOGGER_INFO(env_.log, "{} login ok account={} method={} ip={}", tag_,
                        d.account->id.short_str(), MethodName(method), ip_);
     return SSH_AUTH_SUCCESS;
@@ -295,6 +308,7 @@ int Session::PublicKey(const char* user, ssh_key key, char state) {
     }
     return SSH_AUTH_DENIED;
   }
+  offered_key_ = std::move(offered);
   return AfterDecision(d, auth::AuthMethod::kPublicKey);
 }
 
@@ -333,6 +347,13 @@ int Session::Subsystem(ssh_channel channel, const char* name) {
   }
   auto protocol = env_.protocol(*account_, tag_);
   if (!protocol) {
+    if (protocol.error().IsNotFound()) {
+      // The account's folder is gone (erased after the login): a refusal, not a fault.
+      SPDLOG_LOGGER_INFO(env_.log, "{} sftp refused: no account folder account={}", tag_,
+                         account_->id.short_str());
+      end_reason_ = "revoked";
+      return SSH_ERROR;
+    }
     SPDLOG_LOGGER_ERROR(env_.log, "{} cannot start sftp account={} error={}", tag_,
                         account_->id.short_str(), protocol.error());
     end_reason_ = "error";
@@ -348,6 +369,7 @@ int Session::Subsystem(ssh_channel channel, const char* name) {
 
 bool Session::Handshake() {
   // Bounds every blocking libssh call (key exchange, a write to a client that stopped reading).
+  login_deadline_ = env_.clock.SteadyNow() + limits_.login_grace_time;
   long timeout = std::max<long>(1, limits_.login_grace_time.count());
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
 
@@ -360,8 +382,9 @@ bool Session::Handshake() {
   ssh_set_server_callbacks(session_, &server_cb_);
 
   if (ssh_handle_key_exchange(session_) != SSH_OK) {
+    // libssh's message quotes the client's name-lists and banner: escaped, never raw.
     SPDLOG_LOGGER_INFO(env_.log, "{} key exchange failed ip={} error={}", tag_, ip_,
-                       ssh_get_error(session_));
+                       LogSafe(ssh_get_error(session_)));
     return false;
   }
   const char* banner = ssh_get_clientbanner(session_);
@@ -375,7 +398,8 @@ bool Session::Authenticate() {
   if (event_ == nullptr || ssh_event_add_session(event_, session_) != SSH_OK) {
     return false;
   }
-  SteadyTime deadline = env_.clock.SteadyNow() + limits_.login_grace_time;
+  // One grace time from connect to the sftp subsystem: the key exchange used part of it.
+  SteadyTime deadline = login_deadline_;
   while (!sftp_) {
     if (env_.stop.load()) {
       end_reason_ = "shutdown";
@@ -400,7 +424,7 @@ bool Session::Authenticate() {
       end_reason_ = "closed";
       return false;
     }
-    if (end_reason_ == "error") {
+    if (end_reason_ == "error" || end_reason_ == "revoked") {
       return false;
     }
   }
@@ -486,6 +510,7 @@ void Session::Pump() {
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
   SteadyTime last_request = env_.clock.SteadyNow();
   last_progress_ = last_request;
+  SteadyTime last_revocation_check = last_request;
   uint32_t consumed = kWindowTopUp;  // bytes read since the window was last topped up
   for (;;) {
     if (env_.stop.load()) {
@@ -528,6 +553,19 @@ void Session::Pump() {
         return;
       }
     }
+    if (now - last_revocation_check >= kRevocationPoll) {
+      last_revocation_check = now;
+      if (Status st = env_.recorder.StillAuthorized(account_->id, credential_); !st) {
+        if (st.error().code() == ErrorCode::kPermissionDenied) {
+          SPDLOG_LOGGER_INFO(env_.log, "{} login revoked, ending session account={} why={}", tag_,
+                             account_->id.short_str(), st.error().message());
+          end_reason_ = "revoked";
+          return;
+        }
+        SPDLOG_LOGGER_WARN(env_.log, "{} cannot check the login account={} error={}", tag_,
+                           account_->id.short_str(), st.error());
+      }
+    }
     if (now - last_progress_ >= kProgressInterval) {
       last_progress_ = now;
       Progress(false);
@@ -565,6 +603,13 @@ void Session::Close(bool clean) {
 }
 
 void Session::Run() {
+  if (env_.gate.SourceBanned(ip_)) {
+    // Before the banner: no key exchange for a banned source. Debug only, so a banned flood
+    // cannot fill the log.
+    SPDLOG_LOGGER_DEBUG(env_.log, "{} connection dropped: source banned ip={}", tag_, ip_);
+    shutdown(ssh_get_fd(session_), SHUT_RDWR);  // ssh_disconnect would send a DISCONNECT
+    return;
+  }
   if (!Handshake()) {
     ssh_disconnect(session_);
     return;

@@ -35,7 +35,7 @@ class BanCommandsTest : public ::testing::Test {
     db_ = std::move(*db);
     config::DefenderConfig d;
     d.threshold = 2;
-    d.score_wrong_password = 1;
+    d.score_failure = 1;
     d.ban_time = Seconds(86400 * 365);  // far beyond the wall clock sftpctl reads
     d.max_ban_time = d.ban_time;
     defender_ = std::make_unique<auth::Defender>(d, *db_, clock_, GetLogger("auth"));
@@ -47,8 +47,8 @@ class BanCommandsTest : public ::testing::Test {
   }
 
   void Ban(const std::string& ip) {
-    defender_->RecordFailure(ip, "alice", auth::FailureKind::kWrongPassword);
-    ASSERT_TRUE(defender_->RecordFailure(ip, "alice", auth::FailureKind::kWrongPassword));
+    defender_->RecordFailure(ip, "alice");
+    ASSERT_TRUE(defender_->RecordFailure(ip, "alice"));
   }
 
   ::sftplc::testing::TempDir dir_;

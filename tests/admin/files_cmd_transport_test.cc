@@ -48,6 +48,7 @@ class OneUserGate final : public server::LoginGate {
 class NullRecorder final : public server::SessionRecorder {
  public:
   Result<int64_t> Begin(const server::LoginInfo&) override { return 1; }
+  Status StillAuthorized(const AccountId&, const server::LoginCredential&) override { return {}; }
   Status Progress(int64_t, const AccountId&, const usage::Counters&, bool, TimePoint) override {
     return {};
   }

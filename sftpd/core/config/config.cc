@@ -504,8 +504,7 @@ void ReadArgon2(Section& s, Argon2Config& out) {
 
 void ReadDefender(Section& s, DefenderConfig& out) {
   s.Bool("enabled", out.enabled);
-  s.Integer("score_wrong_password", out.score_wrong_password, 0, 1000);
-  s.Integer("score_unknown_user", out.score_unknown_user, 0, 1000);
+  s.Integer("score_failure", out.score_failure, 0, 1000);
   s.Integer("threshold", out.threshold, 1, 100000);
   s.Duration("observation", out.observation, Seconds(1), Seconds(7 * kDay));
   s.Duration("ban_time", out.ban_time, Seconds(1), Seconds(30 * kDay));

@@ -69,8 +69,7 @@ struct Argon2Config {
 
 struct DefenderConfig {
   bool enabled = true;
-  int score_wrong_password = 1;   // per failed login of an existing account
-  int score_unknown_user = 2;     // per failed login naming no account
+  int score_failure = 1;          // per failed login or refused key probe, whatever the name
   int threshold = 15;             // score within `observation` that bans the source IP
   Seconds observation{600};
   Seconds ban_time{900};          // first ban; each repeat ban is longer

@@ -143,8 +143,7 @@ busy_timeout = "5s"
 failure_floor_ms = 250
 [auth.defender]
 enabled = false
-score_wrong_password = 2
-score_unknown_user = 5
+score_failure = 2
 threshold = 20
 observation = "5min"
 ban_time = "30min"
@@ -188,8 +187,7 @@ retry_max = "1h"
   EXPECT_EQ(c.database.busy_timeout, Seconds(5));
   EXPECT_EQ(c.auth.failure_floor, std::chrono::milliseconds(250));
   EXPECT_FALSE(c.auth.defender.enabled);
-  EXPECT_EQ(c.auth.defender.score_wrong_password, 2);
-  EXPECT_EQ(c.auth.defender.score_unknown_user, 5);
+  EXPECT_EQ(c.auth.defender.score_failure, 2);
   EXPECT_EQ(c.auth.defender.threshold, 20);
   EXPECT_EQ(c.auth.defender.observation, Seconds(300));
   EXPECT_EQ(c.auth.defender.ban_time, Seconds(1800));
