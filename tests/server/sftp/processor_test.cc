@@ -621,7 +621,7 @@ TEST_F(ProcessorTest, StreamSplitAtEveryByteBoundary) {
   stream += PathPacket(kFxpReadlink, 4, "l");
   stream += Packet(77, Body().u32(5).raw("junk"));
   stream += Packet(kFxpExtended, Body().u32(6).str("limits@openssh.com"));
-  stream += Packet(kFxpMkdir, Body().u32(7).str("x").u32(0).raw("!"));
+  stream += Packet(kFxpStat, Body().u32(7).str("f").raw("!"));  // trailing bytes: discarded
   stream += PathPacket(kFxpStat, 8, "missing");
   auto run = [&](const std::vector<std::string_view>& pieces) {
     Make(Limits{});
