@@ -31,6 +31,7 @@ class AuthenticatorGate final : public LoginGate {
     }
     return d;
   }
+  bool SourceBanned(const std::string& remote_ip) override { return a_.SourceBanned(remote_ip); }
 
  private:
   auth::Authenticator& a_;

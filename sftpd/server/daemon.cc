@@ -3,12 +3,14 @@
 #include <libssh/libssh.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -155,6 +157,19 @@ int RunDaemon(const std::string& config_path) {
     return 1;
   }
 
+  // Every session holds a socket and up to max_handles_per_session files: take all the
+  // descriptors the hard limit allows (systemd's soft default is 1024).
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &nofile) != 0) {
+      SPDLOG_LOGGER_WARN(log, "cannot raise the descriptor limit error={}", std::strerror(errno));
+    }
+  }
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0) {
+    SPDLOG_LOGGER_INFO(log, "descriptor limit nofile={}", static_cast<uint64_t>(nofile.rlim_cur));
+  }
+
   sigset_t signals = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
@@ -228,8 +243,8 @@ int RunDaemon(const std::string& config_path) {
   }
   if (!SocketReadAhead::InEffect()) {
     SPDLOG_LOGGER_WARN(log,
-                       "socket read-ahead not in effect (recv/poll not exported by this "
-                       "build): uploads cost more CPU");
+                       "socket read-ahead not in effect (recv/poll/close not exported "
+                       "by this build): uploads cost more CPU");
   }
   Server& srv = **server;
   // The metrics' sources read the server, the authenticator and the database: serving stops

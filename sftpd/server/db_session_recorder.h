@@ -21,6 +21,9 @@ class DbSessionRecorder final : public SessionRecorder {
 
   // kNotFound if the account vanished; kUnavailable when the database cannot be reached.
   Result<int64_t> Begin(const LoginInfo& login) override;
+  // One account read (and, for a key login, its keys): a poll that sees every node's change on
+  // a shared PostgreSQL database.
+  Status StillAuthorized(const AccountId& account, const LoginCredential& login) override;
   Status Progress(int64_t usage_id, const AccountId& account, const usage::Counters& c,
                   bool activity, TimePoint at) override;
   Status End(int64_t usage_id, const AccountId& account, const usage::Counters& c, bool activity,

@@ -33,6 +33,15 @@ class LoginGate {
   // the signature and this decides the login. Thread-safe; blocking.
   virtual auth::AuthDecision CheckPublicKey(const auth::AuthRequest& request,
                                             const OfferedKey& key, bool signature_verified) = 0;
+
+  // True when `remote_ip` is known to be banned: its connection is dropped before the SSH
+  // banner, so a banned source gets no key exchange (no cryptography to spend CPU on). False
+  // when it is not, or when that cannot be told (the login then fails closed). A gate that keeps
+  // no bans answers false. Thread-safe; may block on the database.
+  virtual bool SourceBanned(const std::string& remote_ip) {
+    (void)remote_ip;
+    return false;
+  }
 };
 
 }  // namespace sftplc::server

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,17 +17,22 @@
 #include <memory>
 
 namespace sftplc::server {
-namespace {
 
-struct Buffer {
+struct ReadAheadBuffer {
   std::unique_ptr<uint8_t[]> data{new uint8_t[SocketReadAhead::kBufferSize]};
   std::size_t begin = 0;
   std::size_t end = 0;
   std::size_t size() const { return end - begin; }
 };
 
-// fd -> buffer. Written only by the thread that owns the fd (register, unregister); read by
-// every recv/poll of the process, which for a fd they do not own always finds nullptr.
+namespace {
+
+using Buffer = ReadAheadBuffer;
+
+// fd -> buffer. Set by the thread that owns the fd (register), cleared by close() of that fd
+// before the number is free again, so a fd opened later under the same number (by accept4, or by
+// libpq in another thread) never finds a buffer it does not own. The Buffer itself belongs to
+// its SocketReadAhead, which frees it.
 constexpr int kTableSize = 1 << 16;
 std::atomic<Buffer*> g_table[kTableSize];
 
@@ -39,6 +45,7 @@ Buffer* Lookup(int fd) {
 
 using RecvFn = ssize_t (*)(int, void*, size_t, int);
 using PollFn = int (*)(struct pollfd*, nfds_t, int);
+using CloseFn = int (*)(int);
 
 RecvFn RealRecv() {
   static const auto fn = reinterpret_cast<RecvFn>(dlsym(RTLD_NEXT, "recv"));
@@ -50,41 +57,52 @@ PollFn RealPoll() {
   return fn;
 }
 
+CloseFn RealClose() {
+  static const auto fn = reinterpret_cast<CloseFn>(dlsym(RTLD_NEXT, "close"));
+  return fn;
+}
+
 }  // namespace
 
 SocketReadAhead::SocketReadAhead(int fd) : fd_(fd) {
-  if (fd < 0 || fd >= kTableSize || RealRecv() == nullptr || RealPoll() == nullptr) {
+  if (fd < 0 || fd >= kTableSize || !InEffect() || RealRecv() == nullptr || RealPoll() == nullptr ||
+      RealClose() == nullptr) {
     return;
   }
-  auto* b = new Buffer();
-  Buffer* expected = nullptr;
-  if (!g_table[fd].compare_exchange_strong(expected, b, std::memory_order_acq_rel)) {
-    delete b;
-    return;
-  }
+  buffer_ = std::make_unique<Buffer>();
+  // An entry still there belongs to a registration whose fd was closed some other way than
+  // close() (an open fd number has one owner): replace it; its owner frees it.
+  g_table[fd].store(buffer_.get(), std::memory_order_release);
   active_ = true;
 }
 
 SocketReadAhead::~SocketReadAhead() {
-  if (active_) {
-    delete g_table[fd_].exchange(nullptr, std::memory_order_acq_rel);
+  if (buffer_ != nullptr) {
+    // Unregister only our own buffer: the number may be someone else's by now.
+    Buffer* expected = buffer_.get();
+    g_table[fd_].compare_exchange_strong(expected, nullptr, std::memory_order_acq_rel);
   }
 }
 
 std::size_t SocketReadAhead::buffered() const {
-  Buffer* b = active_ ? Lookup(fd_) : nullptr;
-  return b != nullptr ? b->size() : 0;
+  Buffer* b = Lookup(fd_);
+  return b != nullptr && b == buffer_.get() ? b->size() : 0;
 }
 
 }  // namespace sftplc::server
 
 bool sftplc::server::SocketReadAhead::InEffect() {
-  return dlsym(RTLD_DEFAULT, "recv") == reinterpret_cast<void*>(&::recv) &&
-         dlsym(RTLD_DEFAULT, "poll") == reinterpret_cast<void*>(&::poll);
+  static const bool in_effect = dlsym(RTLD_DEFAULT, "recv") == reinterpret_cast<void*>(&::recv) &&
+                                dlsym(RTLD_DEFAULT, "poll") == reinterpret_cast<void*>(&::poll) &&
+                                dlsym(RTLD_DEFAULT, "close") == reinterpret_cast<void*>(&::close);
+  return in_effect;
 }
 
 using sftplc::server::Buffer;
+using sftplc::server::g_table;
+using sftplc::server::kTableSize;
 using sftplc::server::Lookup;
+using sftplc::server::RealClose;
 using sftplc::server::RealPoll;
 using sftplc::server::RealRecv;
 using sftplc::server::SocketReadAhead;
@@ -154,4 +172,13 @@ extern "C" __attribute__((visibility("default"))) int poll(struct pollfd* fds, n
     }
   }
   return ready;
+}
+
+// libssh closes a connection's socket itself (ssh_disconnect, a failed write, a failed key
+// exchange): the registration is dropped before the number can be handed out again.
+extern "C" __attribute__((visibility("default"))) int close(int fd) {
+  if (fd >= 0 && fd < kTableSize && g_table[fd].load(std::memory_order_relaxed) != nullptr) {
+    g_table[fd].store(nullptr, std::memory_order_release);
+  }
+  return RealClose()(fd);
 }

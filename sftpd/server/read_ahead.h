@@ -14,17 +14,24 @@
 //     one recv of up to 64 KiB (errors, EOF and EAGAIN are returned as the kernel gave them);
 //   - poll() reports POLLIN at once for a registered fd whose buffer holds data (the kernel is
 //     still asked, without waiting, about every other fd and event in the set).
+//   - close() of a registered fd drops the registration before the number is free, so a
+//     connection (or a libpq socket) that gets the same number later never meets a stale buffer
+//     (libssh closes the socket itself, in ssh_disconnect and on errors).
 // Every other fd, and every other caller (libpq, libcurl, ...), goes straight to the C
 // library: one table lookup per call. Only libssh may read a registered socket, and only with
 // recv (it never uses read(2) on a socket).
 
 #include <cstddef>
+#include <memory>
 
 namespace sftplc::server {
 
-// Registers `fd` for read-ahead for the lifetime of this object (same thread: the session's).
-// Buffered bytes are dropped on destruction, which must come before the fd is closed.
-// A fd already registered or beyond the table (65536) is left unbuffered.
+struct ReadAheadBuffer;
+
+// Registers `fd` for read-ahead until the fd is closed or this object is destroyed, whichever
+// comes first (same thread: the session's). Destruction frees the buffer and unregisters the fd
+// only if the registration is still this one. A fd beyond the table (65536) is left unbuffered,
+// and so is every fd when the process's recv/poll/close are not the ones defined here.
 class SocketReadAhead {
  public:
   static constexpr std::size_t kBufferSize = 64 * 1024;
@@ -34,7 +41,7 @@ class SocketReadAhead {
   SocketReadAhead(const SocketReadAhead&) = delete;
   SocketReadAhead& operator=(const SocketReadAhead&) = delete;
 
-  // True when the process's recv and poll are the ones defined here, as the dynamic linker
+  // True when the process's recv, poll and close are the ones defined here, as the dynamic linker
   // gives them to libssh (the server's link exports them; without that libssh would bypass
   // the buffers and only cost more CPU).
   static bool InEffect();
@@ -47,6 +54,7 @@ class SocketReadAhead {
  private:
   int fd_;
   bool active_ = false;
+  std::unique_ptr<ReadAheadBuffer> buffer_;
 };
 
 }  // namespace sftplc::server

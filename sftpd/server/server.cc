@@ -20,6 +20,15 @@
 namespace sftplc::server {
 namespace {
 
+// How long the listeners rest after accept4 ran out of descriptors or memory.
+constexpr std::chrono::milliseconds kAcceptBackoff{100};
+// At most one warning about it per this interval.
+constexpr std::chrono::seconds kAcceptWarningInterval{10};
+
+bool OutOfResources(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
+}
+
 std::string PeerAddress(const sockaddr_storage& ss) {
   char buf[INET6_ADDRSTRLEN] = {};
   if (ss.ss_family == AF_INET) {
@@ -61,6 +70,7 @@ SessionLimits LimitsFrom(const config::ServerConfig& cfg) {
   l.login_grace_time = cfg.login_grace_time;
   l.max_auth_tries = cfg.max_auth_tries;
   l.idle_timeout = cfg.idle_timeout;
+  l.write_timeout = cfg.write_timeout;
   return l;
 }
 
@@ -212,7 +222,14 @@ Status Server::Run() {
   }
   bool stop = false;
   while (!stop) {
-    int n = poll(fds.data(), fds.size(), -1);
+    // Out of descriptors, accept4 fails while the listener stays readable: poll without the
+    // listeners for kAcceptBackoff instead of spinning on it.
+    bool paused = accept_paused_;
+    for (std::size_t i = 1; i < fds.size(); ++i) {
+      fds[i].events = paused ? 0 : POLLIN;
+    }
+    int n = poll(fds.data(), fds.size(), paused ? static_cast<int>(kAcceptBackoff.count()) : -1);
+    accept_paused_ = false;
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -277,8 +294,11 @@ void Server::Accept(int listen_fd) {
       if (errno == EINTR || errno == ECONNABORTED) {
         continue;
       }
-      if (errno != EAGAIN && errno != EWOULDBLOCK) {
-        SPDLOG_LOGGER_WARN(log_, "accept failed error={}", std::strerror(errno));
+      int err = errno;
+      if (OutOfResources(err)) {
+        PauseAccepting(err);
+      } else if (err != EAGAIN && err != EWOULDBLOCK) {
+        SPDLOG_LOGGER_WARN(log_, "accept failed error={}", std::strerror(err));
       }
       return;
     }
@@ -307,18 +327,30 @@ void Server::Accept(int listen_fd) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    ssh_session session = ssh_new();
-    bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, fd) == SSH_OK;
+    // libssh closes the socket it is given whenever it likes (ssh_disconnect, a failed write):
+    // it gets a duplicate, and `fd` stays open, ours, until the session is over, so the shutdown
+    // sweep over session_fds_ never hits a number that was handed out again.
+    int ssh_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    ssh_session session = ssh_fd >= 0 ? ssh_new() : nullptr;
+    bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, ssh_fd) == SSH_OK;
     if (ok) {
       try {
-        std::thread(&Server::SessionThread, this, number, session, fd, ip, limits).detach();
+        std::thread(&Server::SessionThread, this, number, session, fd, ssh_fd, ip, limits).detach();
       } catch (const std::exception& e) {
         SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a session thread: {}", number, e.what());
         ok = false;
       }
+    } else if (ssh_fd < 0) {
+      int err = errno;
+      if (OutOfResources(err)) {
+        PauseAccepting(err);  // the connection is dropped; the listeners rest
+      } else {
+        SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot duplicate the socket: {}", number,
+                            std::strerror(err));
+      }
     } else {
       SPDLOG_LOGGER_ERROR(log_, "[c{}] ssh_bind_accept_fd failed: {}", number,
-                          bind_ != nullptr ? ssh_get_error(bind_) : "");
+                          LogSafe(bind_ != nullptr ? ssh_get_error(bind_) : ""));
     }
     if (!ok) {
       {
@@ -326,10 +358,11 @@ void Server::Accept(int listen_fd) {
         session_fds_.erase(number);
       }
       if (session != nullptr) {
-        ssh_free(session);  // the session owns fd once ssh_bind_accept_fd has seen it
-      } else {
-        close(fd);
+        ssh_free(session);  // the session owns ssh_fd once ssh_bind_accept_fd has seen it
+      } else if (ssh_fd >= 0) {
+        close(ssh_fd);
       }
+      close(fd);
       std::lock_guard lock(mu_);
       --active_;
       if (--per_ip_[ip] == 0) {
@@ -340,22 +373,37 @@ void Server::Accept(int listen_fd) {
   }
 }
 
-void Server::SessionThread(uint64_t number, ssh_session session, int fd, const std::string& ip,
+void Server::PauseAccepting(int err) {
+  accept_paused_ = true;
+  ++accept_failures_;
+  auto now = deps_.clock->SteadyNow();
+  if (now >= next_accept_warning_) {
+    // One line per kAcceptWarningInterval, however long the shortage lasts.
+    SPDLOG_LOGGER_WARN(log_, "accept paused: out of resources error={} failures={}",
+                       std::strerror(err), accept_failures_);
+    accept_failures_ = 0;
+    next_accept_warning_ = now + kAcceptWarningInterval;
+  }
+}
+
+void Server::SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
+                           const std::string& ip,
                            SessionLimits limits) noexcept {
   SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock,
                  log_,        force_stop_,     *deps_.metrics};
   {
-    // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); dropped before
-    // ssh_free closes the fd.
-    SocketReadAhead read_ahead(fd);
+    // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); libssh's close of
+    // ssh_fd unregisters it at once.
+    SocketReadAhead read_ahead(ssh_fd);
     RunSession(env, limits, session, ip, number);
   }
-  // Forget the fd before it is closed (ssh_free), so a shutdown sweep never hits a reused fd.
+  ssh_free(session);
+  // Forget our fd before closing it, so a shutdown sweep never hits a reused number.
   {
     std::lock_guard lock(mu_);
     session_fds_.erase(number);
   }
-  ssh_free(session);
+  close(fd);
   std::lock_guard lock(mu_);
   --active_;
   if (--per_ip_[ip] == 0) {

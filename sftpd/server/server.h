@@ -48,6 +48,7 @@ struct SessionLimits {
   Seconds login_grace_time{30};
   int max_auth_tries = 6;
   Seconds idle_timeout{900};
+  Seconds write_timeout{30};
 };
 
 class Server {
@@ -86,9 +87,14 @@ class Server {
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
   void Accept(int listen_fd);
-  void SessionThread(uint64_t number, ssh_session session, int fd, const std::string& ip,
+  // `fd` is the accepted socket (ours, closed here at the end); `ssh_fd` its duplicate, owned
+  // by libssh.
+  void SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
+                     const std::string& ip,
                      SessionLimits limits) noexcept;
   void WaitForSessions();
+  // Accept thread: descriptors or memory ran out (`err`); rest the listeners, warn rate-limited.
+  void PauseAccepting(int err);
 
   config::ServerConfig cfg_;
   ServerDeps deps_;
@@ -105,8 +111,12 @@ class Server {
   int max_sessions_per_ip_ = 0;    // guarded by mu_
   int active_ = 0;                 // guarded by mu_
   std::map<std::string, int> per_ip_;       // guarded by mu_
-  std::map<uint64_t, int> session_fds_;     // guarded by mu_ (to end sessions at shutdown)
+  std::map<uint64_t, int> session_fds_;     // guarded by mu_ (our fds, ended at shutdown)
   uint64_t next_number_ = 1;
+  // Accept thread only: descriptors (or memory) ran out, rest the listeners.
+  bool accept_paused_ = false;
+  uint64_t accept_failures_ = 0;
+  std::chrono::steady_clock::time_point next_accept_warning_{};
   std::atomic<bool> force_stop_{false};
 };
 

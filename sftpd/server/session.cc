@@ -2,6 +2,7 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -27,6 +28,9 @@ constexpr uint32_t kSteadyReadSize = 256 * 1024;
 constexpr uint32_t kWindowTopUp = kChannelReadSize / 2;
 // Progress (counters, last_activity_at) is written at most this often per session.
 constexpr Seconds kProgressInterval{60};
+// How often a running session asks whether its login still stands (account closed or erased,
+// key removed, password changed): a revocation ends it within this plus one pump tick.
+constexpr milliseconds kRevocationPoll{1000};
 // How long a clean close waits for the client to close its side.
 constexpr milliseconds kCloseWait{3000};
 
@@ -61,7 +65,10 @@ class Session {
   static int OnShell(ssh_session, ssh_channel, void* ud) noexcept;
   static int OnExec(ssh_session, ssh_channel, const char*, void* ud) noexcept;
   static int OnEnv(ssh_session, ssh_channel, const char*, const char*, void*) noexcept;
+  static int OnChannelData(ssh_session, ssh_channel, void* data, uint32_t len, int is_stderr,
+                           void* ud) noexcept;
 
+  int ChannelData(uint32_t unread, int is_stderr);
   int Password(const char* user, const char* password);
   int PublicKey(const char* user, ssh_key key, char state);
   ssh_channel ChannelOpen();
@@ -97,8 +104,12 @@ class Session {
   bool authenticated_ = false;
   std::optional<accounts::Account> account_;
   auth::AuthMethod method_ = auth::AuthMethod::kPassword;
+  LoginCredential credential_;
+  OfferedKey offered_key_;  // the key of the signature being checked (key logins)
   ssh_channel channel_ = nullptr;
   bool sftp_ = false;
+  bool window_exceeded_ = false;
+  SteadyTime login_deadline_{};  // connect + login_grace_time
 
   std::unique_ptr<ChannelProtocol> protocol_;
   int64_t usage_id_ = 0;
@@ -179,6 +190,29 @@ int Session::OnEnv(ssh_session, ssh_channel, const char*, const char*, void*) no
   return -1;  // environment variables mean nothing to an SFTP server (OpenSSH sends LANG)
 }
 
+int Session::OnChannelData(ssh_session, ssh_channel, void*, uint32_t len, int is_stderr,
+                           void* ud) noexcept {
+  return static_cast<Session*>(ud)->ChannelData(len, is_stderr);
+}
+
+// Called by libssh with everything unread on the channel each time data arrives (from any libssh
+// call, including a write waiting for window). Returns how many bytes libssh may drop: none while
+// the client keeps to its window (the pump reads them), all of them once it did not.
+int Session::ChannelData(uint32_t unread, int is_stderr) {
+  if (is_stderr != 0) {
+    return static_cast<int>(unread);  // a client has no stderr to send: dropped, never held
+  }
+  if (!window_exceeded_ && unread > kMaxUnreadChannelData) {
+    window_exceeded_ = true;
+    SPDLOG_LOGGER_WARN(env_.log, "{} client sent past its window, ending session unread={}", tag_,
+                       unread);
+    // Ends every libssh call of this session at its next read (a write waiting for window
+    // included) without closing the fd under libssh.
+    shutdown(ssh_get_fd(session_), SHUT_RDWR);
+  }
+  return window_exceeded_ ? static_cast<int>(unread) : 0;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Authentication.
 
@@ -211,6 +245,13 @@ int Session::AfterDecision(const auth::AuthDecision& d, auth::AuthMethod method)
     authenticated_ = true;
     account_ = d.account;
     method_ = method;
+    credential_.method = method;
+    if (method == auth::AuthMethod::kPassword) {
+      credential_.password_hash = d.account->password_hash;
+    } else {
+      credential_.key_type = offered_key_.type;
+      credential_.key_base64 = offered_key_.base64;
+    }
     SPDLOG_LOGGER_INFO(env_.log, "{} login ok account={} method={} ip={}", tag_,
                        d.account->id.short_str(), MethodName(method), ip_);
     return SSH_AUTH_SUCCESS;
@@ -268,6 +309,7 @@ int Session::PublicKey(const char* user, ssh_key key, char state) {
     }
     return SSH_AUTH_DENIED;
   }
+  offered_key_ = std::move(offered);
   return AfterDecision(d, auth::AuthMethod::kPublicKey);
 }
 
@@ -290,7 +332,9 @@ ssh_channel Session::ChannelOpen() {
   channel_cb_.channel_shell_request_function = &Session::OnShell;
   channel_cb_.channel_exec_request_function = &Session::OnExec;
   channel_cb_.channel_env_request_function = &Session::OnEnv;
-  // No data callback: data stays buffered in libssh for ssh_channel_read (the pump).
+  // The data callback only watches the window: data stays buffered in libssh for
+  // ssh_channel_read (the pump).
+  channel_cb_.channel_data_function = &Session::OnChannelData;
   // X11 and agent forwarding have no callback, so libssh refuses them.
   ssh_callbacks_init(&channel_cb_);
   ssh_set_channel_callbacks(channel_, &channel_cb_);
@@ -304,6 +348,13 @@ int Session::Subsystem(ssh_channel channel, const char* name) {
   }
   auto protocol = env_.protocol(*account_, tag_);
   if (!protocol) {
+    if (protocol.error().IsNotFound()) {
+      // The account's folder is gone (erased after the login): a refusal, not a fault.
+      SPDLOG_LOGGER_INFO(env_.log, "{} sftp refused: no account folder account={}", tag_,
+                         account_->id.short_str());
+      end_reason_ = "revoked";
+      return SSH_ERROR;
+    }
     SPDLOG_LOGGER_ERROR(env_.log, "{} cannot start sftp account={} error={}", tag_,
                         account_->id.short_str(), protocol.error());
     end_reason_ = "error";
@@ -319,6 +370,7 @@ int Session::Subsystem(ssh_channel channel, const char* name) {
 
 bool Session::Handshake() {
   // Bounds every blocking libssh call (key exchange, a write to a client that stopped reading).
+  login_deadline_ = env_.clock.SteadyNow() + limits_.login_grace_time;
   long timeout = std::max<long>(1, limits_.login_grace_time.count());
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
 
@@ -331,8 +383,9 @@ bool Session::Handshake() {
   ssh_set_server_callbacks(session_, &server_cb_);
 
   if (ssh_handle_key_exchange(session_) != SSH_OK) {
+    // libssh's message quotes the client's name-lists and banner: escaped, never raw.
     SPDLOG_LOGGER_INFO(env_.log, "{} key exchange failed ip={} error={}", tag_, ip_,
-                       ssh_get_error(session_));
+                       LogSafe(ssh_get_error(session_)));
     return false;
   }
   const char* banner = ssh_get_clientbanner(session_);
@@ -346,7 +399,8 @@ bool Session::Authenticate() {
   if (event_ == nullptr || ssh_event_add_session(event_, session_) != SSH_OK) {
     return false;
   }
-  SteadyTime deadline = env_.clock.SteadyNow() + limits_.login_grace_time;
+  // One grace time from connect to the sftp subsystem: the key exchange used part of it.
+  SteadyTime deadline = login_deadline_;
   while (!sftp_) {
     if (env_.stop.load()) {
       end_reason_ = "shutdown";
@@ -371,7 +425,7 @@ bool Session::Authenticate() {
       end_reason_ = "closed";
       return false;
     }
-    if (end_reason_ == "error") {
+    if (end_reason_ == "error" || end_reason_ == "revoked") {
       return false;
     }
   }
@@ -410,6 +464,10 @@ bool Session::Send(const std::string& out) {
   }
   int w = ssh_channel_write(channel_, out.data(), static_cast<uint32_t>(out.size()));
   if (w != static_cast<int>(out.size())) {
+    if (window_exceeded_) {
+      end_reason_ = "window_exceeded";
+      return false;
+    }
     SPDLOG_LOGGER_INFO(env_.log, "{} write to client failed account={}", tag_,
                        account_->id.short_str());
     end_reason_ = "error";
@@ -448,10 +506,12 @@ void Session::Pump() {
   std::unique_ptr<uint8_t[]> buf(new uint8_t[kChannelReadSize]);
   std::string out;
   out.reserve(256 * 1024);
-  long timeout = std::max<long>(limits_.idle_timeout.count(), limits_.login_grace_time.count());
+  // Bounds a reply blocked by a client that grants no window; reads have their own timeout.
+  long timeout = std::max<long>(1, limits_.write_timeout.count());
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
   SteadyTime last_request = env_.clock.SteadyNow();
   last_progress_ = last_request;
+  SteadyTime last_revocation_check = last_request;
   uint32_t consumed = kWindowTopUp;  // bytes read since the window was last topped up
   for (;;) {
     if (env_.stop.load()) {
@@ -469,8 +529,8 @@ void Session::Pump() {
     uint32_t count = top_up ? kChannelReadSize : kSteadyReadSize;
     int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, kTickMs);
     SteadyTime now = env_.clock.SteadyNow();
-    if (n == SSH_ERROR) {
-      end_reason_ = Closed() ? "closed" : "error";
+    if (n == SSH_ERROR || window_exceeded_) {
+      end_reason_ = window_exceeded_ ? "window_exceeded" : Closed() ? "closed" : "error";
       return;
     }
     if (top_up) {
@@ -492,6 +552,19 @@ void Session::Pump() {
       last_request = now;
       if (!Feed(buf.get(), static_cast<std::size_t>(n), out)) {
         return;
+      }
+    }
+    if (now - last_revocation_check >= kRevocationPoll) {
+      last_revocation_check = now;
+      if (Status st = env_.recorder.StillAuthorized(account_->id, credential_); !st) {
+        if (st.error().code() == ErrorCode::kPermissionDenied) {
+          SPDLOG_LOGGER_INFO(env_.log, "{} login revoked, ending session account={} why={}", tag_,
+                             account_->id.short_str(), st.error().message());
+          end_reason_ = "revoked";
+          return;
+        }
+        SPDLOG_LOGGER_WARN(env_.log, "{} cannot check the login account={} error={}", tag_,
+                           account_->id.short_str(), st.error());
       }
     }
     if (now - last_progress_ >= kProgressInterval) {
@@ -531,6 +604,13 @@ void Session::Close(bool clean) {
 }
 
 void Session::Run() {
+  if (env_.gate.SourceBanned(ip_)) {
+    // Before the banner: no key exchange for a banned source. Debug only, so a banned flood
+    // cannot fill the log.
+    SPDLOG_LOGGER_DEBUG(env_.log, "{} connection dropped: source banned ip={}", tag_, ip_);
+    shutdown(ssh_get_fd(session_), SHUT_RDWR);  // ssh_disconnect would send a DISCONNECT
+    return;
+  }
   if (!Handshake()) {
     ssh_disconnect(session_);
     return;
@@ -550,7 +630,7 @@ void Session::Run() {
     SPDLOG_LOGGER_INFO(env_.log, "{} session ended account={} reason={}", tag_,
                        account_->id.short_str(), end_reason_);
   }
-  Close(ok && end_reason_ != "error");
+  Close(ok && end_reason_ != "error" && !window_exceeded_);
 }
 
 }  // namespace

@@ -49,4 +49,11 @@ void RunSession(const SessionEnv& env, const SessionLimits& limits, ssh_session 
 // docs/architecture.md: an 8 MiB window keeps a 50 ms RTT upload at OpenSSH's speed).
 inline constexpr uint32_t kChannelReadSize = 8 * 1024 * 1024;
 
+// The most channel data a session holds unread before it ends the connection. libssh 0.10
+// buffers whatever the client sends, window or not (channels.c: "Data packet too big for our
+// window ... accept it anyway"); a client that keeps its window never has more unread than the
+// largest window granted: kChannelReadSize, or libssh's own 1,280,000-byte top-up when little is
+// buffered. Anything beyond that margin is a client sending past its window.
+inline constexpr uint32_t kMaxUnreadChannelData = kChannelReadSize + 2 * 1024 * 1024;
+
 }  // namespace sftplc::server

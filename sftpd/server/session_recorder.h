@@ -25,9 +25,23 @@ struct LoginInfo {
   TimePoint at{};
 };
 
+// What a session logged in with, so that a revocation can be noticed while it runs.
+struct LoginCredential {
+  auth::AuthMethod method = auth::AuthMethod::kPassword;
+  std::string password_hash;  // the account's hash after the login (password logins)
+  std::string key_type;       // the key logged in with (key logins)
+  std::string key_base64;
+};
+
 class SessionRecorder {
  public:
   virtual ~SessionRecorder() = default;
+
+  // Whether a login still stands: the account exists, may log in, and still has the password
+  // hash or the key it logged in with. kPermissionDenied (message: closed, erased, key removed,
+  // password changed) when it does not; kUnavailable when the database cannot answer (the
+  // session goes on and asks again).
+  virtual Status StillAuthorized(const AccountId& account, const LoginCredential& login) = 0;
   // A successful login: records it on the account (last_login_at, last_activity_at) and opens a
   // usage session row. Returns the usage session id.
   virtual Result<int64_t> Begin(const LoginInfo& login) = 0;

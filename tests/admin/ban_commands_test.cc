@@ -28,15 +28,15 @@ class BanCommandsTest : public ::testing::Test, protected ::sftplc::testing::Cli
     ASSERT_TRUE(db_);
     config::DefenderConfig d;
     d.threshold = 2;
-    d.score_wrong_password = 1;
+    d.score_failure = 1;
     d.ban_time = Seconds(86400 * 365);  // far beyond the wall clock sftpctl reads
     d.max_ban_time = d.ban_time;
     defender_ = std::make_unique<auth::Defender>(d, *db_, clock_, GetLogger("auth"));
   }
 
   void Ban(const std::string& ip) {
-    defender_->RecordFailure(ip, "alice", auth::FailureKind::kWrongPassword);
-    ASSERT_TRUE(defender_->RecordFailure(ip, "alice", auth::FailureKind::kWrongPassword));
+    defender_->RecordFailure(ip, "alice");
+    ASSERT_TRUE(defender_->RecordFailure(ip, "alice"));
   }
 
   // Now, so the bans are in force for the real clock of the sftpctl process.

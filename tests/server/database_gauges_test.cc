@@ -75,7 +75,7 @@ TEST_P(DatabaseGaugesTest, CountsWhatTheRetentionReportAndDefenderSee) {
   AddNotice("c", "sending");
   AddNotice("d", "failed");
   AddNotice("e", "sent");
-  ASSERT_TRUE(defender_->RecordFailure("192.0.2.7", "mallory", auth::FailureKind::kUnknownUser));
+  ASSERT_TRUE(defender_->RecordFailure("192.0.2.7", "mallory"));
   TimePoint later = clock_.Now() + Seconds(3 * 366 * 86400);
   auto g = ReadDatabaseGauges(*db_, cfg_, *defender_, later);
   ASSERT_TRUE(g) << g.error().ToString();

@@ -80,6 +80,18 @@ class FakeRecorder final : public SessionRecorder {
     cv_.notify_all();
     return static_cast<int64_t>(records_.size());
   }
+  Status StillAuthorized(const AccountId&, const LoginCredential&) override {
+    std::lock_guard lock(mu_);
+    if (revoked_.empty()) {
+      return {};
+    }
+    return Error::PermissionDenied(revoked_);
+  }
+  // From now on every running session's login is revoked for `why` (empty: it stands again).
+  void Revoke(const std::string& why) {
+    std::lock_guard lock(mu_);
+    revoked_ = why;
+  }
   Status Progress(int64_t id, const AccountId&, const usage::Counters& c, bool activity,
                   TimePoint) override {
     std::lock_guard lock(mu_);
@@ -125,6 +137,7 @@ class FakeRecorder final : public SessionRecorder {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Record> records_;
+  std::string revoked_;
 };
 
 }  // namespace sftplc::server

@@ -1,6 +1,7 @@
 #include "sftpd/server/read_ahead.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,10 +9,9 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace sftplc::server {
 namespace {
@@ -158,17 +158,48 @@ TEST(SocketReadAheadTest, PeekAndUnregisteredFds) {
   ASSERT_EQ(recv(plain.ours, c, sizeof c, MSG_PEEK), 4096);
 }
 
-// One registration per fd; the buffer goes with the registration.
-TEST(SocketReadAheadTest, OneRegistrationPerFdAndReleaseOnDestruction) {
+// libssh closes a connection's socket itself (ssh_disconnect, a failed write, a failed key
+// exchange) while the session still holds its registration; accept4 may then hand the same fd
+// number to the next connection before the old session lets go. The new connection's
+// registration replaces the stale one: it reads only its own bytes, never the old client's
+// leftovers, and the old session's release does not take the new buffer away.
+TEST(SocketReadAheadTest, ReusedFdNumberNeverMeetsAStaleBuffer) {
+  auto old_pair = std::make_unique<SocketPair>();
+  const int fd = old_pair->ours;
+  auto old_reg = std::make_unique<SocketReadAhead>(fd);
+  ASSERT_TRUE(old_reg->active());
+  WriteAll(old_pair->peer, std::string(8192, 'o'));
+  char c[4096];
+  ASSERT_EQ(recv(fd, c, 100, 0), 100);  // 8092 of the old client's bytes stay buffered
+  ASSERT_GT(old_reg->buffered(), 0u);
+  close(old_pair->ours);  // what libssh does
+  old_pair->ours = -1;
+  EXPECT_EQ(old_reg->buffered(), 0u);  // unregistered by the close itself
+
+  SocketPair fresh;  // the lowest free number: the one just closed
+  ASSERT_EQ(fresh.ours, fd);
+  SocketReadAhead new_reg(fd);
+  EXPECT_TRUE(new_reg.active());
+  WriteAll(fresh.peer, "new client");
+  EXPECT_EQ(ReadLikeLibssh(fd, 10), "new client");
+  old_reg.reset();  // the old session ends after the new one started
+  EXPECT_TRUE(new_reg.active());
+  WriteAll(fresh.peer, "more");
+  EXPECT_EQ(ReadLikeLibssh(fd, 4), "more");
+  EXPECT_EQ(new_reg.buffered(), 0u);
+}
+
+// The buffer goes with the registration; a fd beyond the table is left unbuffered.
+TEST(SocketReadAheadTest, ReleaseOnDestruction) {
   SocketPair sp;
   {
     SocketReadAhead first(sp.ours);
     EXPECT_TRUE(first.active());
-    SocketReadAhead second(sp.ours);
-    EXPECT_FALSE(second.active());
   }
-  SocketReadAhead third(sp.ours);
-  EXPECT_TRUE(third.active());
+  SocketReadAhead again(sp.ours);
+  EXPECT_TRUE(again.active());
+  WriteAll(sp.peer, "x");
+  EXPECT_EQ(ReadLikeLibssh(sp.ours, 1), "x");
   SocketReadAhead out_of_range(1 << 20);
   EXPECT_FALSE(out_of_range.active());
 }

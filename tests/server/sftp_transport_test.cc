@@ -26,7 +26,8 @@ using sftplc::testing::WriteFile;
 class SftpTransportTest : public ::testing::Test {
  protected:
   SftpTransportTest() : account_(AccountId::New()), gate_(account_) {
-    std::filesystem::create_directories(dir_.Sub("storage"));
+    // The account folder, as account creation makes it (a session never creates it).
+    std::filesystem::create_directories(dir_.Sub("storage/" + account_.str()));
     cfg_.listen = {{"127.0.0.1", 0}};
     cfg_.host_keys = {dir_.Sub("keys/host")};
     cfg_.shutdown_grace = Seconds(5);

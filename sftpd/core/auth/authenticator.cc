@@ -10,12 +10,13 @@
 #include "sftpd/core/usage/usage_store.h"
 
 namespace sftplc::auth {
-namespace {
 
 bool MayLogIn(const accounts::Account& a) {
   return a.state == accounts::AccountState::kActive ||
          a.state == accounts::AccountState::kConfirmationPending;
 }
+
+namespace {
 
 // Holds one verification slot for the scope, counting the callers waiting for one and holding
 // one (AuthenticatorStats).
@@ -117,7 +118,7 @@ void Authenticator::PadToFloor(std::chrono::steady_clock::time_point start,
 }
 
 AuthDecision Authenticator::Fail(const AuthRequest& request,
-                                 const std::optional<accounts::Account>& account, bool usable,
+                                 const std::optional<accounts::Account>& account,
                                  AuthMethod method) {
   if (account && usage_ != nullptr) {
     usage::FailedLogin f;
@@ -132,12 +133,15 @@ AuthDecision Authenticator::Fail(const AuthRequest& request,
   }
   (usable ? failures_wrong_credentials_ : failures_unknown_user_)
       .fetch_add(1, std::memory_order_relaxed);
-  auto ban = defender_.RecordFailure(request.remote_ip, request.username,
-                                     usable ? FailureKind::kWrongPassword
-                                            : FailureKind::kUnknownUser);
+  auto ban = defender_.RecordFailure(request.remote_ip, request.username);
   AuthDecision d;
   d.outcome = ban ? AuthOutcome::kBanned : AuthOutcome::kRejected;
   return d;
+}
+
+bool Authenticator::SourceBanned(std::string_view ip) {
+  auto banned = defender_.BannedUntil(ip);
+  return banned && banned->has_value();
 }
 
 std::optional<AuthDecision> Authenticator::CheckBan(const AuthRequest& request, AuthMethod method) {
@@ -158,9 +162,9 @@ std::optional<AuthDecision> Authenticator::CheckBan(const AuthRequest& request, 
 AuthDecision Authenticator::CheckPassword(const AuthRequest& request, const Secret& password) {
   auto start = clock_.SteadyNow();
   if (auto refused = CheckBan(request, AuthMethod::kPassword)) {
-    if (refused->outcome == AuthOutcome::kRejected) {
-      PadToFloor(start, request.username);  // answered like a wrong password, timing included
-    }
+    // A banned source and a failed ban check are answered like a wrong password, timing
+    // included: an answer at once would tell the ban (and so the score) apart.
+    PadToFloor(start, request.username);
     return *refused;
   }
 
@@ -191,7 +195,7 @@ AuthDecision Authenticator::CheckPassword(const AuthRequest& request, const Secr
   }
 
   if (!match) {
-    AuthDecision d = Fail(request, account, usable, AuthMethod::kPassword);
+    AuthDecision d = Fail(request, account, AuthMethod::kPassword);
     PadToFloor(start, request.username);
     return d;
   }
@@ -216,7 +220,11 @@ AuthDecision Authenticator::CheckPassword(const AuthRequest& request, const Secr
 
 AuthDecision Authenticator::CheckPublicKey(const AuthRequest& request, std::string_view key_type,
                                            std::string_view key_base64, bool signature_verified) {
+  auto start = clock_.SteadyNow();
   if (auto refused = CheckBan(request, AuthMethod::kPublicKey)) {
+    if (signature_verified) {
+      PadToFloor(start, request.username);
+    }
     return *refused;
   }
   std::optional<accounts::Account> account;
@@ -248,9 +256,15 @@ AuthDecision Authenticator::CheckPublicKey(const AuthRequest& request, std::stri
     return AuthDecision{AuthOutcome::kAccepted, std::move(account)};
   }
   if (!signature_verified) {
-    return AuthDecision{AuthOutcome::kRejected, std::nullopt};
+    // A refused probe scores like a failure: otherwise anyone holding a victim's public key
+    // could confirm their username with unlimited probes. Not recorded on the account (clients
+    // offer every key they hold) and not padded (a probe costs no verification).
+    auto ban = defender_.RecordFailure(request.remote_ip, request.username);
+    return AuthDecision{ban ? AuthOutcome::kBanned : AuthOutcome::kRejected, std::nullopt};
   }
-  return Fail(request, account, usable, AuthMethod::kPublicKey);
+  AuthDecision d = Fail(request, account, AuthMethod::kPublicKey);
+  PadToFloor(start, request.username);
+  return d;
 }
 
 }  // namespace sftplc::auth

@@ -43,6 +43,10 @@ class Defender;
 class PasswordHasher;
 
 enum class AuthMethod { kPassword, kPublicKey };
+
+// Whether an account in this state may log in (active or confirmation_pending). The one rule,
+// used at login and by a running session re-checking its account.
+bool MayLogIn(const accounts::Account& a);
 std::string_view AuthMethodName(AuthMethod m);  // "password", "publickey"
 
 struct AuthRequest {
@@ -110,8 +114,8 @@ class Authenticator {
                                                        const Clock& clock, Sleeper& sleeper,
                                                        Logger log);
 
-  // A password login. kBanned at once (no verification) when the source is banned. kRejected,
-  // padded to the failure floor like a wrong password, when the ban check itself fails: the
+  // A password login. kBanned (no verification, padded to the failure floor like any failure)
+  // when the source is banned. kRejected, padded likewise, when the ban check itself fails: the
   // login fails closed, and nothing is scored or recorded (the database is what failed).
   // Otherwise one Argon2 verification, always: against the account's hash when the account
   // exists, may log in (`active` or `confirmation_pending`) and has a password; against the
@@ -124,14 +128,20 @@ class Authenticator {
 
   // A public-key login: `key_type` and `key_base64` (the blob, as in authorized_keys) are
   // compared with the keys of an account that may log in. With `signature_verified` false this
-  // only answers the client's probe (no scoring: clients offer every key they hold); with true
-  // it decides the login, and a failure is scored and recorded like a wrong password (without
-  // the floor: no Argon2 work to hide). A failed ban check refuses (kRejected) as for passwords.
+  // only answers the client's probe: a refused probe is scored (kBanned when it caused a ban)
+  // but neither recorded on an account nor padded; with true it decides the login, and a failure
+  // (or a banned source) is scored, recorded and padded to the failure floor like a wrong
+  // password. A failed ban check refuses (kRejected) as for passwords.
   AuthDecision CheckPublicKey(const AuthRequest& request, std::string_view key_type,
                               std::string_view key_base64, bool signature_verified);
 
   // A snapshot of the counters above. Thread-safe, lock-free.
   AuthenticatorStats stats() const;
+
+  // True when `ip` is banned now (the defender's cached answer); false when it is not or when
+  // the bans cannot be read (the login itself then fails closed). For dropping a banned source's
+  // connection before the key exchange. Thread-safe.
+  bool SourceBanned(std::string_view ip);
 
  private:
   Authenticator(const AuthenticatorOptions& options, accounts::AccountStore& accounts,
@@ -143,7 +153,7 @@ class Authenticator {
   std::optional<AuthDecision> CheckBan(const AuthRequest& request, AuthMethod method);
   // A failure: scores it, records it for an existing account, returns kRejected or kBanned.
   AuthDecision Fail(const AuthRequest& request, const std::optional<accounts::Account>& account,
-                    bool usable, AuthMethod method);
+                    AuthMethod method);
   void PadToFloor(std::chrono::steady_clock::time_point start, std::string_view username);
 
   AuthenticatorOptions options_;

@@ -134,8 +134,7 @@ Result<std::optional<TimePoint>> Defender::BannedUntil(std::string_view ip) {
   return *until;
 }
 
-std::optional<Ban> Defender::RecordFailure(std::string_view ip, std::string_view username,
-                                           FailureKind kind) {
+std::optional<Ban> Defender::RecordFailure(std::string_view ip, std::string_view username) {
   if (!cfg_.enabled) {
     return std::nullopt;
   }
@@ -151,7 +150,7 @@ std::optional<Ban> Defender::RecordFailure(std::string_view ip, std::string_view
         names_.clear();
       }
     }
-    // One per failure whatever the kind: the per-name count must not tell existing names apart.
+    // One per failure: the per-name count must not tell existing names apart.
     names_[NameKey(username)].emplace_back(now, 1);
   }
 
@@ -159,8 +158,9 @@ std::optional<Ban> Defender::RecordFailure(std::string_view ip, std::string_view
   if (!key) {
     return std::nullopt;  // no address (a local test transport): nothing to ban
   }
-  int score =
-      kind == FailureKind::kUnknownUser ? cfg_.score_unknown_user : cfg_.score_wrong_password;
+  // One score whatever the name: a different one would tell existing names apart by the
+  // attempt at which the ban comes.
+  int score = cfg_.score_failure;
   if (score <= 0) {
     return std::nullopt;
   }

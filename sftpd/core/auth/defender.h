@@ -2,12 +2,12 @@
 
 // Defender: scores failed logins and bans the source addresses that keep failing.
 //
-// Per source address: every failed login adds a score (score_unknown_user when the name is no
-// usable account, score_wrong_password otherwise); when the sum within `observation` reaches
-// `threshold`, the address is banned for ban_time, and each further ban of the same address is
-// ban_growth_percent longer, up to max_ban_time. A ban is remembered (for the growth) until it
-// has been over for max_ban_time. IPv6 addresses are scored and banned per /64 (one host usually
-// owns the whole prefix); IPv4-mapped IPv6 addresses count as the IPv4 address.
+// Per source address: every failed login or refused key probe adds score_failure, the same for
+// an unknown name and a wrong password (so the ban comes at the same attempt); when the sum within
+// `observation` reaches `threshold`, the address is banned for ban_time, and each further ban of
+// the same address is ban_growth_percent longer, up to max_ban_time. A ban is remembered (for the
+// growth) until it has been over for max_ban_time. IPv6 addresses are scored and banned per /64
+// (one host usually owns the whole prefix); IPv4-mapped IPv6 addresses count as the IPv4 address.
 //
 // Per login name: failures are also counted per attempted name, in memory only and under a
 // keyed hash (the name itself is never stored or logged), the same way for existing and unknown
@@ -45,11 +45,6 @@ class Database;
 
 namespace sftplc::auth {
 
-enum class FailureKind {
-  kWrongPassword,  // an existing, usable account: wrong password or key
-  kUnknownUser,    // no such account, or one that cannot log in (closed)
-};
-
 struct Ban {
   std::string ip;  // "192.0.2.7" or "2001:db8:1:2::/64"
   TimePoint banned_until{};
@@ -70,8 +65,7 @@ class Defender {
 
   // Records a failed login from `ip` naming `username` (used only as a keyed hash, in memory).
   // Returns the ban when this failure caused one.
-  std::optional<Ban> RecordFailure(std::string_view ip, std::string_view username,
-                                   FailureKind kind);
+  std::optional<Ban> RecordFailure(std::string_view ip, std::string_view username);
 
   // True when failures naming `username` (from any address) reached the threshold within the
   // observation window.

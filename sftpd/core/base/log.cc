@@ -26,6 +26,27 @@ spdlog::sink_ptr StderrSink() {
 
 }  // namespace
 
+std::string LogSafe(std::string_view client_bytes, std::size_t max_bytes) {
+  std::string out;
+  std::string_view in = client_bytes.substr(0, max_bytes);
+  out.reserve(in.size());
+  for (char ch : in) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '\\') {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += ch;
+    }
+  }
+  if (client_bytes.size() > max_bytes) {
+    out += "...";
+  }
+  return out;
+}
+
 Logger GetLogger(std::string_view name) {
   std::lock_guard lock(g_mu);
   std::string n(name);

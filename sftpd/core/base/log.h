@@ -23,4 +23,9 @@ Logger GetLogger(std::string_view name);
 // "error", "off". Returns false for an unknown level name.
 bool SetLogLevel(std::string_view level);
 
+// Bytes a client sent, made safe for one log line: every byte outside printable ASCII (control
+// characters, DEL, bytes >= 0x80) and the backslash become "\xNN", so a client cannot forge or
+// split log lines; at most `max_bytes` of the input are kept, then "...". Thread-safe (pure).
+std::string LogSafe(std::string_view client_bytes, std::size_t max_bytes = 512);
+
 }  // namespace sftplc

@@ -442,6 +442,7 @@ void ReadServer(Section& s, Config& c) {
   s.Duration("login_grace_time", out.login_grace_time, Seconds(1), Seconds(3600));
   s.Integer("max_auth_tries", out.max_auth_tries, 1, 100);
   s.Duration("idle_timeout", out.idle_timeout, Seconds(1), Seconds(7 * kDay));
+  s.Duration("write_timeout", out.write_timeout, Seconds(1), Seconds(3600));
   s.Integer("max_sessions", out.max_sessions, 1, 1000000);
   s.Integer("max_sessions_per_ip", out.max_sessions_per_ip, 1, 1000000);
   s.Integer("max_handles_per_session", out.max_handles_per_session, 1, 65536);
@@ -503,8 +504,7 @@ void ReadArgon2(Section& s, Argon2Config& out) {
 
 void ReadDefender(Section& s, DefenderConfig& out) {
   s.Bool("enabled", out.enabled);
-  s.Integer("score_wrong_password", out.score_wrong_password, 0, 1000);
-  s.Integer("score_unknown_user", out.score_unknown_user, 0, 1000);
+  s.Integer("score_failure", out.score_failure, 0, 1000);
   s.Integer("threshold", out.threshold, 1, 100000);
   s.Duration("observation", out.observation, Seconds(1), Seconds(7 * kDay));
   s.Duration("ban_time", out.ban_time, Seconds(1), Seconds(30 * kDay));

@@ -27,6 +27,7 @@ struct ServerConfig {
   Seconds login_grace_time{30};                // connect -> authenticated deadline
   int max_auth_tries = 6;                      // per connection
   Seconds idle_timeout{900};                   // no SFTP request for this long ends the session
+  Seconds write_timeout{30};                   // a reply blocked this long (no window) ends it
   int max_sessions = 1000;                     // in total
   int max_sessions_per_ip = 100;
   int max_handles_per_session = 256;
@@ -68,8 +69,7 @@ struct Argon2Config {
 
 struct DefenderConfig {
   bool enabled = true;
-  int score_wrong_password = 1;   // per failed login of an existing account
-  int score_unknown_user = 2;     // per failed login naming no account
+  int score_failure = 1;          // per failed login or refused key probe, whatever the name
   int threshold = 15;             // score within `observation` that bans the source IP
   Seconds observation{600};
   Seconds ban_time{900};          // first ban; each repeat ban is longer

@@ -232,6 +232,16 @@ Result<std::optional<DirEntry>> Directory::Next() {
 
 Result<std::unique_ptr<AccountRoot>> AccountRoot::Open(const std::string& storage_root,
                                                        const AccountId& id) {
+  return OpenFolder(storage_root, id, true);
+}
+
+Result<std::unique_ptr<AccountRoot>> AccountRoot::OpenExisting(const std::string& storage_root,
+                                                               const AccountId& id) {
+  return OpenFolder(storage_root, id, false);
+}
+
+Result<std::unique_ptr<AccountRoot>> AccountRoot::OpenFolder(const std::string& storage_root,
+                                                             const AccountId& id, bool create) {
   if (id.empty()) {
     return Error::InvalidArgument("account root: empty account id");
   }
@@ -239,7 +249,7 @@ Result<std::unique_ptr<AccountRoot>> AccountRoot::Open(const std::string& storag
   if (!storage.valid()) {
     return SysError(errno, "open storage root");
   }
-  if (mkdirat(storage.get(), id.str().c_str(), 0700) != 0 && errno != EEXIST) {
+  if (create && mkdirat(storage.get(), id.str().c_str(), 0700) != 0 && errno != EEXIST) {
     return SysError(errno, "create account folder");
   }
   int fd = Openat2(storage.get(), id.str().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC, 0,
@@ -251,6 +261,9 @@ Result<std::unique_ptr<AccountRoot>> AccountRoot::Open(const std::string& storag
     }
     if (err == ENOTDIR) {
       return Error::PermissionDenied("account root: the account folder is not a directory");
+    }
+    if (err == ENOENT) {
+      return Error::NotFound("account root: the account folder does not exist");
     }
     return SysError(err, "open account folder");
   }

@@ -132,6 +132,10 @@ class AccountRoot {
   // a symlink; kNotFound / others (with errno) if the storage root cannot be opened.
   static Result<std::unique_ptr<AccountRoot>> Open(const std::string& storage_root,
                                                    const AccountId& id);
+  // Opens the root of account `id` like Open(), but never creates the folder: a session must
+  // not bring back the folder of an erased account. kNotFound when the folder is missing.
+  static Result<std::unique_ptr<AccountRoot>> OpenExisting(const std::string& storage_root,
+                                                           const AccountId& id);
 
   ~AccountRoot();
   AccountRoot(const AccountRoot&) = delete;
@@ -209,6 +213,8 @@ class AccountRoot {
  private:
   // EPERM for the account folder itself, and for a folder's permissions without owner rwx.
   Status CheckSetStat(int fd, const SetAttrs& attrs, const char* what) const;
+  static Result<std::unique_ptr<AccountRoot>> OpenFolder(const std::string& storage_root,
+                                                         const AccountId& id, bool create);
   explicit AccountRoot(UniqueFd root) : root_(std::move(root)) {}
 
   // A parent directory descriptor and the final component of a normalised path.

@@ -54,10 +54,8 @@ class SmtpMailer final : public Mailer {
     std::string to = "<" + envelope.to + ">";
     std::unique_ptr<curl_slist, SlistDeleter> rcpt(curl_slist_append(nullptr, to.c_str()));
     Upload up{&message, 0};
-    char errbuf[CURL_ERROR_SIZE] = {0};
     curl_easy_setopt(c, CURLOPT_URL, cfg_.url.c_str());
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, static_cast<long>(cfg_.timeout.count()));
     curl_easy_setopt(c, CURLOPT_TIMEOUT, static_cast<long>(cfg_.timeout.count()));
     curl_easy_setopt(c, CURLOPT_MAIL_FROM, from.c_str());
@@ -84,10 +82,8 @@ class SmtpMailer final : public Mailer {
       SPDLOG_LOGGER_DEBUG(log_, "mail accepted smtp_code={}", response);
       return {};
     }
-    std::string detail = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-    // Recipient addresses can appear in curl's messages: never log `detail` above debug.
-    SPDLOG_LOGGER_DEBUG(log_, "mail not sent curl={} smtp_code={} detail={}", static_cast<int>(rc),
-                        response, detail);
+    // curl's error text can quote a recipient address: it is never logged, at any level.
+    SPDLOG_LOGGER_DEBUG(log_, "mail not sent curl={} smtp_code={}", static_cast<int>(rc), response);
     std::string msg = fmt::format("SMTP delivery failed: {} (smtp code {})",
                                   curl_easy_strerror(rc), response);
     if (response >= 500 && response < 600) {

@@ -93,10 +93,10 @@ void Processor::Impl::SendStatvfs(std::string& out, uint32_t id, const struct st
 }
 
 bool Processor::Impl::Parsed(const Reader& r, uint32_t id, std::string& out) {
-  if (r.Done()) {
-    return true;
+  if (r.ok()) {
+    return true;  // trailing bytes, if any, are discarded as OpenSSH's sftp-server does
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp malformed request id={} truncated={}", tag_, id, !r.ok());
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp malformed request id={}", tag_, id);
   SendStatus(out, id, kFxBadMessage);
   return false;
 }
@@ -158,7 +158,7 @@ void Processor::Impl::Open(uint32_t id, Reader& r, std::string& out) {
     flags |= O_EXCL;
   }
   const bool writes = (flags & O_ACCMODE) != O_RDONLY || (flags & (O_CREAT | O_TRUNC | O_APPEND));
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp open flags={:#x} path={}", tag_, pflags, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp open flags={:#x} path={}", tag_, pflags, LogSafe(path));
   if (!RequestPermitted(writes)) {
     SendStatus(out, id, kFxPermissionDenied);
     return;
@@ -332,7 +332,7 @@ void Processor::Impl::Stat(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp stat path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp stat path={}", tag_, LogSafe(path));
   auto st = root_->Stat(path);
   if (!st) {
     SendError(out, id, st.error(), "stat");
@@ -346,7 +346,7 @@ void Processor::Impl::Lstat(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp lstat path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp lstat path={}", tag_, LogSafe(path));
   auto st = root_->Lstat(path);
   if (!st) {
     SendError(out, id, st.error(), "lstat");
@@ -361,7 +361,7 @@ void Processor::Impl::Setstat(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp setstat flags={:#x} path={}", tag_, a.flags, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp setstat flags={:#x} path={}", tag_, a.flags, LogSafe(path));
   if (a.flags & kAttrUidGid) {
     auto st = root_->Stat(path);
     if (!st) {
@@ -386,7 +386,7 @@ void Processor::Impl::Opendir(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp opendir path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp opendir path={}", tag_, LogSafe(path));
   if (handles_.full()) {
     SendStatus(out, id, kFxFailure);
     return;
@@ -450,7 +450,7 @@ void Processor::Impl::Remove(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp remove path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp remove path={}", tag_, LogSafe(path));
   if (SendDone(out, id, root_->Unlink(path), "remove")) {
     ++stats_.files_removed;
   }
@@ -462,7 +462,7 @@ void Processor::Impl::Mkdir(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp mkdir path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp mkdir path={}", tag_, LogSafe(path));
   mode_t mode = (a.flags & kAttrPermissions) ? (a.permissions & 0777) : 0777;
   SendDone(out, id, root_->Mkdir(path, mode), "mkdir");
 }
@@ -472,7 +472,7 @@ void Processor::Impl::Rmdir(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp rmdir path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp rmdir path={}", tag_, LogSafe(path));
   SendDone(out, id, root_->Rmdir(path), "rmdir");
 }
 
@@ -481,7 +481,7 @@ void Processor::Impl::Realpath(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp realpath path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp realpath path={}", tag_, LogSafe(path));
   auto real = root_->RealPath(path);
   if (!real) {
     SendError(out, id, real.error(), "realpath");
@@ -496,7 +496,7 @@ void Processor::Impl::Rename(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp rename from={} to={}", tag_, from, to);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp rename from={} to={}", tag_, LogSafe(from), LogSafe(to));
   SendDone(out, id, root_->Rename(from, to, files::RenameMode::kNoReplace), "rename");
 }
 
@@ -505,7 +505,7 @@ void Processor::Impl::Readlink(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp readlink path={}", tag_, path);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp readlink path={}", tag_, LogSafe(path));
   auto target = root_->Readlink(path);
   if (!target) {
     SendError(out, id, target.error(), "readlink");
@@ -522,7 +522,8 @@ void Processor::Impl::Symlink(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp symlink link={} target={}", tag_, linkpath, target);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp symlink link={} target={}", tag_, LogSafe(linkpath),
+                      LogSafe(target));
   SendDone(out, id, root_->Symlink(target, linkpath), "symlink");
 }
 
@@ -534,7 +535,7 @@ void Processor::Impl::ExtPosixRename(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp posix-rename from={} to={}", tag_, from, to);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp posix-rename from={} to={}", tag_, LogSafe(from), LogSafe(to));
   SendDone(out, id, root_->Rename(from, to, files::RenameMode::kReplace), "posix-rename");
 }
 
@@ -574,7 +575,8 @@ void Processor::Impl::ExtHardlink(uint32_t id, Reader& r, std::string& out) {
   if (!Parsed(r, id, out)) {
     return;
   }
-  SPDLOG_LOGGER_DEBUG(log_, "{} sftp hardlink existing={} new={}", tag_, existing, newpath);
+  SPDLOG_LOGGER_DEBUG(log_, "{} sftp hardlink existing={} new={}", tag_, LogSafe(existing),
+                      LogSafe(newpath));
   SendDone(out, id, root_->Hardlink(existing, newpath), "hardlink");
 }
 

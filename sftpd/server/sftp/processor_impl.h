@@ -68,7 +68,8 @@ class Processor::Impl {
   void SendHandle(std::string& out, uint32_t id, const char* handle);
   void SendAttrs(std::string& out, uint32_t id, const struct stat& st);
   void SendName1(std::string& out, uint32_t id, std::string_view name);
-  // False (and a BAD_MESSAGE reply) unless every field was present and nothing is left.
+  // False (and a BAD_MESSAGE reply) unless every field was present; bytes after the last field
+  // are discarded (OpenSSH's sftp-server does the same).
   bool Parsed(const Reader& r, uint32_t id, std::string& out);
   // The open handle named by `h` (of the wanted kind), or nullptr after a FAILURE reply.
   OpenHandle* FileHandle(std::string_view h, uint32_t id, std::string& out);
@@ -118,7 +119,7 @@ class Processor::Impl {
   std::vector<uint8_t> in_;  // a partial packet, or packets held back by backpressure
   std::size_t in_off_ = 0;   // start of unhandled bytes in in_
   bool init_done_ = false;
-  bool dead_ = false;        // a frame error happened: every later call fails
+  bool dead_ = false;  // a frame error happened: every later call fails
   bool activity_ = false;
 };
 

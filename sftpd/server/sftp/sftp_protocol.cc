@@ -35,7 +35,9 @@ server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits
   return [storage_root = std::move(storage_root), limits, log = std::move(log), observer](
              const accounts::Account& account,
              const std::string& tag) -> Result<std::unique_ptr<server::ChannelProtocol>> {
-    auto root = files::AccountRoot::Open(storage_root, account.id);
+    // The folder is made when the account is created; a missing one (an erasure finished
+    // after the login) refuses the session rather than bringing the folder back.
+    auto root = files::AccountRoot::OpenExisting(storage_root, account.id);
     if (!root) {
       return std::move(root).error();
     }

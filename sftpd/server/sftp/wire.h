@@ -57,11 +57,11 @@ class Reader {
     return s;
   }
 
-  // True while every field so far was complete.
+  // True while every field so far was complete. Bytes left after the last field are not an
+  // error: like OpenSSH's sftp-server, a request whose fields all parsed is served and its
+  // trailing bytes are discarded (Go's pkg/sftp sends some).
   bool ok() const { return ok_; }
   std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
-  // True when every field was complete and nothing is left over (consumed == declared).
-  bool Done() const { return ok_ && p_ == end_; }
 
  private:
   bool Need(std::size_t n) {

@@ -84,8 +84,7 @@ class AuthenticatorTest : public ::testing::TestWithParam<db::Backend> {
     usage_ = std::make_unique<usage::UsageStore>(*db_, wall_, "test-node");
     config::DefenderConfig d;
     d.threshold = 6;
-    d.score_wrong_password = 1;
-    d.score_unknown_user = 2;
+    d.score_failure = 1;
     defender_ = std::make_unique<Defender>(d, *db_, wall_, GetLogger("auth"));
     hasher_ = std::make_unique<PasswordHasher>(Cheap());
     log_ = std::make_shared<spdlog::logger>(
@@ -236,8 +235,8 @@ TEST_P(AuthenticatorTest, PendingAccountMayLogIn) {
   EXPECT_EQ(d.account->state, accounts::AccountState::kConfirmationPending);
 }
 
-// Repeated failures ban the source IP (kBanned, no further verification or padding), while the
-// owner still logs in from another address.
+// Repeated failures ban the source IP (kBanned, no further verification, padded like any
+// failure), while the owner still logs in from another address.
 TEST_P(AuthenticatorTest, BanAfterRepeatedFailuresDoesNotLockOwnerElsewhere) {
   const std::string attacker = "198.51.100.66";
   for (int i = 0; i < 5; ++i) {
@@ -247,18 +246,48 @@ TEST_P(AuthenticatorTest, BanAfterRepeatedFailuresDoesNotLockOwnerElsewhere) {
   EXPECT_EQ(Password("alice", "guess 5", attacker).outcome, AuthOutcome::kBanned);
   sleeper_.Take();
   EXPECT_EQ(Password("alice", kPassword, attacker).outcome, AuthOutcome::kBanned);
-  EXPECT_TRUE(sleeper_.Take().empty());
+  // Padded like a failure of a name under attack (six failures): 4 x the floor.
+  EXPECT_THAT(sleeper_.Take(), ::testing::ElementsAre(milliseconds(4000)));
   EXPECT_EQ(FailedLoginsOf(alice_.id), 6);  // the banned attempt is not recorded
 
   EXPECT_EQ(Password("alice", kPassword, "192.0.2.99").outcome, AuthOutcome::kAccepted);
 }
 
-// Unknown names score higher: the same IP is banned after fewer attempts.
-TEST_P(AuthenticatorTest, UnknownUserBannedSooner) {
-  const std::string ip = "198.51.100.67";
-  EXPECT_EQ(Password("nobody1", "x", ip).outcome, AuthOutcome::kRejected);
-  EXPECT_EQ(Password("nobody2", "x", ip).outcome, AuthOutcome::kRejected);
-  EXPECT_EQ(Password("nobody3", "x", ip).outcome, AuthOutcome::kBanned);
+// Unknown names and wrong passwords are indistinguishable through the defender: the ban comes
+// at the same attempt, every answer (the ban and the attempts after it included) is padded to
+// the same floor, and a banned source's answer looks like any failure's.
+TEST_P(AuthenticatorTest, UnknownNamesAndWrongPasswordsBanAtTheSameAttempt) {
+  auto run = [&](const std::string& ip, bool unknown) {
+    std::vector<std::pair<AuthOutcome, std::vector<milliseconds>>> answers;
+    for (int i = 0; i < 8; ++i) {
+      AuthDecision d = Password(unknown ? "nobody" : "alice", "guess", ip);
+      answers.emplace_back(d.outcome, sleeper_.Take());
+    }
+    return answers;
+  };
+  auto unknown = run("198.51.100.67", true);
+  auto wrong = run("198.51.100.68", false);
+  EXPECT_EQ(unknown, wrong);
+  EXPECT_EQ(wrong[4].first, AuthOutcome::kRejected);
+  EXPECT_EQ(wrong[5].first, AuthOutcome::kBanned);  // threshold 6, one point each
+  EXPECT_EQ(wrong[7].first, AuthOutcome::kBanned);
+  for (const auto& a : wrong) {
+    EXPECT_EQ(a.second.size(), 1u);  // every answer padded, the banned ones included
+  }
+}
+
+// Refused key probes count toward the ban (anyone holding a victim's public key could otherwise
+// probe names without limit); they are neither recorded on the account nor padded.
+TEST_P(AuthenticatorTest, RefusedKeyProbesCountTowardTheBan) {
+  std::string blob = "AAAAC3NzaC1lZDI1NTE5AAAAIF+ILUNH7khkGaVJvIomZAbLxzCBzQRJ0BmDJRXSb15A";
+  AuthRequest r{"alice", "198.51.100.69", "SSH-2.0-test"};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", blob, false).outcome, AuthOutcome::kRejected);
+  }
+  EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", blob, false).outcome, AuthOutcome::kBanned);
+  EXPECT_EQ(FailedLoginsOf(alice_.id), 0);
+  EXPECT_TRUE(sleeper_.Take().empty());
+  EXPECT_EQ(Password("alice", kPassword, "198.51.100.69").outcome, AuthOutcome::kBanned);
 }
 
 // A name under attack from many addresses gets a longer floor on failures (any address), but
@@ -380,7 +409,8 @@ TEST_P(AuthenticatorTest, PublicKeys) {
   EXPECT_EQ(FailedLoginsOf(alice_.id), 0);  // probes are not failures
   EXPECT_EQ(auth_->CheckPublicKey(r, "ssh-ed25519", other, true).outcome, AuthOutcome::kRejected);
   EXPECT_EQ(FailedLoginsOf(alice_.id), 1);
-  EXPECT_TRUE(sleeper_.Take().empty());
+  // A failed signed key login is padded like a wrong password.
+  EXPECT_THAT(sleeper_.Take(), ::testing::ElementsAre(milliseconds(1000)));
 
   AuthRequest unknown{"nobody", "192.0.2.10", "SSH-2.0-test"};
   EXPECT_EQ(auth_->CheckPublicKey(unknown, "ssh-ed25519", blob, false).outcome,

@@ -24,8 +24,7 @@ Result<bool> RenameTable(db::Database& db, const std::string& from, const std::s
 
 config::DefenderConfig SmallConfig() {
   config::DefenderConfig c;
-  c.score_wrong_password = 1;
-  c.score_unknown_user = 2;
+  c.score_failure = 1;
   c.threshold = 4;
   c.observation = Seconds(600);
   c.ban_time = Seconds(900);
@@ -46,11 +45,10 @@ class DefenderTest : public ::testing::TestWithParam<db::Backend> {
     return std::make_unique<Defender>(cfg, *db_, clock_, GetLogger("auth"));
   }
   // `n` failures from `ip` for an existing account; returns the last one's ban, if any.
-  std::optional<Ban> Fail(int n, const std::string& ip,
-                          FailureKind kind = FailureKind::kWrongPassword) {
+  std::optional<Ban> Fail(int n, const std::string& ip) {
     std::optional<Ban> ban;
     for (int i = 0; i < n; ++i) {
-      ban = defender_->RecordFailure(ip, "alice", kind);
+      ban = defender_->RecordFailure(ip, "alice");
     }
     return ban;
   }
@@ -80,12 +78,6 @@ TEST_P(DefenderTest, BanAfterThreshold) {
   EXPECT_EQ(defender_->BannedUntil("192.0.2.7").value(), T("2026-11-25T10:15:00Z"));
   // Only that address.
   EXPECT_FALSE(Banned(*defender_, "192.0.2.8"));
-}
-
-// An unknown user scores higher: half as many failures ban.
-TEST_P(DefenderTest, UnknownUserScoresHigher) {
-  EXPECT_FALSE(Fail(1, "192.0.2.7", FailureKind::kUnknownUser).has_value());
-  EXPECT_TRUE(Fail(1, "192.0.2.7", FailureKind::kUnknownUser).has_value());
 }
 
 // Failures older than the observation window do not count.
@@ -215,15 +207,13 @@ TEST_P(DefenderTest, Ipv6PerSlash64AndMappedIpv4) {
 // The per-name count treats existing and unknown names alike and never bans anything.
 TEST_P(DefenderTest, NameUnderAttackCountsAnyNameFromAnyAddress) {
   for (int i = 0; i < 3; ++i) {
-    defender_->RecordFailure("192.0.2." + std::to_string(10 + i), "alice",
-                             FailureKind::kWrongPassword);
-    defender_->RecordFailure("192.0.2." + std::to_string(10 + i), "nobody",
-                             FailureKind::kUnknownUser);
+    defender_->RecordFailure("192.0.2." + std::to_string(10 + i), "alice");
+    defender_->RecordFailure("192.0.2." + std::to_string(10 + i), "nobody");
   }
   EXPECT_FALSE(defender_->NameUnderAttack("alice"));
   EXPECT_FALSE(defender_->NameUnderAttack("nobody"));
-  defender_->RecordFailure("192.0.2.20", "alice", FailureKind::kWrongPassword);
-  defender_->RecordFailure("192.0.2.20", "nobody", FailureKind::kUnknownUser);
+  defender_->RecordFailure("192.0.2.20", "alice");
+  defender_->RecordFailure("192.0.2.20", "nobody");
   EXPECT_TRUE(defender_->NameUnderAttack("alice"));
   EXPECT_TRUE(defender_->NameUnderAttack("nobody"));
   EXPECT_FALSE(defender_->NameUnderAttack("bob"));
@@ -243,10 +233,10 @@ TEST_P(DefenderTest, DisabledNeverBans) {
 
 // The database never holds an attempted name: only addresses, times and scores.
 TEST_P(DefenderTest, NoUsernameStored) {
-  defender_->RecordFailure("192.0.2.7", "secret-looking-name", FailureKind::kUnknownUser);
+  defender_->RecordFailure("192.0.2.7", "secret-looking-name");
   auto n = db_->Read<long long>([](soci::session& s) -> Result<long long> {
     long long c = 0;
-    s << "SELECT COUNT(*) FROM auth_failures WHERE ip = '192.0.2.7' AND score = 2", soci::into(c);
+    s << "SELECT COUNT(*) FROM auth_failures WHERE ip = '192.0.2.7' AND score = 1", soci::into(c);
     return c;
   });
   ASSERT_TRUE(n.has_value());

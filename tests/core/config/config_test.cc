@@ -47,6 +47,7 @@ TEST(ConfigDefaultsTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.server.login_grace_time, Seconds(30));
   EXPECT_EQ(c.server.max_auth_tries, 6);
   EXPECT_EQ(c.server.idle_timeout, Seconds(900));
+  EXPECT_EQ(c.server.write_timeout, Seconds(30));
   EXPECT_EQ(c.server.max_sessions, 1000);
   EXPECT_EQ(c.server.max_sessions_per_ip, 100);
   EXPECT_EQ(c.server.max_handles_per_session, 256);
@@ -123,6 +124,7 @@ allow_root = true
 login_grace_time = "1min"
 max_auth_tries = 3
 idle_timeout = 600
+write_timeout = "5s"
 max_sessions = 50
 max_sessions_per_ip = 5
 max_handles_per_session = 64
@@ -141,8 +143,7 @@ busy_timeout = "5s"
 failure_floor_ms = 250
 [auth.defender]
 enabled = false
-score_wrong_password = 2
-score_unknown_user = 5
+score_failure = 2
 threshold = 20
 observation = "5min"
 ban_time = "30min"
@@ -172,6 +173,7 @@ ip_retention = "30d"
   EXPECT_EQ(c.server.login_grace_time, Seconds(60));
   EXPECT_EQ(c.server.max_auth_tries, 3);
   EXPECT_EQ(c.server.idle_timeout, Seconds(600));
+  EXPECT_EQ(c.server.write_timeout, Seconds(5));
   EXPECT_EQ(c.server.max_sessions, 50);
   EXPECT_EQ(c.server.max_sessions_per_ip, 5);
   EXPECT_EQ(c.server.max_handles_per_session, 64);
@@ -187,8 +189,7 @@ ip_retention = "30d"
   EXPECT_EQ(c.database.busy_timeout, Seconds(5));
   EXPECT_EQ(c.auth.failure_floor, std::chrono::milliseconds(250));
   EXPECT_FALSE(c.auth.defender.enabled);
-  EXPECT_EQ(c.auth.defender.score_wrong_password, 2);
-  EXPECT_EQ(c.auth.defender.score_unknown_user, 5);
+  EXPECT_EQ(c.auth.defender.score_failure, 2);
   EXPECT_EQ(c.auth.defender.threshold, 20);
   EXPECT_EQ(c.auth.defender.observation, Seconds(300));
   EXPECT_EQ(c.auth.defender.ban_time, Seconds(1800));

@@ -130,10 +130,10 @@ TEST_P(RetentionSweepTest, AddressesDroppedAfterIpRetention) {
   ASSERT_TRUE(usage.RecordFailedLogin({id, clock.Now(), "192.0.2.55", "password"}));
   auth::Defender defender(env_->cfg.auth.defender, *env_->db, clock, GetLogger("auth"));
   for (int i = 0; i < 8; ++i) {
-    defender.RecordFailure("198.51.100.9", "nobody", auth::FailureKind::kUnknownUser);
+    defender.RecordFailure("198.51.100.9", "nobody");
   }
   ASSERT_TRUE(defender.RemoveBan("198.51.100.9", "admin:test"));
-  defender.RecordFailure("203.0.113.4", "nobody", auth::FailureKind::kUnknownUser);
+  defender.RecordFailure("203.0.113.4", "nobody");
 
   auto e = ExportAccount(*env_->db, env_->cfg, id, T("2026-03-02"));
   ASSERT_TRUE(e);
@@ -179,7 +179,7 @@ TEST_P(RetentionSweepTest, BanInForceKeptToItsEnd) {
   testing::FakeClock clock(T("2026-03-01"));
   auth::Defender defender(d, *env_->db, clock, GetLogger("auth"));
   for (int i = 0; i < 8; ++i) {
-    defender.RecordFailure("198.51.100.9", "nobody", auth::FailureKind::kUnknownUser);
+    defender.RecordFailure("198.51.100.9", "nobody");
   }
   Period days90{90, Period::Unit::kDays};
   auto n = auth::Defender::ForgetAddresses(*env_->db, d, T("2026-07-01"),

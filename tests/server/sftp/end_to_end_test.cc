@@ -36,6 +36,7 @@ class EndRecorder final : public server::SessionRecorder {
     ends_.emplace_back();
     return static_cast<int64_t>(ends_.size());
   }
+  Status StillAuthorized(const AccountId&, const server::LoginCredential&) override { return {}; }
   Status Progress(int64_t, const AccountId&, const usage::Counters&, bool, TimePoint) override {
     return {};
   }
@@ -73,7 +74,8 @@ class EndToEndTest : public ::testing::Test {
         FAIL() << tool << " is not installed (scripts/setup installs it)";
       }
     }
-    fs::create_directories(dir_.Sub("storage"));
+    // The account's folder, as account creation makes it (a session never creates it).
+    fs::create_directories(dir_.Sub("storage/" + id_.str()));
     WriteFile(dir_.Sub("outside/secret"), "top secret");
     WriteFile(dir_.Sub("pw"), std::string(kPassword) + "\n");
     config::ServerConfig cfg;

@@ -187,13 +187,28 @@ TEST_F(ProcessorTest, TruncatedFieldIsBadMessage) {
   EXPECT_EQ(StatusOf(Packet(kFxpRead, Body().u32(9)), 9), kFxBadMessage);
 }
 
-// Bytes left over after a request's fields (consumed != declared) get BAD_MESSAGE; nothing runs.
-TEST_F(ProcessorTest, TrailingBytesAreBadMessage) {
+// Bytes left over after a request whose fields all parsed are discarded, as OpenSSH's
+// sftp-server does (Go's pkg/sftp sends them): the request runs, and the next request in the
+// same stream is framed correctly. A short field is still BAD_MESSAGE.
+TEST_F(ProcessorTest, TrailingBytesAreDiscarded) {
   Init();
-  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0).raw("x")), 3), kFxBadMessage);
-  EXPECT_FALSE(fs::exists(Host("d")));
-  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(4).str("d").u32(0)), 4), kFxOk);
+  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(3).str("d").u32(0).raw("x")), 3), kFxOk);
   EXPECT_TRUE(fs::is_directory(Host("d")));
+  std::string two =
+      Packet(
+          kFxpOpen,
+          Body().u32(4).str("f").u32(kOpenWrite | kOpenCreat).u32(0).raw(std::string(40, '\0'))) +
+      Packet(kFxpMkdir, Body().u32(5).str("e").u32(0).raw("junk"));
+  auto replies = Send(two);
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[0].type, kFxpHandle);
+  EXPECT_EQ(replies[1].type, kFxpStatus);
+  EXPECT_EQ(replies[1].id(), 5u);
+  EXPECT_EQ(replies[1].status(), kFxOk);
+  EXPECT_TRUE(fs::exists(Host("f")));
+  EXPECT_TRUE(fs::is_directory(Host("e")));
+  // Fields that do not all parse are still refused, trailing bytes or not.
+  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(6).u32(100).raw("abc")), 6), kFxBadMessage);
 }
 
 // Unknown request types and extensions get OP_UNSUPPORTED with the request id kept.
@@ -652,7 +667,7 @@ TEST_F(ProcessorTest, StreamSplitAtEveryByteBoundary) {
   stream += PathPacket(kFxpReadlink, 4, "l");
   stream += Packet(77, Body().u32(5).raw("junk"));
   stream += Packet(kFxpExtended, Body().u32(6).str("limits@openssh.com"));
-  stream += Packet(kFxpMkdir, Body().u32(7).str("x").u32(0).raw("!"));
+  stream += Packet(kFxpStat, Body().u32(7).str("f").raw("!"));  // trailing bytes: discarded
   stream += PathPacket(kFxpStat, 8, "missing");
   auto run = [&](const std::vector<std::string_view>& pieces) {
     Make(Limits{});

@@ -38,10 +38,10 @@ class SftpProtocolTest : public ::testing::Test {
 // The factory opens storage/<account id> (0700) and the protocol serves SFTP there, with the
 // processor's counters as usage counters.
 TEST_F(SftpProtocolTest, FactoryServesTheAccountRoot) {
+  fs::create_directories(tmp_.Sub("storage/" + account_.id.str()));  // made at account creation
   auto factory = MakeSftpProtocolFactory(tmp_.Sub("storage"), Limits{}, GetLogger("sftp"));
   auto p = factory(account_, "[t]");
   ASSERT_TRUE(p);
-  EXPECT_TRUE(fs::is_directory(tmp_.Sub("storage/" + account_.id.str())));
   ASSERT_EQ(Send(**p, InitPacket()).at(0).type, kFxpVersion);
   auto h = Send(**p, Packet(kFxpOpen, Body().u32(1).str("up").u32(kOpenWrite | kOpenCreat).u32(0)));
   ASSERT_EQ(h.at(0).type, kFxpHandle);
@@ -54,6 +54,15 @@ TEST_F(SftpProtocolTest, FactoryServesTheAccountRoot) {
   EXPECT_TRUE((*p)->TakeActivity());
   EXPECT_FALSE((*p)->TakeActivity());
   (*p)->CloseAll();
+}
+
+// A missing account folder (erased after the login) is refused with kNotFound and not created.
+TEST_F(SftpProtocolTest, FactoryNeverCreatesTheAccountFolder) {
+  auto factory = MakeSftpProtocolFactory(tmp_.Sub("storage"), Limits{}, GetLogger("sftp"));
+  auto p = factory(account_, "[t]");
+  ASSERT_FALSE(p);
+  EXPECT_TRUE(p.error().IsNotFound());
+  EXPECT_FALSE(fs::exists(tmp_.Sub("storage/" + account_.id.str())));
 }
 
 // A symlinked account folder is refused by the factory (the session ends).
