@@ -132,6 +132,9 @@ class AccountRoot {
   // a symlink; kNotFound / others (with errno) if the storage root cannot be opened.
   static Result<std::unique_ptr<AccountRoot>> Open(const std::string& storage_root,
                                                    const AccountId& id);
+  // Takes a root already opened by Open() in another process (the SFTP worker receives it as
+  // a descriptor). kInvalidArgument if `root` is not a directory.
+  static Result<std::unique_ptr<AccountRoot>> Adopt(UniqueFd root);
 
   ~AccountRoot();
   AccountRoot(const AccountRoot&) = delete;
