@@ -235,5 +235,27 @@ TEST_F(ConfinementTest, WorkerCrashEndsOnlyItsSession) {
   EXPECT_EQ(std::count(alice_reasons.begin(), alice_reasons.end(), "worker_crashed"), 0);
 }
 
+// A frame error from the client (a length over the maximum) ends the session: the worker
+// reports it and the session is recorded as protocol_error, not as a crash.
+TEST_F(ConfinementTest, FrameErrorEndsTheSessionAsProtocolError) {
+  WriteFile(d_.dir().Sub("bad_frame.py"), R"(import sys, paramiko
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
+t.connect(username="alice", password=open(sys.argv[2]).read().strip())
+c = t.open_session()
+c.invoke_subsystem("sftp")
+c.sendall(b"\xff\xff\xff\xff")
+c.settimeout(30)
+while c.recv(4096):
+    pass
+print("closed")
+)");
+  auto r = RunCommand("/usr/bin/python3 '" + d_.dir().Sub("bad_frame.py") + "' " +
+                      std::to_string(d_.port()) + " '" + d_.dir().Sub("pw") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "closed\n");
+  EXPECT_TRUE(d_.WaitForLog("reason=protocol_error")) << d_.Log();
+  EXPECT_EQ(EndReasons("alice"), std::vector<std::string>{"protocol_error"});
+}
+
 }  // namespace
 }  // namespace sftplc::testing
