@@ -323,10 +323,18 @@ void WorkerProtocol::Reap(bool kill_first) {
         kill(pid_, SIGKILL);
         break;
       }
-      pollfd p{control_.get(), POLLIN, 0};
-      if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) {
+      // Replies still coming are dropped, so a worker blocked writing them reaches the EOF.
+      pollfd p[2] = {{control_.get(), POLLIN, 0}, {data_.valid() ? data_.get() : -1, POLLIN, 0}};
+      if (poll(p, 2, static_cast<int>(left)) < 0 && errno != EINTR) {
         kill(pid_, SIGKILL);
         break;
+      }
+      if (p[1].revents != 0) {
+        char scratch[64 * 1024];
+        ssize_t n = recv(data_.get(), scratch, sizeof(scratch), MSG_DONTWAIT);
+        if (n <= 0 && !(n < 0 && (errno == EAGAIN || errno == EINTR))) {
+          data_.reset();
+        }
       }
       auto got = ipc::Receive(control_.get(), /*block=*/false);
       if (!got) {

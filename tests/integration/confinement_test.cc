@@ -257,5 +257,46 @@ print("closed")
   EXPECT_EQ(EndReasons("alice"), std::vector<std::string>{"protocol_error"});
 }
 
+// A client that asks for 12.5 MiB of reads and disconnects without reading the replies: the
+// worker, blocked writing them, is drained at the end of the session, reports and exits by
+// itself (it is not killed).
+TEST_F(ConfinementTest, WorkerBlockedOnRepliesExitsCleanlyWhenTheClientLeaves) {
+  RunCommand("head -c 16777216 /dev/urandom > '" + d_.dir().Sub("big") + "'");
+  ASSERT_EQ(Sftp("alice", "put " + d_.dir().Sub("big") + " big\n").exit_code, 0);
+  WriteFile(d_.dir().Sub("flood_reads.py"), R"(import struct, sys, paramiko
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
+t.connect(username="alice", password=open(sys.argv[2]).read().strip())
+c = t.open_session()
+c.invoke_subsystem("sftp")
+def packet(body):
+    c.sendall(struct.pack(">I", len(body)) + body)
+def reply():
+    n = struct.unpack(">I", c.recv(4))[0]
+    body = b""
+    while len(body) < n:
+        body += c.recv(n - len(body))
+    return body
+def string(b):
+    return struct.pack(">I", len(b)) + b
+packet(struct.pack(">BI", 1, 3))
+reply()
+packet(struct.pack(">BI", 3, 1) + string(b"big") + struct.pack(">II", 1, 0))
+r = reply()
+assert r[0] == 102, r
+handle = r[9:9 + struct.unpack(">I", r[5:9])[0]]
+for i in range(400):
+    packet(struct.pack(">BI", 5, 2 + i) + string(handle) + struct.pack(">QI", i * 32768, 32768))
+t.close()
+print("left")
+)");
+  std::size_t from = d_.Log().size();
+  auto r = RunCommand("/usr/bin/python3 '" + d_.dir().Sub("flood_reads.py") + "' " +
+                      std::to_string(d_.port()) + " '" + d_.dir().Sub("pw") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(d_.WaitForLog("session ended", 30, from)) << d_.Log();
+  EXPECT_EQ(d_.Log().find("sftp worker killed by a signal", from), std::string::npos) << d_.Log();
+  EXPECT_EQ(d_.Log().find("sftp worker failed", from), std::string::npos) << d_.Log();
+}
+
 }  // namespace
 }  // namespace sftplc::testing
