@@ -28,6 +28,15 @@ class ChannelProtocol {
   virtual bool HasPendingRequests() const { return false; }
   // False while the protocol holds too much unhandled input: the transport drains first.
   virtual bool WantsInput() const { return true; }
+  // A protocol served by another process (the SFTP worker): a descriptor the transport polls,
+  // for ReadyEvents(), together with the client's socket, and calls OnReady() when it has an
+  // event. OnReady() moves what is ready along and appends replies to `out`; an Error ends the
+  // session after `out` has been sent. -1: every reply comes from OnData.
+  virtual int ReadyFd() const { return -1; }
+  virtual short ReadyEvents() const { return 0; }
+  virtual Status OnReady(std::string& /*out*/) { return {}; }
+  // The end reason recorded when OnData or OnReady ended the session with an Error.
+  virtual std::string FailureReason() const { return "protocol_error"; }
   // Transfer counters so far (for the usage record).
   virtual usage::Counters counters() const = 0;
   // True if a transfer happened since the last call (resets the flag).

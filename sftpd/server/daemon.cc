@@ -34,7 +34,8 @@
 #include "sftpd/server/prometheus_metrics.h"
 #include "sftpd/server/read_ahead.h"
 #include "sftpd/server/server.h"
-#include "sftpd/server/sftp/sftp_protocol.h"
+#include "sftpd/server/confine/confine.h"
+#include "sftpd/server/worker_protocol.h"
 
 namespace sftplc::server {
 namespace {
@@ -170,6 +171,27 @@ int RunDaemon(const std::string& config_path) {
     SPDLOG_LOGGER_INFO(log, "descriptor limit nofile={}", static_cast<uint64_t>(nofile.rlim_cur));
   }
 
+  // Every session's SFTP worker confines itself; say at every start what the kernel allows.
+  const std::string worker = DefaultWorkerBinary();
+  if (access(worker.c_str(), X_OK) != 0) {
+    SPDLOG_LOGGER_ERROR(log, "cannot run the sftp worker path={}: install sftpd-sftp next to sftpd",
+                        worker);
+    return 1;
+  }
+  const int landlock_abi = confine::LandlockAbi();
+  if (landlock_abi == 0) {
+    if (cfg.server.confinement == "required") {
+      SPDLOG_LOGGER_ERROR(log, "refusing to start: this kernel has no Landlock and "
+                               "server.confinement = \"required\" (docs/security.md)");
+      return 1;
+    }
+    SPDLOG_LOGGER_WARN(log, "this kernel has no Landlock: sftp workers are confined by seccomp "
+                            "and rlimits only, not to their account's folder (docs/security.md)");
+  } else {
+    SPDLOG_LOGGER_INFO(log, "sftp workers confined: landlock_abi={} seccomp=on no_new_privs=on",
+                       landlock_abi);
+  }
+
   sigset_t signals = HandledSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
@@ -228,10 +250,14 @@ int RunDaemon(const std::string& config_path) {
   deps.recorder = &recorder;
   deps.clock = &clock;
   deps.metrics = &metrics;
-  sftp::Limits sftp_limits;
-  sftp_limits.max_handles = cfg.server.max_handles_per_session;
-  deps.protocol = sftp::MakeSftpProtocolFactory(cfg.storage.root, sftp_limits, GetLogger("sftp"),
-                                                prometheus ? &metrics : nullptr);
+  WorkerOptions worker_options;
+  worker_options.binary = worker;
+  worker_options.storage_root = cfg.storage.root;
+  worker_options.max_handles = cfg.server.max_handles_per_session;
+  worker_options.log_level = cfg.log.level;
+  worker_options.require_landlock = cfg.server.confinement == "required";
+  worker_options.log = log;
+  deps.protocol = MakeWorkerProtocolFactory(std::move(worker_options));
   auto server = Server::Create(cfg.server, std::move(deps), log);
   if (!server) {
     SPDLOG_LOGGER_ERROR(log, "{}", server.error());

@@ -2,6 +2,7 @@
 
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -487,9 +488,9 @@ bool Session::Feed(const uint8_t* data, std::size_t len, std::string& out) {
       return false;
     }
     if (!st) {
-      SPDLOG_LOGGER_WARN(env_.log, "{} protocol error, ending session account={} error={}", tag_,
-                         account_->id.short_str(), st.error());
-      end_reason_ = "protocol_error";
+      end_reason_ = protocol_->FailureReason();
+      SPDLOG_LOGGER_WARN(env_.log, "{} {}, ending session account={} error={}", tag_,
+                         end_reason_, account_->id.short_str(), st.error());
       return false;
     }
     if (!protocol_->HasPendingRequests()) {
@@ -527,7 +528,33 @@ void Session::Pump() {
     // serves without growing it.
     bool top_up = consumed >= kWindowTopUp;
     uint32_t count = top_up ? kChannelReadSize : kSteadyReadSize;
-    int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, kTickMs);
+    int wait_ms = kTickMs;
+    if (protocol_->ReadyFd() >= 0) {
+      // Served by another process: wait for the client and the worker together, then read
+      // the channel without waiting. Channel data libssh already holds is not seen by poll.
+      int held = protocol_->WantsInput() ? ssh_channel_poll(channel_, 0) : 0;
+      pollfd p[2] = {{protocol_->WantsInput() ? ssh_get_fd(session_) : -1, POLLIN, 0},
+                     {protocol_->ReadyFd(), protocol_->ReadyEvents(), 0}};
+      int ready = poll(p, 2, held != 0 ? 0 : kTickMs);
+      if (ready > 0 && p[1].revents != 0) {
+        out.clear();
+        Status st = protocol_->OnReady(out);
+        if (!Send(out)) {
+          return;
+        }
+        if (!st) {
+          end_reason_ = protocol_->FailureReason();
+          SPDLOG_LOGGER_WARN(env_.log, "{} {}, ending session account={} error={}", tag_,
+                             end_reason_, account_->id.short_str(), st.error());
+          return;
+        }
+      }
+      if (!protocol_->WantsInput()) {
+        continue;
+      }
+      wait_ms = 0;
+    }
+    int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, wait_ms);
     SteadyTime now = env_.clock.SteadyNow();
     if (n == SSH_ERROR || window_exceeded_) {
       end_reason_ = window_exceeded_ ? "window_exceeded" : Closed() ? "closed" : "error";

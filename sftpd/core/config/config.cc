@@ -449,6 +449,11 @@ void ReadServer(Section& s, Config& c) {
   s.Integer("max_concurrent_verifies", out.max_concurrent_verifies, 1, 256);
   s.Duration("shutdown_grace", out.shutdown_grace, Seconds(0), Seconds(3600));
   s.Integer("listen_backlog", out.listen_backlog, 1, 65535);
+  s.String("confinement", out.confinement);
+  if (out.confinement != "best_effort" && out.confinement != "required") {
+    s.Bad(*s.Find("confinement"), "confinement",
+          fmt::format("must be \"best_effort\" or \"required\", got \"{}\"", out.confinement));
+  }
   AlgorithmList(s, "kex", out.kex);
   AlgorithmList(s, "ciphers", out.ciphers);
   AlgorithmList(s, "macs", out.macs);

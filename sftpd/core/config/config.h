@@ -34,6 +34,9 @@ struct ServerConfig {
   int max_concurrent_verifies = 2;             // Argon2 verifications at once (memory = m_cost x this)
   Seconds shutdown_grace{30};                  // SIGTERM: time given to running sessions
   int listen_backlog = 1024;
+  // Kernel confinement of the per-session SFTP workers: "best_effort" (start with a warning
+  // where the kernel has no Landlock) or "required" (refuse to start there).
+  std::string confinement = "best_effort";
   // Algorithm lists, comma-separated in libssh's syntax; defaults are modern only.
   std::string kex = "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521";
   std::string ciphers = "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr";

@@ -270,6 +270,14 @@ Result<std::unique_ptr<AccountRoot>> AccountRoot::OpenFolder(const std::string& 
   return std::unique_ptr<AccountRoot>(new AccountRoot(UniqueFd(fd)));
 }
 
+Result<std::unique_ptr<AccountRoot>> AccountRoot::Adopt(UniqueFd root) {
+  struct stat st;
+  if (!root.valid() || fstat(root.get(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Error::InvalidArgument("account root: not a directory descriptor");
+  }
+  return std::unique_ptr<AccountRoot>(new AccountRoot(std::move(root)));
+}
+
 AccountRoot::~AccountRoot() = default;
 
 Result<UniqueFd> AccountRoot::OpenBeneath(const std::string& rel, int flags, mode_t mode,

@@ -136,6 +136,9 @@ class AccountRoot {
   // not bring back the folder of an erased account. kNotFound when the folder is missing.
   static Result<std::unique_ptr<AccountRoot>> OpenExisting(const std::string& storage_root,
                                                            const AccountId& id);
+  // Takes a root already opened by Open() in another process (the SFTP worker receives it as
+  // a descriptor). kInvalidArgument if `root` is not a directory.
+  static Result<std::unique_ptr<AccountRoot>> Adopt(UniqueFd root);
 
   ~AccountRoot();
   AccountRoot(const AccountRoot&) = delete;

@@ -54,6 +54,7 @@ TEST(ConfigDefaultsTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.server.max_concurrent_verifies, 2);
   EXPECT_EQ(c.server.shutdown_grace, Seconds(30));
   EXPECT_EQ(c.server.listen_backlog, 1024);
+  EXPECT_EQ(c.server.confinement, "best_effort");
   EXPECT_EQ(c.server.kex, ServerConfig{}.kex);
   EXPECT_EQ(c.server.ciphers, ServerConfig{}.ciphers);
   EXPECT_EQ(c.storage.root, "/etc/sftp-lifecycle/var/files");
@@ -385,6 +386,8 @@ TEST(ConfigErrorTest, SmtpAndLogValues) {
   EXPECT_THAT(ErrorOf("[smtp]\nurl = \"http://x\"\n"), HasSubstr("smtp.url"));
   EXPECT_THAT(ErrorOf("[smtp]\nurl = \"smtp://u:p@x\"\n"), HasSubstr("auth_file"));
   EXPECT_THAT(ErrorOf("[smtp]\ntls = \"maybe\"\n"), HasSubstr("smtp.tls"));
+  EXPECT_THAT(ErrorOf("[server]\nconfinement = \"strict\"\n"),
+              HasSubstr("server.confinement"));
   EXPECT_THAT(ErrorOf("[smtp]\nfrom = \"nobody\"\n"), HasSubstr("smtp.from"));
   EXPECT_THAT(ErrorOf("[smtp]\nreply_to = \"a@b\\r\\nBcc: x@y\"\n"), HasSubstr("smtp.reply_to"));
   EXPECT_THAT(ErrorOf("[log]\nlevel = \"verbose\"\n"), HasSubstr("log.level: unknown level"));

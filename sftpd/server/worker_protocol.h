@@ -1,0 +1,43 @@
+#pragma once
+
+// WorkerProtocol: the ChannelProtocol of sftpd. For each "sftp" subsystem it opens the account's
+// root, spawns the SFTP worker (sftpd-sftp, next to sftpd: fork+exec with posix_spawn, a clean
+// environment, only stdin/stdout on /dev/null, stderr, and its two sockets), hands it the root
+// as a descriptor (SCM_RIGHTS) and waits for it to report itself confined. Then it relays: the
+// session writes channel bytes to the worker's data socket and sends back what the worker
+// answers (ReadyFd/OnReady, polled by the session together with the client's socket). Usage
+// counters, activity and the end reason come over the control socket (sftpd/server/ipc/ipc.h),
+// checked by an ipc::WorkerGuard: the worker is treated as hostile.
+//
+// A worker that dies (crash, SIGKILL, seccomp kill) ends its own session only; the end reason
+// is "worker_crashed". Not thread-safe: one per SFTP channel, used by its session's thread.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/server/channel_protocol.h"
+#include "sftpd/server/ipc/ipc.h"
+
+namespace sftplc::server {
+
+struct WorkerOptions {
+  std::string binary;        // the sftpd-sftp executable
+  std::string storage_root;  // account roots are <storage_root>/<account id>
+  int max_handles = 256;
+  bool read_only = false;
+  std::string log_level = "info";  // the worker's log level (SetLogLevel names)
+  bool require_landlock = false;   // server.confinement = "required"
+  Logger log;                      // null: GetLogger("sftpd")
+};
+
+// <directory of this process's executable>/sftpd-sftp.
+std::string DefaultWorkerBinary();
+
+// The factory sftpd hands to the server. Thread-safe (each call spawns its own worker).
+ProtocolFactory MakeWorkerProtocolFactory(WorkerOptions options);
+
+}  // namespace sftplc::server

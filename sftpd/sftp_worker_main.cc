@@ -1,0 +1,200 @@
+// sftpd-sftp: the SFTP worker of one session. sftpd spawns it after a login (fork+exec, a clean
+// environment, no descriptor but these) and talks to it over two sockets:
+//   fd 3  the data socket: the SFTP channel's bytes, both ways, relayed by the session
+//   fd 4  the control socket (sftpd/server/ipc/ipc.h): Start with the account root's
+//         descriptor in, then Ready, Usage and End out
+// It confines itself (sftpd/server/confine/confine.h) before it reads any client byte, then
+// serves the SFTP protocol until the session closes the data socket. It never opens the
+// database or any file outside the account root. Not meant to be run by hand.
+
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/files/account_root.h"
+#include "sftpd/server/confine/confine.h"
+#include "sftpd/server/ipc/ipc.h"
+#include "sftpd/server/sftp/sftp_protocol.h"
+
+namespace sftplc {
+namespace {
+
+constexpr int kDataFd = 3;
+constexpr int kControlFd = 4;
+// One read of the data socket (the session writes up to a whole channel read at once).
+constexpr std::size_t kReadSize = 1024 * 1024;
+// Usage goes to the session at most this often while data flows, and always at the end.
+constexpr long kReportIntervalNs = 1000L * 1000 * 1000;
+
+long NowNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000L * 1000 * 1000 + ts.tv_nsec;
+}
+
+bool WriteAll(const std::string& out) {
+  std::size_t off = 0;
+  while (off < out.size()) {
+    ssize_t n = write(kDataFd, out.data() + off, out.size() - off);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  return true;
+}
+
+class Worker {
+ public:
+  Worker(Logger log) : log_(std::move(log)) {}
+  int Run();
+
+ private:
+  bool Confine(const files::AccountRoot& root, int max_handles);
+  ipc::EndReason Serve(sftp::SftpProtocol& protocol);
+  void Report(sftp::SftpProtocol& protocol, bool final_report);
+
+  Logger log_;
+  std::string tag_ = "[c?]";
+  usage::Counters reported_;
+  long last_report_ns_ = 0;
+  int landlock_abi_ = 0;
+};
+
+bool Worker::Confine(const files::AccountRoot& root, int max_handles) {
+  Status st = confine::SetResourceLimits(max_handles);
+  if (st) {
+    st = confine::DropCapabilities();
+  }
+  if (st) {
+    st = confine::SetNoNewPrivs();
+  }
+  if (st) {
+    auto abi = confine::RestrictToRoot(root.fd());
+    if (abi) {
+      landlock_abi_ = *abi;
+    } else {
+      st = abi.error();
+    }
+  }
+  if (st) {
+    st = confine::InstallSeccomp();
+  }
+  if (!st) {
+    SPDLOG_LOGGER_ERROR(log_, "{} sftp worker cannot confine itself: {}", tag_, st.error());
+    return false;
+  }
+  return true;
+}
+
+void Worker::Report(sftp::SftpProtocol& protocol, bool final_report) {
+  long now = NowNs();
+  usage::Counters c = protocol.counters();
+  if (!final_report && (c == reported_ || now - last_report_ns_ < kReportIntervalNs)) {
+    return;
+  }
+  ipc::Usage u;
+  u.counters = c;
+  u.activity = protocol.TakeActivity();
+  if (ipc::Send(kControlFd, u)) {
+    reported_ = c;
+    last_report_ns_ = now;
+  }
+}
+
+ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol) {
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kReadSize]);
+  std::string out;
+  for (;;) {
+    ssize_t n = read(kDataFd, buf.get(), kReadSize);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return n == 0 ? ipc::EndReason::kClosed : ipc::EndReason::kError;
+    }
+    out.clear();
+    Status st = protocol.OnData(buf.get(), static_cast<std::size_t>(n), out);
+    for (;;) {
+      if (!WriteAll(out)) {
+        return ipc::EndReason::kError;
+      }
+      if (!st) {
+        return ipc::EndReason::kProtocolError;  // the processor logged it
+      }
+      if (!protocol.HasPendingRequests()) {
+        break;
+      }
+      out.clear();
+      st = protocol.OnData(nullptr, 0, out);
+    }
+    Report(protocol, false);
+  }
+}
+
+int Worker::Run() {
+  auto got = ipc::Receive(kControlFd, /*block=*/true);
+  if (!got || !got->has_value() || !std::holds_alternative<ipc::Start>((*got)->message) ||
+      (*got)->fd < 0) {
+    SPDLOG_LOGGER_ERROR(log_, "sftp worker: no valid Start message");
+    if (got && got->has_value() && (*got)->fd >= 0) {
+      close((*got)->fd);
+    }
+    return 1;
+  }
+  const ipc::Start start = std::get<ipc::Start>((*got)->message);
+  tag_ = fmt::format("[c{}]", start.connection);
+  auto root = files::AccountRoot::Adopt(files::UniqueFd((*got)->fd));
+  if (!root) {
+    SPDLOG_LOGGER_ERROR(log_, "{} sftp worker: {}", tag_, root.error());
+    return 1;
+  }
+  const int max_handles = static_cast<int>(start.max_handles);
+  if (!Confine(**root, max_handles)) {
+    (void)ipc::Send(kControlFd, ipc::End{ipc::EndReason::kError});
+    return 1;
+  }
+  // Confined: from here on, client bytes.
+  if (!ipc::Send(kControlFd, ipc::Ready{static_cast<uint32_t>(landlock_abi_)})) {
+    return 1;
+  }
+  sftp::Limits limits;
+  limits.max_handles = max_handles;
+  limits.read_only = start.read_only;
+  sftp::SftpProtocol protocol(std::move(*root), limits, log_, tag_);
+  ipc::EndReason reason = Serve(protocol);
+  protocol.CloseAll();
+  Report(protocol, true);
+  (void)ipc::Send(kControlFd, ipc::End{reason});
+  return reason == ipc::EndReason::kError ? 1 : 0;
+}
+
+}  // namespace
+}  // namespace sftplc
+
+int main(int argc, char** argv) {
+  tzset();  // read /etc/localtime now: once confined the worker can open nothing outside its root
+  // A session that is gone makes writes fail with EPIPE instead of killing the worker.
+  signal(SIGPIPE, SIG_IGN);
+  if (argc != 2 || !sftplc::SetLogLevel(argv[1])) {
+    std::fprintf(stderr,
+                 "sftpd-sftp: the SFTP worker of sftpd, started by sftpd only\n"
+                 "usage: sftpd-sftp LOG_LEVEL (with its sockets on descriptors 3 and 4)\n");
+    return 2;
+  }
+  sftplc::Worker worker(sftplc::GetLogger("sftp"));
+  int rc = worker.Run();
+  sftplc::Logger log = sftplc::GetLogger("sftp");
+  log->flush();
+  // _exit: no destructors of static objects, nothing left to flush.
+  _exit(rc);
+}

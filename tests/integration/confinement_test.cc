@@ -1,0 +1,302 @@
+// The SFTP worker process of a session, proven from outside: the real daemon, real clients, and
+// the worker itself made to issue system calls (SyscallInjector). The worker may open its own
+// account's files and nothing else (another account's, the database, the host key, the config,
+// /etc/passwd), create no socket, and holds no capability; killing it ends its session only.
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/daemon_harness.h"
+#include "tests/testing/syscall_injector.h"
+
+namespace sftplc::testing {
+namespace {
+
+constexpr const char* kPassword = "correct horse battery staple";
+
+// The value of `key` in /proc/PID/status ("" when missing).
+std::string StatusField(pid_t pid, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) {
+      std::string v = line.substr(key.size() + 1);
+      v.erase(0, v.find_first_not_of(" \t"));
+      return v;
+    }
+  }
+  return "";
+}
+
+// The sftpd-sftp children of `parent`.
+std::set<pid_t> Workers(pid_t parent) {
+  std::set<pid_t> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc")) {
+    std::string name = e.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    pid_t pid = std::stoi(name);
+    if (StatusField(pid, "Name") == "sftpd-sftp" &&
+        StatusField(pid, "PPid") == std::to_string(parent)) {
+      out.insert(pid);
+    }
+  }
+  return out;
+}
+
+// True once `pid` waits in read(2) (/proc/PID/syscall starts with its number), within 30 s.
+bool WaitBlockedInRead(pid_t pid) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    long nr = -1;
+    if (in >> nr && nr == SYS_read) {
+      return true;
+    }
+    std::this_thread::yield();
+  }
+  return false;
+}
+
+class ConfinementTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    d_.Set("server", "shutdown_grace = \"2s\"");
+    d_.WriteConfig();
+    for (const char* user : {"alice", "bob"}) {
+      auto r = d_.Sftpctl(std::string("account create --username ") + user +
+                              " --name Client --email c@example.com --phone +441513577700"
+                              " --password-stdin",
+                          std::string(kPassword) + "\n");
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+    WriteFile(d_.dir().Sub("pw"), std::string(kPassword) + "\n");
+    ASSERT_TRUE(d_.Start()) << d_.error();
+  }
+  void TearDown() override {
+    for (FILE* f : sessions_) {
+      pclose(f);
+    }
+  }
+
+  std::string SftpCommand(const std::string& user, const std::string& batch) const {
+    return "sshpass -f '" + d_.dir().Sub("pw") +
+           "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
+           " -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1"
+           " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P " +
+           std::to_string(d_.port()) + " -b " + batch + " " + user + "@127.0.0.1";
+  }
+  CommandResult Sftp(const std::string& user, const std::string& commands) {
+    std::string batch = d_.dir().Sub("batch-" + user);
+    WriteFile(batch, commands);
+    return RunCommand(SftpCommand(user, "'" + batch + "'"));
+  }
+  // A session of `user` that stays open (its client waits for commands on a pipe) and the pid
+  // of the worker serving it (the one worker that was not there before).
+  pid_t OpenIdleSession(const std::string& user) {
+    std::set<pid_t> before = Workers(d_.pid());
+    FILE* f = popen((SftpCommand(user, "-") + " >/dev/null 2>&1").c_str(), "w");
+    EXPECT_NE(f, nullptr);
+    sessions_.push_back(f);
+    return WaitForNewWorker(before);
+  }
+  pid_t WaitForNewWorker(const std::set<pid_t>& before) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < until) {
+      for (pid_t p : Workers(d_.pid())) {
+        if (before.count(p) == 0) {
+          return p;
+        }
+      }
+      std::this_thread::yield();
+    }
+    ADD_FAILURE() << "no new sftp worker\n" << d_.Log();
+    return -1;
+  }
+  std::string Home(const std::string& user) {
+    auto show = nlohmann::json::parse(d_.Sftpctl("account show " + user + " --json").out);
+    return d_.storage_root() + "/" + show["id"].get<std::string>();
+  }
+  std::vector<std::string> EndReasons(const std::string& user) {
+    auto r = d_.Sftpctl("usage show " + user + " --json");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<std::string> out;
+    nlohmann::json usage = nlohmann::json::parse(r.out);
+    for (const auto& s : usage["sessions"]) {
+      out.push_back(s["end_reason"].is_null() ? "" : s["end_reason"].get<std::string>());
+    }
+    return out;
+  }
+  std::string Sha(const std::string& p) {
+    return RunCommand("sha256sum '" + p + "' | cut -d' ' -f1").out;
+  }
+
+  DaemonHarness d_;
+  std::vector<FILE*> sessions_;
+};
+
+TEST_F(ConfinementTest, WorkerCanOpenOnlyItsOwnAccountsFiles) {
+  if (!SyscallInjector::Supported()) {
+    GTEST_SKIP() << "the syscall injector knows x86_64 only";
+  }
+  WriteFile(d_.dir().Sub("own"), "alice's own file\n");
+  WriteFile(d_.dir().Sub("secret"), "bob's file\n");
+  ASSERT_EQ(Sftp("alice", "put " + d_.dir().Sub("own") + " own\n").exit_code, 0) << d_.Log();
+  ASSERT_EQ(Sftp("bob", "put " + d_.dir().Sub("secret") + " secret\n").exit_code, 0);
+
+  pid_t worker = OpenIdleSession("alice");
+  ASSERT_GT(worker, 0);
+  EXPECT_EQ(StatusField(worker, "NoNewPrivs"), "1");
+  EXPECT_EQ(StatusField(worker, "Seccomp"), "2");
+  for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapAmb"}) {
+    EXPECT_EQ(StatusField(worker, caps), "0000000000000000") << caps;
+  }
+  ASSERT_TRUE(WaitBlockedInRead(worker));
+
+  SyscallInjector inject;
+  ASSERT_TRUE(inject.Attach(worker)) << inject.error();
+  auto own = inject.OpenAt(Home("alice") + "/own", O_RDONLY);
+  ASSERT_FALSE(own.killed);
+  EXPECT_GE(own.ret, 0) << "the worker opens its own account's files";
+  const std::string forbidden[] = {
+      Home("bob") + "/secret", d_.database_path(), d_.host_key_path(),
+      d_.config_path(),        "/etc/passwd",      d_.storage_root(),
+  };
+  for (const std::string& path : forbidden) {
+    auto o = inject.OpenAt(path, O_RDONLY);
+    ASSERT_FALSE(o.killed) << path;
+    EXPECT_TRUE(o.ret == -EACCES || o.ret == -EPERM) << path << " ret=" << o.ret;
+  }
+  auto create = inject.OpenAt(Home("bob") + "/planted", O_WRONLY | O_CREAT);
+  EXPECT_TRUE(create.killed || create.ret == -EACCES || create.ret == -EPERM) << create.ret;
+  EXPECT_FALSE(std::filesystem::exists(Home("bob") + "/planted"));
+
+  // No socket: the seccomp filter kills the worker, which ends that session only.
+  std::size_t from = d_.Log().size();
+  auto sock = inject.Syscall(SYS_socket, {AF_INET, SOCK_STREAM, 0, 0, 0, 0});
+  EXPECT_TRUE(sock.killed || sock.ret == -EPERM || sock.ret == -EACCES) << sock.ret;
+  EXPECT_EQ(sock.signal, SIGSYS);
+  inject.Detach();
+  EXPECT_TRUE(d_.WaitForLog("reason=worker_crashed", 30, from)) << d_.Log();
+  EXPECT_EQ(Sftp("alice", "get own " + d_.dir().Sub("own.back") + "\n").exit_code, 0);
+  EXPECT_EQ(Sha(d_.dir().Sub("own.back")), Sha(d_.dir().Sub("own")));
+}
+
+// SIGSEGV and SIGKILL to one session's worker while another session transfers a file: the
+// transfer completes intact, the killed session is recorded as worker_crashed.
+TEST_F(ConfinementTest, WorkerCrashEndsOnlyItsSession) {
+  std::string f = d_.dir().Sub("f32m");
+  RunCommand("head -c 33554432 /dev/urandom > '" + f + "'");
+  int round = 0;
+  for (int sig : {SIGSEGV, SIGKILL}) {
+    SCOPED_TRACE(sig);
+    ++round;
+    pid_t bob = OpenIdleSession("bob");
+    ASSERT_GT(bob, 0);
+    std::set<pid_t> before = Workers(d_.pid());
+    std::string back = f + ".back" + std::to_string(round);
+    WriteFile(d_.dir().Sub("batch-alice"), "put " + f + " f\nget f " + back + "\n");
+    FILE* transfer = popen(
+        (SftpCommand("alice", "'" + d_.dir().Sub("batch-alice") + "'") + " 2>&1").c_str(), "r");
+    ASSERT_NE(transfer, nullptr);
+    ASSERT_GT(WaitForNewWorker(before), 0);  // alice's session is serving
+    std::size_t from = d_.Log().size();
+    ASSERT_EQ(kill(bob, sig), 0);
+    std::string out;
+    char buf[4096];
+    while (std::fgets(buf, sizeof(buf), transfer) != nullptr) {
+      out += buf;
+    }
+    EXPECT_EQ(pclose(transfer), 0) << out << d_.Log();
+    EXPECT_EQ(Sha(back), Sha(f));
+    EXPECT_TRUE(d_.WaitForLog("reason=worker_crashed", 30, from)) << d_.Log();
+  }
+  auto bob_reasons = EndReasons("bob");
+  EXPECT_EQ(std::count(bob_reasons.begin(), bob_reasons.end(), "worker_crashed"), 2)
+      << ::testing::PrintToString(bob_reasons);
+  auto alice_reasons = EndReasons("alice");
+  EXPECT_EQ(std::count(alice_reasons.begin(), alice_reasons.end(), "worker_crashed"), 0);
+}
+
+// A frame error from the client (a length over the maximum) ends the session: the worker
+// reports it and the session is recorded as protocol_error, not as a crash.
+TEST_F(ConfinementTest, FrameErrorEndsTheSessionAsProtocolError) {
+  WriteFile(d_.dir().Sub("bad_frame.py"), R"(import sys, paramiko
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
+t.connect(username="alice", password=open(sys.argv[2]).read().strip())
+c = t.open_session()
+c.invoke_subsystem("sftp")
+c.sendall(b"\xff\xff\xff\xff")
+c.settimeout(30)
+while c.recv(4096):
+    pass
+print("closed")
+)");
+  auto r = RunCommand("/usr/bin/python3 '" + d_.dir().Sub("bad_frame.py") + "' " +
+                      std::to_string(d_.port()) + " '" + d_.dir().Sub("pw") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "closed\n");
+  EXPECT_TRUE(d_.WaitForLog("reason=protocol_error")) << d_.Log();
+  EXPECT_EQ(EndReasons("alice"), std::vector<std::string>{"protocol_error"});
+}
+
+// A client that asks for 12.5 MiB of reads and disconnects without reading the replies: the
+// worker, blocked writing them, is drained at the end of the session, reports and exits by
+// itself (it is not killed).
+TEST_F(ConfinementTest, WorkerBlockedOnRepliesExitsCleanlyWhenTheClientLeaves) {
+  RunCommand("head -c 16777216 /dev/urandom > '" + d_.dir().Sub("big") + "'");
+  ASSERT_EQ(Sftp("alice", "put " + d_.dir().Sub("big") + " big\n").exit_code, 0);
+  WriteFile(d_.dir().Sub("flood_reads.py"), R"(import struct, sys, paramiko
+t = paramiko.Transport(("127.0.0.1", int(sys.argv[1])))
+t.connect(username="alice", password=open(sys.argv[2]).read().strip())
+c = t.open_session()
+c.invoke_subsystem("sftp")
+def packet(body):
+    c.sendall(struct.pack(">I", len(body)) + body)
+def reply():
+    n = struct.unpack(">I", c.recv(4))[0]
+    body = b""
+    while len(body) < n:
+        body += c.recv(n - len(body))
+    return body
+def string(b):
+    return struct.pack(">I", len(b)) + b
+packet(struct.pack(">BI", 1, 3))
+reply()
+packet(struct.pack(">BI", 3, 1) + string(b"big") + struct.pack(">II", 1, 0))
+r = reply()
+assert r[0] == 102, r
+handle = r[9:9 + struct.unpack(">I", r[5:9])[0]]
+for i in range(400):
+    packet(struct.pack(">BI", 5, 2 + i) + string(handle) + struct.pack(">QI", i * 32768, 32768))
+t.close()
+print("left")
+)");
+  std::size_t from = d_.Log().size();
+  auto r = RunCommand("/usr/bin/python3 '" + d_.dir().Sub("flood_reads.py") + "' " +
+                      std::to_string(d_.port()) + " '" + d_.dir().Sub("pw") + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(d_.WaitForLog("session ended", 30, from)) << d_.Log();
+  EXPECT_EQ(d_.Log().find("sftp worker killed by a signal", from), std::string::npos) << d_.Log();
+  EXPECT_EQ(d_.Log().find("sftp worker failed", from), std::string::npos) << d_.Log();
+}
+
+}  // namespace
+}  // namespace sftplc::testing

@@ -1,0 +1,28 @@
+// libFuzzer target for the IPC parser (built by scripts/fuzz with clang): every input is one
+// datagram. Whatever Decode() accepts must encode back to exactly the same bytes (one parser,
+// one encoding), and the WorkerGuard must never accept a message that breaks its state rules.
+
+#include <stdlib.h>
+
+#include <cstdint>
+#include <string>
+
+#include "sftpd/server/ipc/ipc.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace sftplc::ipc;
+  auto m = Decode(data, size);
+  if (!m) {
+    return 0;
+  }
+  std::string again = Encode(*m);
+  if (again.size() != size || again.compare(0, size, reinterpret_cast<const char*>(data), size)) {
+    abort();
+  }
+  WorkerGuard fresh;
+  bool accepted = static_cast<bool>(fresh.Accept(*m, UINT64_MAX));
+  if (accepted != std::holds_alternative<Ready>(*m)) {
+    abort();  // only Ready may come first
+  }
+  return 0;
+}

@@ -1,0 +1,165 @@
+// The monitor <-> SFTP worker messages: encoding round trips, the frame checks of the one
+// parser, descriptor passing, and the WorkerGuard's state rules (the worker is hostile).
+
+#include "sftpd/server/ipc/ipc.h"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace sftplc::ipc {
+namespace {
+
+Result<Message> DecodeString(const std::string& s) {
+  return Decode(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+}
+
+Usage MakeUsage(uint64_t in, uint64_t out, bool activity) {
+  Usage u;
+  u.counters.bytes_in = in;
+  u.counters.bytes_out = out;
+  u.counters.files_uploaded = 1;
+  u.counters.files_downloaded = 2;
+  u.counters.files_removed = 3;
+  u.activity = activity;
+  return u;
+}
+
+TEST(IpcCodec, EveryMessageRoundTrips) {
+  Start s{256, true, 0x0102030405060708ULL};
+  for (const Message& m : {Message(s), Message(Ready{7}), Message(MakeUsage(1ULL << 40, 5, true)),
+                           Message(End{EndReason::kProtocolError})}) {
+    auto d = DecodeString(Encode(m));
+    ASSERT_TRUE(d) << d.error().message();
+    EXPECT_EQ(*d, m);
+  }
+}
+
+TEST(IpcCodec, FieldsAreBigEndian) {
+  EXPECT_EQ(Encode(Ready{0x01020304}), std::string("\x02\x01\x02\x03\x04", 5));
+}
+
+TEST(IpcCodec, FrameChecksComeFirst) {
+  EXPECT_FALSE(Decode(nullptr, 0));
+  EXPECT_FALSE(DecodeString(std::string(kMaxMessage + 1, '\x03')));
+  EXPECT_FALSE(DecodeString(std::string("\x09\x00\x00\x00\x00", 5))) << "unknown type";
+  std::string ready = Encode(Ready{1});
+  EXPECT_FALSE(DecodeString(ready.substr(0, ready.size() - 1))) << "short";
+  EXPECT_FALSE(DecodeString(ready + '\0')) << "trailing byte";
+  std::string usage = Encode(MakeUsage(1, 2, false));
+  EXPECT_FALSE(DecodeString(usage.substr(0, usage.size() - 1)));
+}
+
+TEST(IpcCodec, FieldRangesAreChecked) {
+  std::string start = Encode(Start{1, false, 1});
+  start[5] = 2;  // read_only must be 0 or 1
+  EXPECT_FALSE(DecodeString(start));
+  EXPECT_FALSE(DecodeString(Encode(Start{0, false, 1}))) << "no handles";
+  EXPECT_FALSE(DecodeString(Encode(Start{kMaxHandles + 1, false, 1})));
+  EXPECT_TRUE(DecodeString(Encode(Start{kMaxHandles, false, 1})));
+  std::string usage = Encode(MakeUsage(1, 2, false));
+  usage.back() = 7;  // activity must be 0 or 1
+  EXPECT_FALSE(DecodeString(usage));
+  EXPECT_FALSE(DecodeString(std::string("\x04\x00", 2))) << "end reason 0";
+  EXPECT_FALSE(DecodeString(std::string("\x04\x04", 2))) << "end reason 4";
+}
+
+class IpcSocketTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds_), 0);
+  }
+  void TearDown() override {
+    for (int fd : fds_) {
+      if (fd >= 0) {
+        close(fd);
+      }
+    }
+  }
+  int fds_[2] = {-1, -1};
+};
+
+TEST_F(IpcSocketTest, StartCarriesTheRootDescriptor) {
+  int dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(dir, 0);
+  ASSERT_TRUE(Send(fds_[0], Start{8, false, 42}, dir));
+  close(dir);
+  auto got = Receive(fds_[1], /*block=*/true);
+  ASSERT_TRUE(got) << got.error().message();
+  ASSERT_TRUE(got->has_value());
+  EXPECT_EQ((*got)->message, Message(Start{8, false, 42}));
+  ASSERT_GE((*got)->fd, 0);
+  struct stat st;
+  ASSERT_EQ(fstat((*got)->fd, &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  EXPECT_EQ(fcntl((*got)->fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+  close((*got)->fd);
+}
+
+TEST_F(IpcSocketTest, NothingWaitingPeerGoneAndGarbage) {
+  auto none = Receive(fds_[1], /*block=*/false);
+  ASSERT_TRUE(none);
+  EXPECT_FALSE(none->has_value());
+  ASSERT_EQ(send(fds_[0], "\x63garbage", 8, 0), 8);
+  auto bad = Receive(fds_[1], /*block=*/false);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code(), ErrorCode::kInvalidArgument);
+  std::string big(kMaxMessage + 10, '\x03');
+  ASSERT_EQ(send(fds_[0], big.data(), big.size(), 0), static_cast<ssize_t>(big.size()));
+  EXPECT_FALSE(Receive(fds_[1], /*block=*/false)) << "a truncated datagram is refused";
+  close(fds_[0]);
+  fds_[0] = -1;
+  auto gone = Receive(fds_[1], /*block=*/false);
+  ASSERT_FALSE(gone);
+  EXPECT_TRUE(gone.error().IsNotFound());
+}
+
+TEST(WorkerGuard, ReadyFirstThenUsageThenEnd) {
+  WorkerGuard g;
+  EXPECT_EQ(g.state(), WorkerGuard::State::kStarting);
+  EXPECT_FALSE(g.Accept(MakeUsage(0, 0, false), 0)) << "usage before Ready";
+  WorkerGuard g2;
+  EXPECT_FALSE(g2.Accept(End{EndReason::kClosed}, 0)) << "End before Ready";
+  ASSERT_TRUE(g.Accept(Ready{6}, 0));
+  EXPECT_EQ(g.landlock_abi(), 6u);
+  EXPECT_FALSE(g.Accept(Ready{6}, 0)) << "second Ready";
+}
+
+TEST(WorkerGuard, StartFromTheWorkerIsRefused) {
+  WorkerGuard g;
+  EXPECT_FALSE(g.Accept(Start{1, false, 1}, 0));
+}
+
+TEST(WorkerGuard, UsageIsMonotonicAndBoundedByRelayedBytes) {
+  WorkerGuard g;
+  ASSERT_TRUE(g.Accept(Ready{0}, 0));
+  ASSERT_TRUE(g.Accept(MakeUsage(100, 50, true), 100));
+  EXPECT_EQ(g.counters().bytes_in, 100u);
+  EXPECT_TRUE(g.TakeActivity());
+  EXPECT_FALSE(g.TakeActivity());
+  EXPECT_FALSE(g.Accept(MakeUsage(99, 50, false), 1000)) << "bytes_in went down";
+  WorkerGuard h;
+  ASSERT_TRUE(h.Accept(Ready{0}, 0));
+  ASSERT_TRUE(h.Accept(MakeUsage(100, 50, false), 100));
+  EXPECT_FALSE(h.Accept(MakeUsage(100, 49, false), 100)) << "bytes_out went down";
+  WorkerGuard k;
+  ASSERT_TRUE(k.Accept(Ready{0}, 0));
+  EXPECT_FALSE(k.Accept(MakeUsage(101, 0, false), 100)) << "more than the client sent";
+}
+
+TEST(WorkerGuard, NothingAfterEnd) {
+  WorkerGuard g;
+  ASSERT_TRUE(g.Accept(Ready{0}, 0));
+  ASSERT_TRUE(g.Accept(End{EndReason::kProtocolError}, 0));
+  EXPECT_EQ(g.end_reason(), EndReason::kProtocolError);
+  EXPECT_EQ(g.state(), WorkerGuard::State::kEnded);
+  EXPECT_FALSE(g.Accept(MakeUsage(0, 0, false), 0));
+  EXPECT_FALSE(g.Accept(End{EndReason::kClosed}, 0));
+}
+
+}  // namespace
+}  // namespace sftplc::ipc
