@@ -290,9 +290,9 @@ TEST_F(SftpctlLifecycleTest, MailCopyGoneTwoYearsAfterSendingWhileActive) {
                "--phone '+44 151 496 0123' --no-password");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string marker = "quarterly-plan-7f3a9c.pdf";
-  testing::WriteFile(dir_.Sub("plan.pdf"), "plan");
+  testing::WriteFile(dir().Sub("plan.pdf"), "plan");
   r = Ctl("2026-03-01 10:00:00",
-          "files put zoe '" + dir_.Sub("plan.pdf") + "' /" + marker + " --notify");
+          "files put zoe '" + dir().Sub("plan.pdf") + "' /" + marker + " --notify");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = Ctl("2026-03-01 10:00:30", "lifecycle run --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -300,7 +300,7 @@ TEST_F(SftpctlLifecycleTest, MailCopyGoneTwoYearsAfterSendingWhileActive) {
   ASSERT_EQ(sink_->Delivered().size(), 1u);
   EXPECT_NE(Decode(sink_->Delivered()[0]).find(marker), std::string::npos);
   // A transfer a year later keeps the account active (no inactivity notice before 2029).
-  r = Ctl("2027-06-01 09:00:00", "files put zoe '" + dir_.Sub("plan.pdf") + "' /later.pdf");
+  r = Ctl("2027-06-01 09:00:00", "files put zoe '" + dir().Sub("plan.pdf") + "' /later.pdf");
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   auto copies = [&]() {
@@ -313,8 +313,8 @@ TEST_F(SftpctlLifecycleTest, MailCopyGoneTwoYearsAfterSendingWhileActive) {
     return n.value_or(-1);
   };
   auto in_db_bytes = [&]() {
-    return FileContains(dir_.Sub("accounts.db"), marker) ||
-           FileContains(dir_.Sub("accounts.db-wal"), marker);
+    return FileContains(dir().Sub("accounts.db"), marker) ||
+           FileContains(dir().Sub("accounts.db-wal"), marker);
   };
   // 1 year 364 days after sending: the copy is there, listed by notices list.
   r = Ctl("2028-02-28 10:00:00", "lifecycle run --json");

@@ -740,7 +740,7 @@ TEST_F(SftpctlTest, ExportAndReportAnyFileName) {
   ASSERT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(c.out.find("id=") + 3, 32);
   for (const char* name : {"\xff", "a\nb", "\x1b[31m"}) {
-    WriteFile(dir_.Sub("files/" + id + "/" + name), "x");
+    WriteFile(dir().Sub("files/" + id + "/" + name), "x");
   }
   auto r = Ctl({"account", "export", "acme-ftp"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -759,7 +759,7 @@ TEST_F(SftpctlTest, ExportAndReportAnyFileName) {
   EXPECT_NE(r.out.find("/a\\nb  ("), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find('\x1b'), std::string::npos);
 
-  std::filesystem::create_directories(dir_.Sub("files/x\ny\xfe"));
+  std::filesystem::create_directories(dir().Sub("files/x\ny\xfe"));
   r = Ctl({"retention", "report"});
   EXPECT_EQ(r.exit_code, 6) << r.out << r.err;
   EXPECT_NE(r.out.find("  x\\ny\\xfe  purge"), std::string::npos) << r.out;
@@ -781,32 +781,34 @@ TEST_F(SftpctlTest, ExportAndReportAnyFileName) {
 // its -wal/-shm are 0600, the account folder 0700; and `config check` warns about a config
 // file others can read, naming it.
 TEST_F(SftpctlTest, PrivateByDefault) {
-  auto c = RunCommand("umask 000 && " + ::sftplc::testing::BinaryPath("admin/sftpctl") +
-                      " --config " + Q(config_) +
-                      " account create --username acme-ftp --name 'Ada Lovelace' --email "
-                      "ada@example.com --phone '+44 151 357 7700' --no-password </dev/null");
+  sftpctl().GiveWorld();
+  auto c = RunCommand("umask 000 && " +
+                      sftpctl().CommandLine("account create --username acme-ftp --name 'Ada "
+                                            "Lovelace' --email ada@example.com --phone '+44 151 "
+                                            "357 7700' --no-password") +
+                      " </dev/null");
   ASSERT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(c.out.find("id=") + 3, 32);
   auto mode = [](const std::string& f) {
     struct stat st {};
     return stat(f.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 07777) : -1;
   };
-  EXPECT_EQ(mode(dir_.Sub("accounts.db")), 0600);
+  EXPECT_EQ(mode(dir().Sub("accounts.db")), 0600);
   // SQLite removes -wal and -shm when the last connection closes; any left must be private.
   for (const char* f : {"accounts.db-wal", "accounts.db-shm"}) {
-    int m = mode(dir_.Sub(f));
+    int m = mode(dir().Sub(f));
     EXPECT_TRUE(m == -1 || m == 0600) << f << " " << std::oct << m;
   }
-  EXPECT_EQ(mode(dir_.Sub("files/" + id)) & 077, 0) << std::oct << mode(dir_.Sub("files/" + id));
+  EXPECT_EQ(mode(dir().Sub("files/" + id)) & 077, 0) << std::oct << mode(dir().Sub("files/" + id));
 
-  ASSERT_EQ(chmod(config_.c_str(), 0600), 0);
+  ASSERT_EQ(chmod(config_path().c_str(), 0600), 0);
   auto r = Ctl({"config", "check"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out.find("warning"), std::string::npos) << r.out;
-  ASSERT_EQ(chmod(config_.c_str(), 0644), 0);
+  ASSERT_EQ(chmod(config_path().c_str(), 0644), 0);
   r = Ctl({"config", "check"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("warning: configuration file " + config_ +
+  EXPECT_NE(r.out.find("warning: configuration file " + config_path() +
                        " is readable by group and others (mode 0644)"),
             std::string::npos)
       << r.out;

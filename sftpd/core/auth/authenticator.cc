@@ -131,7 +131,7 @@ AuthDecision Authenticator::Fail(const AuthRequest& request,
                          account->id.short_str(), st.error());
     }
   }
-  (usable ? failures_wrong_credentials_ : failures_unknown_user_)
+  (account ? failures_wrong_credentials_ : failures_unknown_user_)
       .fetch_add(1, std::memory_order_relaxed);
   auto ban = defender_.RecordFailure(request.remote_ip, request.username);
   AuthDecision d;
