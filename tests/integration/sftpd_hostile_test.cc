@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
+#include "tests/testing/service_user.h"
 
 namespace sftplc::testing {
 namespace {
@@ -168,8 +169,10 @@ TEST_F(HostileClientTest, OutOfDescriptorsAcceptRestsAndWarnsOnce) {
   }
   // One descriptor left: accept4 succeeds, the duplicate for libssh fails; then accept4 fails.
   std::string limit = std::to_string(open_fds + 1);
-  auto r =
-      RunCommand("prlimit --pid " + std::to_string(d_.pid()) + " --nofile=" + limit + ":" + limit);
+  // As the daemon's own user: lowering its limit needs no capability (root may lack
+  // CAP_SYS_RESOURCE in a container).
+  auto r = RunCommand(AsServiceUser() + "prlimit --pid " + std::to_string(d_.pid()) +
+                      " --nofile=" + limit + ":" + limit);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::size_t from = d_.Log().size();
   std::vector<int> clients;

@@ -1,6 +1,9 @@
 // ReadDatabaseGauges on both backends: the retention numbers are those of `sftpctl retention
 // report` (BuildRetentionReport), notices are counted by state, bans are the defender's.
 
+#include <set>
+#include <string>
+
 #include <gtest/gtest.h>
 
 #include "sftpd/core/accounts/account_store.h"
@@ -66,9 +69,10 @@ TEST_P(DatabaseGaugesTest, NothingDueIsAllZero) {
   EXPECT_EQ(g->bans_active, 0);
 }
 
-// Three years without a sweep: the account's inactivity notice is overdue, exactly as the
-// retention report counts it; notices count by state (sent ones are history, not counted); a
-// banned source counts once.
+// Three years without a sweep: the gauge counts what the retention report counts as overdue:
+// the account's inactivity notice, the copy of the sent mail (kept at most two years) and the
+// failing source's address (kept ip_retention); notices count by state (sent ones are history,
+// not counted); a banned source counts once.
 TEST_P(DatabaseGaugesTest, CountsWhatTheRetentionReportAndDefenderSee) {
   AddNotice("a", "pending");
   AddNotice("b", "pending");
@@ -82,7 +86,14 @@ TEST_P(DatabaseGaugesTest, CountsWhatTheRetentionReportAndDefenderSee) {
   auto report = lifecycle::BuildRetentionReport(*db_, cfg_, later);
   ASSERT_TRUE(report);
   EXPECT_EQ(g->retention_overdue, report->overdue);
-  EXPECT_EQ(g->retention_overdue, 1);
+  std::multiset<std::string> overdue;
+  for (const auto& e : report->entries) {
+    if (e.status == "overdue") {
+      overdue.insert(e.record);
+    }
+  }
+  EXPECT_EQ(overdue, (std::multiset<std::string>{"account", "ip_address", "notice_copy"}));
+  EXPECT_EQ(g->retention_overdue, 3);
   EXPECT_EQ(g->retention_waiting, report->waiting);
   EXPECT_EQ(g->notices_pending, 2);
   EXPECT_EQ(g->notices_sending, 1);

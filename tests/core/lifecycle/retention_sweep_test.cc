@@ -129,7 +129,7 @@ TEST_P(RetentionSweepTest, AddressesDroppedAfterIpRetention) {
   ASSERT_TRUE(usage.Close(*sid, {}, "closed", clock.Now()));
   ASSERT_TRUE(usage.RecordFailedLogin({id, clock.Now(), "192.0.2.55", "password"}));
   auth::Defender defender(env_->cfg.auth.defender, *env_->db, clock, GetLogger("auth"));
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < env_->cfg.auth.defender.threshold; ++i) {
     defender.RecordFailure("198.51.100.9", "nobody");
   }
   ASSERT_TRUE(defender.RemoveBan("198.51.100.9", "admin:test"));
@@ -178,7 +178,7 @@ TEST_P(RetentionSweepTest, BanInForceKeptToItsEnd) {
   d.max_ban_time = Seconds(400 * 86400);
   testing::FakeClock clock(T("2026-03-01"));
   auth::Defender defender(d, *env_->db, clock, GetLogger("auth"));
-  for (int i = 0; i < 8; ++i) {
+  for (int i = 0; i < d.threshold; ++i) {
     defender.RecordFailure("198.51.100.9", "nobody");
   }
   Period days90{90, Period::Unit::kDays};
