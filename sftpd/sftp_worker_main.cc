@@ -2,7 +2,7 @@
 // environment, no descriptor but these) and talks to it over two sockets:
 //   fd 3  the data socket: the SFTP channel's bytes, both ways, relayed by the session
 //   fd 4  the control socket (sftpd/server/ipc/ipc.h): Start with the account root's
-//         descriptor in, then Ready, Usage and End out
+//         descriptor in, then Ready, Usage, Requests (tallies for the metrics) and End out
 // It confines itself (sftpd/server/confine/confine.h) before it reads any client byte, then
 // serves the SFTP protocol until the session closes the data socket. It never opens the
 // database or any file outside the account root. Not meant to be run by hand.
@@ -11,10 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <limits>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/files/account_root.h"
@@ -53,6 +57,57 @@ bool WriteAll(const std::string& out) {
   return true;
 }
 
+// The requests answered since the last report, summed per type and status: one Requests
+// message each. At most 256 types times the few statuses the Processor answers.
+class RequestTally final : public sftp::RequestObserver {
+ public:
+  void OnRequest(const sftp::RequestOutcome& o) noexcept override {
+    Cell& c = cells_[{o.type, o.status}];
+    c.count += o.count;
+    c.bytes_in += o.bytes_in;
+    c.bytes_out += o.bytes_out;
+    c.handles_delta += o.handles_delta;
+  }
+  // The session's monitor closes what was reported open when the worker ends.
+  void OnHandlesClosed(int) noexcept override {}
+
+  bool empty() const { return cells_.empty(); }
+  // Sends every cell (a count past 2^32 - 1 in several messages) and forgets it. False if the
+  // control socket failed (what was not sent is kept for the next report).
+  bool SendTo(int sock) {
+    while (!cells_.empty()) {
+      auto it = cells_.begin();
+      Cell& c = it->second;
+      ipc::Requests q;
+      q.outcome.type = it->first.first;
+      q.outcome.status = it->first.second;
+      q.outcome.count = static_cast<uint32_t>(
+          std::min<uint64_t>(c.count, std::numeric_limits<uint32_t>::max()));
+      q.outcome.bytes_in = c.bytes_in;
+      q.outcome.bytes_out = c.bytes_out;
+      q.outcome.handles_delta = static_cast<int>(c.handles_delta);
+      if (!ipc::Send(sock, q)) {
+        return false;
+      }
+      c.count -= q.outcome.count;
+      c = Cell{c.count, 0, 0, 0};
+      if (c.count == 0) {
+        cells_.erase(it);
+      }
+    }
+    return true;
+  }
+
+ private:
+  struct Cell {
+    uint64_t count = 0;
+    uint64_t bytes_in = 0;
+    uint64_t bytes_out = 0;
+    int64_t handles_delta = 0;
+  };
+  std::map<std::pair<uint8_t, uint32_t>, Cell> cells_;
+};
+
 class Worker {
  public:
   Worker(Logger log) : log_(std::move(log)) {}
@@ -68,6 +123,7 @@ class Worker {
   usage::Counters reported_;
   long last_report_ns_ = 0;
   int landlock_abi_ = 0;
+  RequestTally tally_;
 };
 
 bool Worker::Confine(const files::AccountRoot& root, int max_handles) {
@@ -99,7 +155,11 @@ bool Worker::Confine(const files::AccountRoot& root, int max_handles) {
 void Worker::Report(sftp::SftpProtocol& protocol, bool final_report) {
   long now = NowNs();
   usage::Counters c = protocol.counters();
-  if (!final_report && (c == reported_ || now - last_report_ns_ < kReportIntervalNs)) {
+  if (!final_report &&
+      ((c == reported_ && tally_.empty()) || now - last_report_ns_ < kReportIntervalNs)) {
+    return;
+  }
+  if (!tally_.SendTo(kControlFd)) {
     return;
   }
   ipc::Usage u;
@@ -170,7 +230,7 @@ int Worker::Run() {
   sftp::Limits limits;
   limits.max_handles = max_handles;
   limits.read_only = start.read_only;
-  sftp::SftpProtocol protocol(std::move(*root), limits, log_, tag_);
+  sftp::SftpProtocol protocol(std::move(*root), limits, log_, tag_, &tally_);
   ipc::EndReason reason = Serve(protocol);
   protocol.CloseAll();
   Report(protocol, true);

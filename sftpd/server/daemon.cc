@@ -257,6 +257,7 @@ int RunDaemon(const std::string& config_path) {
   worker_options.log_level = cfg.log.level;
   worker_options.require_landlock = cfg.server.confinement == "required";
   worker_options.log = log;
+  worker_options.requests = &metrics;
   deps.protocol = MakeWorkerProtocolFactory(std::move(worker_options));
   auto server = Server::Create(cfg.server, std::move(deps), log);
   if (!server) {

@@ -381,7 +381,7 @@ std::string PrometheusMetrics::ScrapeText() {
 
 void PrometheusMetrics::OnRequest(const sftp::RequestOutcome& o) noexcept {
   std::size_t s = o.status < kStatusSlots ? o.status : kOtherStatus;
-  (*f_->by_type[o.type])[s]->Increment();
+  (*f_->by_type[o.type])[s]->Increment(o.count);
   if (o.bytes_in != 0) {
     f_->bytes_in->Increment(static_cast<double>(o.bytes_in));
   }

@@ -50,7 +50,10 @@ Result<UniqueFd> Above4(int fd) {
 class WorkerProtocol final : public ChannelProtocol {
  public:
   WorkerProtocol(const WorkerOptions& o, Logger log, std::string tag)
-      : opts_(o), log_(std::move(log)), tag_(std::move(tag)) {}
+      : opts_(o),
+        log_(std::move(log)),
+        tag_(std::move(tag)),
+        guard_(static_cast<uint32_t>(o.max_handles)) {}
   ~WorkerProtocol() override { Reap(/*kill_first=*/true); }
 
   Status Spawn(uint64_t connection, files::AccountRoot& root);
@@ -75,6 +78,8 @@ class WorkerProtocol final : public ChannelProtocol {
   Status Flush();
   // Handles the control messages waiting (never blocks). An Error: the worker broke the IPC.
   Status DrainControl();
+  // Checks one control message with the guard; tells the metrics of a request tally.
+  Status Accept(const ipc::Message& m);
   // The worker's data socket ended or failed: collect its last messages and its exit status,
   // set failure_, and return the Error that ends the session.
   Error WorkerGone(std::string_view what, int err);
@@ -182,7 +187,7 @@ Status WorkerProtocol::Spawn(uint64_t connection, files::AccountRoot& root) {
       close((*got)->fd);
       return Error::InvalidArgument("sftp worker sent a descriptor");
     }
-    if (Status st = guard_.Accept((*got)->message, relayed_in_); !st) {
+    if (Status st = Accept((*got)->message); !st) {
       return st;
     }
   }
@@ -239,7 +244,7 @@ Status WorkerProtocol::DrainControl() {
       return {};
     }
     Status st = (*got)->fd >= 0 ? Status(Error::InvalidArgument("ipc: descriptor from worker"))
-                                : guard_.Accept((*got)->message, relayed_in_);
+                                : Accept((*got)->message);
     if ((*got)->fd >= 0) {
       close((*got)->fd);
     }
@@ -252,6 +257,16 @@ Status WorkerProtocol::DrainControl() {
     }
   }
   return {};
+}
+
+Status WorkerProtocol::Accept(const ipc::Message& m) {
+  Status st = guard_.Accept(m, relayed_in_);
+  if (st && opts_.requests != nullptr) {
+    if (const auto* q = std::get_if<ipc::Requests>(&m)) {
+      opts_.requests->OnRequest(q->outcome);
+    }
+  }
+  return st;
 }
 
 Status WorkerProtocol::OnData(const uint8_t* data, std::size_t len, std::string&) {
@@ -347,7 +362,7 @@ void WorkerProtocol::Reap(bool kill_first) {
         if ((*got)->fd >= 0) {
           close((*got)->fd);
         }
-        if (!guard_.Accept((*got)->message, relayed_in_)) {
+        if (!Accept((*got)->message)) {
           kill(pid_, SIGKILL);
           break;
         }
@@ -374,6 +389,9 @@ void WorkerProtocol::Reap(bool kill_first) {
   pid_ = -1;
   data_.reset();
   control_.reset();
+  if (opts_.requests != nullptr && guard_.handles_open() > 0) {
+    opts_.requests->OnHandlesClosed(static_cast<int>(guard_.handles_open()));
+  }
 }
 
 void WorkerProtocol::CloseAll() {

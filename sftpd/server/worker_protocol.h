@@ -6,8 +6,10 @@
 // as a descriptor (SCM_RIGHTS) and waits for it to report itself confined. Then it relays: the
 // session writes channel bytes to the worker's data socket and sends back what the worker
 // answers (ReadyFd/OnReady, polled by the session together with the client's socket). Usage
-// counters, activity and the end reason come over the control socket (sftpd/server/ipc/ipc.h),
-// checked by an ipc::WorkerGuard: the worker is treated as hostile.
+// counters, activity, request tallies (told to `requests`, the metrics) and the end reason come
+// over the control socket (sftpd/server/ipc/ipc.h), checked by an ipc::WorkerGuard: the worker
+// is treated as hostile. The handles a worker reported open are reported closed when it ends,
+// however it ends.
 //
 // A worker that dies (crash, SIGKILL, seccomp kill) ends its own session only; the end reason
 // is "worker_crashed". Not thread-safe: one per SFTP channel, used by its session's thread.
@@ -21,6 +23,7 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/server/channel_protocol.h"
 #include "sftpd/server/ipc/ipc.h"
+#include "sftpd/server/sftp/request_observer.h"
 
 namespace sftplc::server {
 
@@ -32,6 +35,9 @@ struct WorkerOptions {
   std::string log_level = "info";  // the worker's log level (SetLogLevel names)
   bool require_landlock = false;   // server.confinement = "required"
   Logger log;                      // null: GetLogger("sftpd")
+  // Told every request tally the workers report (REQUIRES: thread-safe, outlives the factory);
+  // null: not told.
+  sftp::RequestObserver* requests = nullptr;
 };
 
 // <directory of this process's executable>/sftpd-sftp.

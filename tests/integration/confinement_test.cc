@@ -163,12 +163,13 @@ TEST_F(ConfinementTest, WorkerCanOpenOnlyItsOwnAccountsFiles) {
 
   pid_t worker = OpenIdleSession("alice");
   ASSERT_GT(worker, 0);
+  // Blocked reading its data socket: confined and serving (it waits for Start in recvmsg).
+  ASSERT_TRUE(WaitBlockedInRead(worker));
   EXPECT_EQ(StatusField(worker, "NoNewPrivs"), "1");
   EXPECT_EQ(StatusField(worker, "Seccomp"), "2");
   for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapAmb"}) {
     EXPECT_EQ(StatusField(worker, caps), "0000000000000000") << caps;
   }
-  ASSERT_TRUE(WaitBlockedInRead(worker));
 
   SyscallInjector inject;
   ASSERT_TRUE(inject.Attach(worker)) << inject.error();

@@ -43,7 +43,8 @@ TEST_F(PrometheusMetricsTest, RequestSeriesExistBeforeAnyRequest) {
   EXPECT_EQ(Sample(text, R"(sftpd_sessions_total{logged_in="false",reason="login_timeout"})"), 0);
 }
 
-// A request counts under its type and reply status, with its bytes and handle change.
+// A request (or a tally of `count` requests) counts under its type and reply status, with its
+// bytes and handle change.
 TEST_F(PrometheusMetricsTest, RequestCountsTypeStatusBytesAndHandles) {
   m_.OnRequest({sftp::kFxpOpen, sftp::kFxOk, 0, 0, +1});
   m_.OnRequest({sftp::kFxpWrite, sftp::kFxOk, 32768, 0, 0});
@@ -51,6 +52,8 @@ TEST_F(PrometheusMetricsTest, RequestCountsTypeStatusBytesAndHandles) {
   m_.OnRequest({sftp::kFxpRead, sftp::kFxEof, 0, 0, 0});
   m_.OnRequest({sftp::kFxpRead, sftp::kFxOk, 0, 4096, 0});
   m_.OnRequest({sftp::kFxpRemove, sftp::kFxPermissionDenied, 0, 0, 0});
+  // A worker's tally: three more OPENDIRs at once, with the handles they opened.
+  m_.OnRequest({sftp::kFxpOpendir, sftp::kFxOk, 0, 0, +3, 3});
   std::string text = m_.ScrapeText();
   EXPECT_EQ(Sample(text, R"(sftpd_sftp_requests_total{status="ok",type="open"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_sftp_requests_total{status="ok",type="write"})"), 2);
@@ -60,8 +63,9 @@ TEST_F(PrometheusMetricsTest, RequestCountsTypeStatusBytesAndHandles) {
             1);
   EXPECT_EQ(Sample(text, R"(sftpd_transfer_bytes_total{direction="in"})"), 32868);
   EXPECT_EQ(Sample(text, R"(sftpd_transfer_bytes_total{direction="out"})"), 4096);
-  EXPECT_EQ(Sample(text, "sftpd_sftp_handles_open"), 1);
-  m_.OnHandlesClosed(1);
+  EXPECT_EQ(Sample(text, R"(sftpd_sftp_requests_total{status="ok",type="opendir"})"), 3);
+  EXPECT_EQ(Sample(text, "sftpd_sftp_handles_open"), 4);
+  m_.OnHandlesClosed(4);
   EXPECT_EQ(Sample(m_.ScrapeText(), "sftpd_sftp_handles_open"), 0);
 }
 

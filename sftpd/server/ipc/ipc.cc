@@ -16,7 +16,8 @@ constexpr std::size_t kStartSize = 1 + 4 + 1 + 8;
 constexpr std::size_t kReadySize = 1 + 4;
 constexpr std::size_t kUsageSize = 1 + 5 * 8 + 1;
 constexpr std::size_t kEndSize = 1 + 1;
-static_assert(kUsageSize <= kMaxMessage);
+constexpr std::size_t kRequestsSize = 1 + 1 + 4 + 4 + 8 + 8 + 4;
+static_assert(kUsageSize <= kMaxMessage && kRequestsSize <= kMaxMessage);
 
 void Put(std::string& out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) {
@@ -65,6 +66,16 @@ struct Encoder {
     out.push_back(static_cast<char>(MessageType::kEnd));
     Put(out, static_cast<uint8_t>(m.reason), 1);
   }
+  void operator()(const Requests& m) {
+    const sftp::RequestOutcome& o = m.outcome;
+    out.push_back(static_cast<char>(MessageType::kRequests));
+    Put(out, o.type, 1);
+    Put(out, o.status, 4);
+    Put(out, o.count, 4);
+    Put(out, o.bytes_in, 8);
+    Put(out, o.bytes_out, 8);
+    Put(out, static_cast<uint32_t>(static_cast<int32_t>(o.handles_delta)), 4);
+  }
 };
 
 }  // namespace
@@ -93,6 +104,9 @@ Result<Message> Decode(const uint8_t* data, std::size_t len) {
       break;
     case MessageType::kEnd:
       want = kEndSize;
+      break;
+    case MessageType::kRequests:
+      want = kRequestsSize;
       break;
     default:
       return Error::InvalidArgument("ipc: unknown message type");
@@ -142,6 +156,20 @@ Result<Message> Decode(const uint8_t* data, std::size_t len) {
         return Error::InvalidArgument("ipc: unknown end reason");
       }
       return Message(End{static_cast<EndReason>(r)});
+    }
+    case MessageType::kRequests: {
+      Requests q;
+      sftp::RequestOutcome& o = q.outcome;
+      o.type = static_cast<uint8_t>(Get(p, 1));
+      o.status = static_cast<uint32_t>(Get(p, 4));
+      o.count = static_cast<uint32_t>(Get(p, 4));
+      o.bytes_in = Get(p, 8);
+      o.bytes_out = Get(p, 8);
+      o.handles_delta = static_cast<int32_t>(static_cast<uint32_t>(Get(p, 4)));
+      if (o.count == 0) {
+        return Error::InvalidArgument("ipc: a request tally of 0");
+      }
+      return Message(q);
     }
   }
   return Error::InvalidArgument("ipc: unknown message type");
@@ -282,6 +310,24 @@ Status WorkerGuard::Accept(const Message& m, uint64_t relayed_in) {
     }
     counters_ = n;
     activity_ = activity_ || u->activity;
+    return {};
+  }
+  if (const auto* q = std::get_if<Requests>(&m)) {
+    const sftp::RequestOutcome& o = q->outcome;
+    // No wrap: requests_ stays below 2^64 / 9 and count below 2^32; bytes_in's wrap is caught.
+    const uint64_t requests = requests_ + o.count;
+    const uint64_t bytes_in = request_bytes_in_ + o.bytes_in;
+    if (requests > relayed_in / kMinRequestBytes || bytes_in < request_bytes_in_ ||
+        bytes_in > relayed_in) {
+      return Error::InvalidArgument("ipc: request tally larger than what the client sent");
+    }
+    const int64_t handles = handles_open_ + o.handles_delta;
+    if (handles < 0 || handles > static_cast<int64_t>(max_handles_)) {
+      return Error::InvalidArgument("ipc: request tally's handles out of range");
+    }
+    requests_ = requests;
+    request_bytes_in_ = bytes_in;
+    handles_open_ = handles;
     return {};
   }
   end_ = std::get<End>(m).reason;

@@ -13,12 +13,18 @@
 //   worker -> monitor   Ready  {landlock_abi u32}: confined, now serving the data socket
 //                       Usage  {bytes_in, bytes_out, files_uploaded, files_downloaded,
 //                               files_removed u64, activity u8}: totals so far
+//                       Requests {type u8, status u32, count u32, bytes_in u64,
+//                               bytes_out u64, handles_delta i32}: `count` more SFTP requests of
+//                               `type` answered with `status` since the last report, for the
+//                               metrics (sftpd/server/metrics.h)
 //                       End    {reason u8}: the worker is about to exit
 //
 // The monitor treats the worker as hostile: WorkerGuard accepts only what the worker's state
 // allows (Ready once and first; Usage and End only after Ready; nothing after End), counters
-// that never go down and never claim more uploaded bytes than the monitor relayed to it. A
-// worker carries no account id at all: whatever it reports is booked on the session's own
+// that never go down and never claim more uploaded bytes than the monitor relayed to it, and
+// request tallies no larger than the bytes relayed can carry (an SFTP request is at least 9
+// bytes) with never more handles open than max_handles, nor fewer than none. A worker carries
+// no account id at all: whatever it reports is booked on the session's own
 // account. Any refusal ends the session and the worker.
 
 #include <cstddef>
@@ -29,6 +35,7 @@
 
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/usage/usage_store.h"
+#include "sftpd/server/sftp/request_observer.h"
 
 namespace sftplc::ipc {
 
@@ -36,7 +43,9 @@ inline constexpr std::size_t kMaxMessage = 64;
 // Bounds of Start.max_handles (the config's server.max_handles_per_session range).
 inline constexpr uint32_t kMaxHandles = 65536;
 
-enum class MessageType : uint8_t { kStart = 1, kReady = 2, kUsage = 3, kEnd = 4 };
+enum class MessageType : uint8_t { kStart = 1, kReady = 2, kUsage = 3, kEnd = 4, kRequests = 5 };
+// The smallest SFTP request (length, type and id: INIT and a few more are no longer).
+inline constexpr uint64_t kMinRequestBytes = 9;
 
 // Why a worker ends (End.reason).
 enum class EndReason : uint8_t {
@@ -60,17 +69,28 @@ struct Usage {
   bool activity = false;  // a transfer happened since the previous Usage
   friend bool operator==(const Usage&, const Usage&) = default;
 };
+struct Requests {
+  sftp::RequestOutcome outcome;  // `count` requests of one type and status, summed
+  friend bool operator==(const Requests& a, const Requests& b) {
+    const sftp::RequestOutcome& x = a.outcome;
+    const sftp::RequestOutcome& y = b.outcome;
+    return x.type == y.type && x.status == y.status && x.count == y.count &&
+           x.bytes_in == y.bytes_in && x.bytes_out == y.bytes_out &&
+           x.handles_delta == y.handles_delta;
+  }
+};
 struct End {
   EndReason reason = EndReason::kClosed;
   friend bool operator==(const End&, const End&) = default;
 };
 
-using Message = std::variant<Start, Ready, Usage, End>;
+using Message = std::variant<Start, Ready, Usage, End, Requests>;
 
 // The bytes of one datagram.
 std::string Encode(const Message& m);
 // The one parser. kInvalidArgument for an unknown type, a length other than the type's, a
-// boolean other than 0/1, max_handles out of range or an unknown end reason.
+// boolean other than 0/1, max_handles out of range, an unknown end reason or a Requests with a
+// count of 0.
 Result<Message> Decode(const uint8_t* data, std::size_t len);
 
 // Sends `m` as one datagram, with `pass_fd` attached (SCM_RIGHTS, sendmsg) when >= 0, else with
@@ -92,6 +112,9 @@ class WorkerGuard {
  public:
   enum class State { kStarting, kServing, kEnded };
 
+  // `max_handles`: what the worker was started with (Start.max_handles).
+  explicit WorkerGuard(uint32_t max_handles = kMaxHandles) : max_handles_(max_handles) {}
+
   // Checks `m` against the state and applies it. `relayed_in` is how many client bytes the
   // monitor has written to this worker so far (an upper bound of Usage.bytes_in). An Error
   // means the worker broke the protocol: end the session and kill the worker.
@@ -104,6 +127,8 @@ class WorkerGuard {
   bool TakeActivity();
   // The reason of the End received, if any.
   std::optional<EndReason> end_reason() const { return end_; }
+  // Handles open by the Requests accepted so far (0..max_handles).
+  int64_t handles_open() const { return handles_open_; }
 
  private:
   State state_ = State::kStarting;
@@ -111,6 +136,10 @@ class WorkerGuard {
   usage::Counters counters_;
   bool activity_ = false;
   std::optional<EndReason> end_;
+  uint32_t max_handles_;
+  uint64_t requests_ = 0;  // requests tallied so far
+  uint64_t request_bytes_in_ = 0;
+  int64_t handles_open_ = 0;
 };
 
 }  // namespace sftplc::ipc

@@ -9,13 +9,16 @@
 
 namespace sftplc::sftp {
 
-// One answered request. No path, handle or file name: only what may be counted.
+// One answered request, or `count` requests of one type and status with their numbers summed
+// (as the SFTP worker reports them, sftpd/server/ipc/ipc.h). No path, handle or file name: only
+// what may be counted.
 struct RequestOutcome {
   uint8_t type = 0;        // the SSH_FXP_* packet type as sent by the client (any value)
   uint32_t status = 0;     // SSH_FX_* of a STATUS reply; SSH_FX_OK for a data reply
   uint64_t bytes_in = 0;   // file data the request wrote
   uint64_t bytes_out = 0;  // file data the request read
   int handles_delta = 0;   // +1 for a handle opened, -1 for one closed, else 0
+  uint32_t count = 1;      // how many requests this is
 };
 
 class RequestObserver {

@@ -30,9 +30,9 @@ bool SftpProtocol::TakeActivity() { return processor_.TakeActivity(); }
 
 void SftpProtocol::CloseAll() { processor_.CloseAll(); }
 
-server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits, Logger log,
-                                                RequestObserver* observer) {
-  return [storage_root = std::move(storage_root), limits, log = std::move(log), observer](
+server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits,
+                                                Logger log) {
+  return [storage_root = std::move(storage_root), limits, log = std::move(log)](
              const accounts::Account& account,
              const std::string& tag) -> Result<std::unique_ptr<server::ChannelProtocol>> {
     // The folder is made when the account is created; a missing one (an erasure finished
@@ -42,7 +42,7 @@ server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits
       return std::move(root).error();
     }
     return std::unique_ptr<server::ChannelProtocol>(
-        std::make_unique<SftpProtocol>(std::move(*root), limits, log, tag, observer));
+        std::make_unique<SftpProtocol>(std::move(*root), limits, log, tag));
   };
 }
 

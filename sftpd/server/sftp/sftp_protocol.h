@@ -39,11 +39,11 @@ class SftpProtocol final : public server::ChannelProtocol {
   Processor processor_;
 };
 
-// A factory that opens `storage_root`/<account id> (created 0700 when missing; refused when a
-// symlink) for each logged-in account and runs an SftpProtocol on it, telling `observer` (may
-// be null; REQUIRES: outlives every protocol) about each request. Thread-safe (it copies its
+// A factory that opens `storage_root`/<account id> (refused when missing or a symlink) for each
+// logged-in account and runs an SftpProtocol on it in the session's own process (sftpd runs it
+// in a confined worker instead: server/worker_protocol.h). Thread-safe (it copies its
 // arguments; each call builds a new protocol).
-server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits, Logger log,
-                                                RequestObserver* observer = nullptr);
+server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits,
+                                                Logger log);
 
 }  // namespace sftplc::sftp

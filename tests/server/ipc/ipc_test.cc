@@ -29,10 +29,22 @@ Usage MakeUsage(uint64_t in, uint64_t out, bool activity) {
   return u;
 }
 
+Requests MakeRequests(uint8_t type, uint32_t count, uint64_t bytes_in, int handles_delta) {
+  Requests q;
+  q.outcome.type = type;
+  q.outcome.status = 0;
+  q.outcome.count = count;
+  q.outcome.bytes_in = bytes_in;
+  q.outcome.bytes_out = 7;
+  q.outcome.handles_delta = handles_delta;
+  return q;
+}
+
 TEST(IpcCodec, EveryMessageRoundTrips) {
   Start s{256, true, 0x0102030405060708ULL};
   for (const Message& m : {Message(s), Message(Ready{7}), Message(MakeUsage(1ULL << 40, 5, true)),
-                           Message(End{EndReason::kProtocolError})}) {
+                           Message(End{EndReason::kProtocolError}),
+                           Message(MakeRequests(250, 0xfffffffe, 1ULL << 50, -3))}) {
     auto d = DecodeString(Encode(m));
     ASSERT_TRUE(d) << d.error().message();
     EXPECT_EQ(*d, m);
@@ -66,6 +78,9 @@ TEST(IpcCodec, FieldRangesAreChecked) {
   EXPECT_FALSE(DecodeString(usage));
   EXPECT_FALSE(DecodeString(std::string("\x04\x00", 2))) << "end reason 0";
   EXPECT_FALSE(DecodeString(std::string("\x04\x04", 2))) << "end reason 4";
+  std::string none = Encode(MakeRequests(3, 1, 0, 0));
+  none[6] = none[7] = none[8] = none[9] = 0;  // count
+  EXPECT_FALSE(DecodeString(none)) << "a tally of no request";
 }
 
 class IpcSocketTest : public ::testing::Test {
@@ -149,6 +164,25 @@ TEST(WorkerGuard, UsageIsMonotonicAndBoundedByRelayedBytes) {
   WorkerGuard k;
   ASSERT_TRUE(k.Accept(Ready{0}, 0));
   EXPECT_FALSE(k.Accept(MakeUsage(101, 0, false), 100)) << "more than the client sent";
+}
+
+// Request tallies feed the metrics: at most one request per 9 bytes the client sent, no more
+// bytes written than it sent, and never more handles open than Start allowed, nor fewer than 0.
+TEST(WorkerGuard, RequestTalliesAreBoundedByWhatTheClientSent) {
+  WorkerGuard g(4);
+  EXPECT_FALSE(g.Accept(MakeRequests(3, 1, 0, 1), 0)) << "before Ready";
+  ASSERT_TRUE(g.Accept(Ready{0}, 0));
+  ASSERT_TRUE(g.Accept(MakeRequests(3, 2, 0, 2), 18));
+  EXPECT_EQ(g.handles_open(), 2);
+  EXPECT_FALSE(g.Accept(MakeRequests(4, 1, 0, -1), 18)) << "a third request in 18 bytes";
+  ASSERT_TRUE(g.Accept(MakeRequests(4, 1, 0, -1), 27));
+  EXPECT_EQ(g.handles_open(), 1);
+  EXPECT_FALSE(g.Accept(MakeRequests(4, 1, 0, -2), 100)) << "closes more than open";
+  EXPECT_FALSE(g.Accept(MakeRequests(3, 1, 0, 4), 100)) << "past max_handles";
+  EXPECT_FALSE(g.Accept(MakeRequests(6, 1, 101, 0), 100)) << "writes more than was sent";
+  ASSERT_TRUE(g.Accept(MakeRequests(6, 1, 50, 0), 100));
+  EXPECT_FALSE(g.Accept(MakeRequests(6, 1, ~0ULL, 0), ~0ULL)) << "bytes wrap";
+  EXPECT_EQ(g.handles_open(), 1);
 }
 
 TEST(WorkerGuard, NothingAfterEnd) {
