@@ -66,8 +66,7 @@ void RegisterList(CLI::App& group, CommandContext& ctx) {
         std::printf("no %s\n", o->all ? "bans remembered" : "ban in force");
         return {};
       }
-      std::printf("%-28s  %-20s  %5s  %-20s\n", "ADDRESS", "BANNED UNTIL", "COUNT",
-                  "FIRST BANNED");
+      std::printf("%-28s  %-20s  %5s  %-20s\n", "ADDRESS", "BANNED UNTIL", "COUNT", "FIRST BANNED");
       for (const auto& b : *bans) {
         std::printf("%-28s  %-20s  %5d  %-20s%s\n", b.ip.c_str(),
                     FormatTime(b.banned_until).c_str(), b.ban_count,

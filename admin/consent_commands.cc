@@ -17,8 +17,9 @@ constexpr const char* kAccountArgHelp =
 
 // The marketing contact kept after the purge of account `key`, when `key` is an id and no
 // account has it. `not_found` (the error of the account lookup) otherwise.
-Result<std::optional<lifecycle::MarketingContact>> PurgedContact(
-    lifecycle::LifecycleRunner& runner, const std::string& key, const Error& not_found) {
+Result<std::optional<lifecycle::MarketingContact>> PurgedContact(lifecycle::LifecycleRunner& runner,
+                                                                 const std::string& key,
+                                                                 const Error& not_found) {
   auto id = AccountId::Parse(key);
   if (!id) {
     return not_found;

@@ -95,14 +95,14 @@ void RegisterHostKeyCommands(CLI::App& app, CommandContext& ctx) {
       if (*json_out) {
         nlohmann::ordered_json arr = nlohmann::ordered_json::array();
         for (const auto& k : keys) {
-          arr.push_back({{"path", k.path},
-                         {"present", k.present},
-                         {"type", k.present ? nlohmann::ordered_json(k.key.key_type) : nullptr},
-                         {"fingerprint",
-                          k.present ? nlohmann::ordered_json(k.key.fingerprint) : nullptr},
-                         {"public_key", k.present ? nlohmann::ordered_json(k.key.key_type + " " +
-                                                                           k.key.key_base64)
-                                                  : nullptr}});
+          arr.push_back(
+              {{"path", k.path},
+               {"present", k.present},
+               {"type", k.present ? nlohmann::ordered_json(k.key.key_type) : nullptr},
+               {"fingerprint", k.present ? nlohmann::ordered_json(k.key.fingerprint) : nullptr},
+               {"public_key", k.present
+                                  ? nlohmann::ordered_json(k.key.key_type + " " + k.key.key_base64)
+                                  : nullptr}});
         }
         PrintJson(arr);
       } else {

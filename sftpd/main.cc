@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
   CLI::App app{"sftpd: the SFTP service (runs in the foreground, logs to stderr)"};
   std::optional<std::string> config_flag;
   bool check = false;
-  app.add_option("--config", config_flag,
-                 "configuration file (default $SFTPLC_CONFIG, else /etc/sftp-lifecycle/sftpd.toml)");
+  app.add_option(
+      "--config", config_flag,
+      "configuration file (default $SFTPLC_CONFIG, else /etc/sftp-lifecycle/sftpd.toml)");
   app.add_flag("--check-config", check, "validate the configuration and exit");
   try {
     app.parse(argc, argv);

@@ -81,8 +81,8 @@ class RequestTally final : public sftp::RequestObserver {
       ipc::Requests q;
       q.outcome.type = it->first.first;
       q.outcome.status = it->first.second;
-      q.outcome.count = static_cast<uint32_t>(
-          std::min<uint64_t>(c.count, std::numeric_limits<uint32_t>::max()));
+      q.outcome.count =
+          static_cast<uint32_t>(std::min<uint64_t>(c.count, std::numeric_limits<uint32_t>::max()));
       q.outcome.bytes_in = c.bytes_in;
       q.outcome.bytes_out = c.bytes_out;
       q.outcome.handles_delta = static_cast<int>(c.handles_delta);

@@ -30,11 +30,11 @@
 #include "sftpd/core/lifecycle/sweep_loop.h"
 #include "sftpd/core/usage/usage_store.h"
 #include "sftpd/server/auth_gate.h"
+#include "sftpd/server/confine/confine.h"
 #include "sftpd/server/db_session_recorder.h"
 #include "sftpd/server/prometheus_metrics.h"
 #include "sftpd/server/read_ahead.h"
 #include "sftpd/server/server.h"
-#include "sftpd/server/confine/confine.h"
 #include "sftpd/server/worker_protocol.h"
 
 namespace sftplc::server {
@@ -181,12 +181,14 @@ int RunDaemon(const std::string& config_path) {
   const int landlock_abi = confine::LandlockAbi();
   if (landlock_abi == 0) {
     if (cfg.server.confinement == "required") {
-      SPDLOG_LOGGER_ERROR(log, "refusing to start: this kernel has no Landlock and "
-                               "server.confinement = \"required\" (docs/security.md)");
+      SPDLOG_LOGGER_ERROR(log,
+                          "refusing to start: this kernel has no Landlock and "
+                          "server.confinement = \"required\" (docs/security.md)");
       return 1;
     }
-    SPDLOG_LOGGER_WARN(log, "this kernel has no Landlock: sftp workers are confined by seccomp "
-                            "and rlimits only, not to their account's folder (docs/security.md)");
+    SPDLOG_LOGGER_WARN(log,
+                       "this kernel has no Landlock: sftp workers are confined by seccomp "
+                       "and rlimits only, not to their account's folder (docs/security.md)");
   } else {
     SPDLOG_LOGGER_INFO(log, "sftp workers confined: landlock_abi={} seccomp=on no_new_privs=on",
                        landlock_abi);

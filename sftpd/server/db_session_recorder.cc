@@ -59,9 +59,8 @@ Status DbSessionRecorder::Progress(int64_t usage_id, const AccountId& account,
   return {};
 }
 
-Status DbSessionRecorder::End(int64_t usage_id, const AccountId& account,
-                              const usage::Counters& c, bool activity, std::string_view reason,
-                              TimePoint at) {
+Status DbSessionRecorder::End(int64_t usage_id, const AccountId& account, const usage::Counters& c,
+                              bool activity, std::string_view reason, TimePoint at) {
   Status st = usage_.Close(usage_id, c, reason, at);
   if (activity) {
     Status a = accounts_.RecordActivity(account, at);

@@ -3,10 +3,10 @@
 // Host keys: loaded from server.host_keys; a missing file is created as a fresh ed25519 key
 // (mode 0600, parent folders 0700) so a first start needs no ssh-keygen.
 
+#include <libssh/libssh.h>
+
 #include <string>
 #include <vector>
-
-#include <libssh/libssh.h>
 
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/result.h"

@@ -31,8 +31,8 @@ class LoginGate {
   // A public-key attempt. With `signature_verified` false this is the client's probe ("would this
   // key be accepted?"), answered before the client signs anything; with true, libssh has checked
   // the signature and this decides the login. Thread-safe; blocking.
-  virtual auth::AuthDecision CheckPublicKey(const auth::AuthRequest& request,
-                                            const OfferedKey& key, bool signature_verified) = 0;
+  virtual auth::AuthDecision CheckPublicKey(const auth::AuthRequest& request, const OfferedKey& key,
+                                            bool signature_verified) = 0;
 
   // True when `remote_ip` is known to be banned: its connection is dropped before the SSH
   // banner, so a banned source gets no key exchange (no cryptography to spend CPU on). False

@@ -59,8 +59,8 @@ uint16_t BoundPort(int fd) {
 
 Status SetBindOption(ssh_bind bind, ssh_bind_options_e opt, const void* value, const char* what) {
   if (ssh_bind_options_set(bind, opt, value) != SSH_OK) {
-    return Error::InvalidArgument(fmt::format("server.{} is not accepted by libssh: {}", what,
-                                              ssh_get_error(bind)));
+    return Error::InvalidArgument(
+        fmt::format("server.{} is not accepted by libssh: {}", what, ssh_get_error(bind)));
   }
   return {};
 }
@@ -85,8 +85,7 @@ Server::Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log)
 
 Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, ServerDeps deps,
                                                Logger log) {
-  if (deps.gate == nullptr || deps.recorder == nullptr || !deps.protocol ||
-      deps.clock == nullptr) {
+  if (deps.gate == nullptr || deps.recorder == nullptr || !deps.protocol || deps.clock == nullptr) {
     return Error::InvalidArgument("server dependencies missing");
   }
   if (cfg.listen.empty()) {
@@ -185,8 +184,7 @@ Result<std::vector<std::string>> Server::Listen() {
     if (rc != 0 || listen(fd, cfg_.listen_backlog) != 0) {
       std::string why = std::strerror(errno);
       close(fd);
-      return Error::Unavailable(
-          fmt::format("cannot listen on {}:{}: {}", la.host, la.port, why));
+      return Error::Unavailable(fmt::format("cannot listen on {}:{}: {}", la.host, la.port, why));
     }
     fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     listen_fds_.push_back(fd);
@@ -251,8 +249,8 @@ Status Server::Run() {
     close(fd);
   }
   listen_fds_.clear();
-  SPDLOG_LOGGER_INFO(log_, "stopping: no new connections sessions={} grace={}s",
-                     active_sessions(), cfg_.shutdown_grace.count());
+  SPDLOG_LOGGER_INFO(log_, "stopping: no new connections sessions={} grace={}s", active_sessions(),
+                     cfg_.shutdown_grace.count());
   WaitForSessions();
   SPDLOG_LOGGER_INFO(log_, "stopped");
   return {};
@@ -387,8 +385,7 @@ void Server::PauseAccepting(int err) {
 }
 
 void Server::SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
-                           const std::string& ip,
-                           SessionLimits limits) noexcept {
+                           const std::string& ip, SessionLimits limits) noexcept {
   SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock,
                  log_,        force_stop_,     *deps_.metrics};
   {

@@ -10,6 +10,9 @@
 // Run() stops accepting, gives running sessions shutdown_grace to finish, then ends the rest
 // (their usage rows are closed with reason "shutdown") and returns.
 
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -18,9 +21,6 @@
 #include <mutex>
 #include <string>
 #include <vector>
-
-#include <libssh/libssh.h>
-#include <libssh/server.h>
 
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"
@@ -90,8 +90,7 @@ class Server {
   // `fd` is the accepted socket (ours, closed here at the end); `ssh_fd` its duplicate, owned
   // by libssh.
   void SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
-                     const std::string& ip,
-                     SessionLimits limits) noexcept;
+                     const std::string& ip, SessionLimits limits) noexcept;
   void WaitForSessions();
   // Accept thread: descriptors or memory ran out (`err`); rest the listeners, warn rate-limited.
   void PauseAccepting(int err);
@@ -106,12 +105,12 @@ class Server {
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
-  SessionLimits limits_;           // guarded by mu_
-  int max_sessions_ = 0;           // guarded by mu_
-  int max_sessions_per_ip_ = 0;    // guarded by mu_
-  int active_ = 0;                 // guarded by mu_
-  std::map<std::string, int> per_ip_;       // guarded by mu_
-  std::map<uint64_t, int> session_fds_;     // guarded by mu_ (our fds, ended at shutdown)
+  SessionLimits limits_;                 // guarded by mu_
+  int max_sessions_ = 0;                 // guarded by mu_
+  int max_sessions_per_ip_ = 0;          // guarded by mu_
+  int active_ = 0;                       // guarded by mu_
+  std::map<std::string, int> per_ip_;    // guarded by mu_
+  std::map<uint64_t, int> session_fds_;  // guarded by mu_ (our fds, ended at shutdown)
   uint64_t next_number_ = 1;
   // Accept thread only: descriptors (or memory) ran out, rest the listeners.
   bool accept_paused_ = false;

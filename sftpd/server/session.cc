@@ -43,7 +43,10 @@ class Session {
  public:
   Session(const SessionEnv& env, const SessionLimits& limits, ssh_session session,
           const std::string& remote_ip, uint64_t number)
-      : env_(env), limits_(limits), session_(session), ip_(remote_ip),
+      : env_(env),
+        limits_(limits),
+        session_(session),
+        ip_(remote_ip),
         tag_(fmt::format("[c{}]", number)) {}
 
   ~Session() {
@@ -236,8 +239,8 @@ int Session::AfterDecision(const auth::AuthDecision& d, auth::AuthMethod method)
     auto id = env_.recorder.Begin(info);
     if (!id) {
       // The usage record is the audit trail of a login: no record, no login.
-      SPDLOG_LOGGER_ERROR(env_.log, "{} login refused: cannot record it account={} error={}",
-                          tag_, d.account->id.short_str(), id.error());
+      SPDLOG_LOGGER_ERROR(env_.log, "{} login refused: cannot record it account={} error={}", tag_,
+                          d.account->id.short_str(), id.error());
       ++failures_;
       return SSH_AUTH_DENIED;
     }
@@ -444,10 +447,10 @@ void Session::Progress(bool final_record) {
   }
   usage::Counters c = protocol_ != nullptr ? protocol_->counters() : usage::Counters{};
   TimePoint now = env_.clock.Now();
-  Status st = final_record ? env_.recorder.End(usage_id_, account_->id, c, activity_pending_,
-                                               end_reason_, now)
-                           : env_.recorder.Progress(usage_id_, account_->id, c,
-                                                    activity_pending_, now);
+  Status st =
+      final_record
+          ? env_.recorder.End(usage_id_, account_->id, c, activity_pending_, end_reason_, now)
+          : env_.recorder.Progress(usage_id_, account_->id, c, activity_pending_, now);
   if (!st) {
     SPDLOG_LOGGER_WARN(env_.log, "{} cannot record usage account={} error={}", tag_,
                        account_->id.short_str(), st.error());
@@ -489,8 +492,8 @@ bool Session::Feed(const uint8_t* data, std::size_t len, std::string& out) {
     }
     if (!st) {
       end_reason_ = protocol_->FailureReason();
-      SPDLOG_LOGGER_WARN(env_.log, "{} {}, ending session account={} error={}", tag_,
-                         end_reason_, account_->id.short_str(), st.error());
+      SPDLOG_LOGGER_WARN(env_.log, "{} {}, ending session account={} error={}", tag_, end_reason_,
+                         account_->id.short_str(), st.error());
       return false;
     }
     if (!protocol_->HasPendingRequests()) {
@@ -570,8 +573,7 @@ void Session::Pump() {
         return;
       }
       if (now - last_request >= limits_.idle_timeout) {
-        SPDLOG_LOGGER_INFO(env_.log, "{} idle timeout account={}", tag_,
-                           account_->id.short_str());
+        SPDLOG_LOGGER_INFO(env_.log, "{} idle timeout account={}", tag_, account_->id.short_str());
         end_reason_ = "idle_timeout";
         return;
       }

@@ -10,11 +10,11 @@
 // external stop flag (server shutdown). Nothing throws out of a libssh callback: the
 // trampolines are noexcept and an unexpected exception ends this session only.
 
+#include <libssh/libssh.h>
+
 #include <atomic>
 #include <cstdint>
 #include <string>
-
-#include <libssh/libssh.h>
 
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"

@@ -34,8 +34,8 @@ Argon2Input Input(const benchmark::State& state) {
 }
 
 void Label(benchmark::State& state) {
-  state.SetLabel(fmt::format("t={} m={}MiB p={}", state.range(0), state.range(1) / 1024,
-                             state.range(2)));
+  state.SetLabel(
+      fmt::format("t={} m={}MiB p={}", state.range(0), state.range(1) / 1024, state.range(2)));
 }
 
 void BM_Argon2Malloc(benchmark::State& state) {

@@ -156,8 +156,11 @@ std::vector<std::string> DaemonHarness::FakeTimeEnv() const {
   }
   // NO_CACHE: the offset file is read at every clock reading, so a move is seen at once (the
   // default caches it for 10 s).
-  return {"LD_PRELOAD=" + preload, "FAKETIME_TIMESTAMP_FILE=" + dir_.Sub("faketime.rc"),
-          "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1", "TZ=UTC",
+  return {"LD_PRELOAD=" + preload,
+          "FAKETIME_TIMESTAMP_FILE=" + dir_.Sub("faketime.rc"),
+          "FAKETIME_NO_CACHE=1",
+          "FAKETIME_DONT_FAKE_MONOTONIC=1",
+          "TZ=UTC",
           AsanOptionsUnderFakeTime()};
 }
 

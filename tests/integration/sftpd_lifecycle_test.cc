@@ -3,9 +3,8 @@
 // to the real aiosmtpd sink, a SQLite database file. Afterwards the person's data is looked for
 // in the raw bytes of the database files, the storage root and everything either binary logged.
 
-#include <signal.h>
-
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <cctype>
@@ -34,14 +33,14 @@ const Person kA{"client-a",
                 "Fairbrother Print",
                 "amber anchor lantern quarry",
                 {"fairbrother", "client-a.example", "2079460011", "7946 0011"}};
-const Person kB{"client-b",
-                "Bartholomew Quaintance",
-                "b.quaintance@client-b.example",
-                "+44 161 496 0789",
-                "Quaintance Ltd",
-                "basalt bramble cobalt delta",
-                {"bartholomew", "quaintance", "client-b.example", "1614960789", "496 0789",
-                 "basalt bramble"}};
+const Person kB{
+    "client-b",
+    "Bartholomew Quaintance",
+    "b.quaintance@client-b.example",
+    "+44 161 496 0789",
+    "Quaintance Ltd",
+    "basalt bramble cobalt delta",
+    {"bartholomew", "quaintance", "client-b.example", "1614960789", "496 0789", "basalt bramble"}};
 const Person kC{"client-c",
                 "Cordelia Vantongeren",
                 "cordelia@vantongeren-client.example",

@@ -1,10 +1,10 @@
 // ReadDatabaseGauges on both backends: the retention numbers are those of `sftpctl retention
 // report` (BuildRetentionReport), notices are counted by state, bans are the defender's.
 
+#include <gtest/gtest.h>
+
 #include <set>
 #include <string>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/auth/defender.h"

@@ -21,9 +21,9 @@ class DbSessionRecorderTest : public ::testing::TestWithParam<db::Backend> {
     accounts_ = std::make_unique<accounts::AccountStore>(*db_, clock_);
     usage_ = std::make_unique<usage::UsageStore>(*db_, clock_, "node-a");
     recorder_ = std::make_unique<DbSessionRecorder>(*accounts_, *usage_);
-    auto a = accounts_->Create({"alice", "Alice Example", "", "alice@example.com",
-                                "+441513577700", "", false, ""},
-                               accounts::Actor{"admin:test"});
+    auto a = accounts_->Create(
+        {"alice", "Alice Example", "", "alice@example.com", "+441513577700", "", false, ""},
+        accounts::Actor{"admin:test"});
     ASSERT_TRUE(a) << a.error().ToString();
     alice_ = a->id;
   }
@@ -47,17 +47,17 @@ TEST_P(DbSessionRecorderTest, LoginProgressEnd) {
   EXPECT_EQ(accounts_->Get(alice_)->last_login_at, T("2026-03-01T10:00:00Z"));
 
   clock_.Advance(Seconds(60));
-  ASSERT_TRUE(recorder_->Progress(*id, alice_, usage::Counters{10, 0, 0, 0, 0}, false,
-                                  clock_.Now()));
+  ASSERT_TRUE(
+      recorder_->Progress(*id, alice_, usage::Counters{10, 0, 0, 0, 0}, false, clock_.Now()));
   EXPECT_EQ(accounts_->Get(alice_)->last_activity_at, T("2026-03-01T10:00:00Z"));
   clock_.Advance(Seconds(60));
-  ASSERT_TRUE(recorder_->Progress(*id, alice_, usage::Counters{20, 0, 0, 0, 0}, true,
-                                  clock_.Now()));
+  ASSERT_TRUE(
+      recorder_->Progress(*id, alice_, usage::Counters{20, 0, 0, 0, 0}, true, clock_.Now()));
   EXPECT_EQ(accounts_->Get(alice_)->last_activity_at, T("2026-03-01T10:02:00Z"));
 
   clock_.Advance(Seconds(30));
-  ASSERT_TRUE(recorder_->End(*id, alice_, usage::Counters{30, 5, 1, 1, 0}, true, "closed",
-                             clock_.Now()));
+  ASSERT_TRUE(
+      recorder_->End(*id, alice_, usage::Counters{30, 5, 1, 1, 0}, true, "closed", clock_.Now()));
   EXPECT_EQ(accounts_->Get(alice_)->last_activity_at, T("2026-03-01T10:02:30Z"));
   auto rows = usage_->ListSessions(alice_, std::nullopt, 10);
   ASSERT_EQ(rows->size(), 1u);

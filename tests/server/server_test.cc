@@ -39,8 +39,8 @@ class ServerTest : public ::testing::Test {
     deps.gate = &gate_;
     deps.recorder = &recorder_;
     deps.clock = &SystemClock::Instance();
-    deps.protocol = [](const accounts::Account&, const std::string&)
-        -> Result<std::unique_ptr<ChannelProtocol>> {
+    deps.protocol = [](const accounts::Account&,
+                       const std::string&) -> Result<std::unique_ptr<ChannelProtocol>> {
       return std::unique_ptr<ChannelProtocol>(new sftplc::testing::TestProtocol());
     };
     auto s = Server::Create(cfg_, std::move(deps), GetLogger("sftpd"));
@@ -76,8 +76,9 @@ class ServerTest : public ::testing::Test {
                       SshOpts() + "-b '" + dir_.Sub("batch") + "' " + user + "@127.0.0.1");
   }
   sftplc::testing::CommandResult Python(const std::string& script) {
-    std::string prelude = "import paramiko, socket, struct, sys, time\nPORT = " +
-                          std::to_string(port_) + "\nPASSWORD = '" + kPassword + "'\n";
+    std::string prelude =
+        "import paramiko, socket, struct, sys, time\nPORT = " + std::to_string(port_) +
+        "\nPASSWORD = '" + kPassword + "'\n";
     WriteFile(dir_.Sub("client.py"), prelude + script);
     return RunCommand("/usr/bin/python3 '" + dir_.Sub("client.py") + "'");
   }
@@ -131,7 +132,8 @@ TEST_F(ServerTest, OpenSshPublicKeyLogin) {
   RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + dir_.Sub("id") + "'");
   auto fp = RunCommand("ssh-keygen -l -E sha256 -f '" + dir_.Sub("id.pub") + "'");
   gate_.allowed_fingerprint = fp.out.substr(fp.out.find("SHA256:"), 50);
-  gate_.allowed_fingerprint = gate_.allowed_fingerprint.substr(0, gate_.allowed_fingerprint.find(' '));
+  gate_.allowed_fingerprint =
+      gate_.allowed_fingerprint.substr(0, gate_.allowed_fingerprint.find(' '));
   Start();
   WriteFile(dir_.Sub("batch"), "pwd\n");
   auto r = RunCommand("sftp -i '" + dir_.Sub("id") + "' -o IdentitiesOnly=yes" + SshOpts() +
@@ -189,7 +191,8 @@ TEST_F(ServerTest, ShellAndExecRefused) {
   std::string ssh = "sshpass -f '" + dir_.Sub("pw") +
                     "' ssh -o PubkeyAuthentication=no -o PreferredAuthentications=password"
                     " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                    " -o LogLevel=ERROR -p " + std::to_string(port_) + " alice@127.0.0.1";
+                    " -o LogLevel=ERROR -p " +
+                    std::to_string(port_) + " alice@127.0.0.1";
   auto exec = RunCommand(ssh + " id");
   EXPECT_NE(exec.exit_code, 0);
   EXPECT_NE(exec.err.find("exec request failed"), std::string::npos) << exec.err;
@@ -307,8 +310,9 @@ print('ended' if s.sock.recv(1) == b'' else 'data')
   EXPECT_EQ(recs[0].reason, "shutdown");
   EXPECT_EQ(server_->active_sessions(), 0);
   client.join();
-  auto after = RunCommand("/usr/bin/python3 -c \"import socket; socket.create_connection(('127.0.0.1', " +
-                          std::to_string(port_) + "), timeout=5)\"");
+  auto after =
+      RunCommand("/usr/bin/python3 -c \"import socket; socket.create_connection(('127.0.0.1', " +
+                 std::to_string(port_) + "), timeout=5)\"");
   EXPECT_NE(after.exit_code, 0);
 }
 

@@ -108,7 +108,8 @@ TEST_F(SftpTransportTest, OpenSshPutGetChecksums) {
 // mkdir, ls -l, rename, rm, rmdir through OpenSSH change the account's root as asked.
 TEST_F(SftpTransportTest, OpenSshDirectoryOperations) {
   WriteFile(Local("a.txt"), "hello\n");
-  auto r = Sftp("mkdir d\nput " + Local("a.txt") + " d/a.txt\nls -l d\nrename d/a.txt d/b.txt\n"
+  auto r = Sftp("mkdir d\nput " + Local("a.txt") +
+                " d/a.txt\nls -l d\nrename d/a.txt d/b.txt\n"
                 "ls d\nrm d/b.txt\nrmdir d\nmkdir kept\n");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("-rw"), std::string::npos) << r.out;
@@ -122,15 +123,17 @@ TEST_F(SftpTransportTest, OpenSshDirectoryOperations) {
 // paramiko uploads and downloads with checksums (a second client implementation).
 TEST_F(SftpTransportTest, ParamikoPutGet) {
   RunCommand("head -c 3000000 /dev/urandom > '" + Local("p") + "'");
-  WriteFile(dir_.Sub("p.py"), "import paramiko, sys\n"
+  WriteFile(dir_.Sub("p.py"),
+            "import paramiko, sys\n"
             "c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n"
-            "c.connect('127.0.0.1', " + std::to_string(port_) + ", 'alice', '" + kPassword +
-            "', allow_agent=False, look_for_keys=False)\n"
-            "s = c.open_sftp()\n"
-            "s.put(sys.argv[1], 'p')\n"
-            "s.get('p', sys.argv[1] + '.back')\n"
-            "print(s.stat('p').st_size)\n"
-            "s.close(); c.close()\n");
+            "c.connect('127.0.0.1', " +
+                std::to_string(port_) + ", 'alice', '" + kPassword +
+                "', allow_agent=False, look_for_keys=False)\n"
+                "s = c.open_sftp()\n"
+                "s.put(sys.argv[1], 'p')\n"
+                "s.get('p', sys.argv[1] + '.back')\n"
+                "print(s.stat('p').st_size)\n"
+                "s.close(); c.close()\n");
   auto r = RunCommand("/usr/bin/python3 '" + dir_.Sub("p.py") + "' '" + Local("p") + "'");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "3000000\n");
@@ -141,8 +144,8 @@ TEST_F(SftpTransportTest, ParamikoPutGet) {
 // curl's sftp:// (libssh2) uploads and downloads.
 TEST_F(SftpTransportTest, CurlPutGet) {
   RunCommand("head -c 500000 /dev/urandom > '" + Local("c") + "'");
-  std::string base = "curl -sS --insecure -u 'alice:" + std::string(kPassword) + "' 'sftp://127.0.0.1:" +
-                     std::to_string(port_) + "/c'";
+  std::string base = "curl -sS --insecure -u 'alice:" + std::string(kPassword) +
+                     "' 'sftp://127.0.0.1:" + std::to_string(port_) + "/c'";
   auto up = RunCommand(base + " -T '" + Local("c") + "'");
   ASSERT_EQ(up.exit_code, 0) << up.err;
   auto down = RunCommand(base + " -o '" + Local("c.back") + "'");

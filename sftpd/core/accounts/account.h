@@ -33,7 +33,7 @@ struct Account {
   std::string full_name;
   std::string company;  // may be empty
   std::string email;
-  std::string phone;    // E.164
+  std::string phone;          // E.164
   std::string password_hash;  // PHC string ($argon2id$...), empty when only keys are used
   AccountState state = AccountState::kActive;
   TimePoint created_at{};
@@ -88,10 +88,10 @@ struct PublicKey {
 struct ConsentEvent {
   int64_t id = 0;
   AccountId account_id;
-  bool granted = false;   // true: granted; false: withdrawn
+  bool granted = false;  // true: granted; false: withdrawn
   TimePoint at{};
-  std::string source;     // how the client expressed it: "web form", "email 2026-11-02", ...
-  std::string actor;      // "admin:<os user>"
+  std::string source;  // how the client expressed it: "web form", "email 2026-11-02", ...
+  std::string actor;   // "admin:<os user>"
 };
 
 // Who did something: "admin:<os user>", "sftpd", "lifecycle".

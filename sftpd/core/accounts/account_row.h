@@ -4,10 +4,10 @@
 // store and the lifecycle module (sftpd/core/lifecycle/account_rows.cc) both read rows with.
 // Internal to the core library.
 
+#include <soci/soci.h>
+
 #include <optional>
 #include <string>
-
-#include <soci/soci.h>
 
 #include "sftpd/core/accounts/account.h"
 #include "sftpd/core/base/clock.h"

@@ -25,9 +25,9 @@ struct AuditEvent {
   int64_t id = 0;
   TimePoint at{};
   std::string actor;
-  std::string action;       // "account.create", "account.update", "key.add", ...
-  std::string account_id;   // may be empty for actions on no account
-  std::string detail;       // no personal values: field names, fingerprints, states
+  std::string action;      // "account.create", "account.update", "key.add", ...
+  std::string account_id;  // may be empty for actions on no account
+  std::string detail;      // no personal values: field names, fingerprints, states
 };
 
 class AccountStore {

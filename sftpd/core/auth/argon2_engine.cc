@@ -60,8 +60,8 @@ argon2_context MakeContext(const Argon2Input& in, std::string& out) {
   ctx.pwdlen = static_cast<uint32_t>(in.password.size());
   ctx.salt = reinterpret_cast<uint8_t*>(const_cast<char*>(in.salt.data()));
   ctx.saltlen = static_cast<uint32_t>(in.salt.size());
-  ctx.secret = in.secret.empty() ? nullptr
-                                 : reinterpret_cast<uint8_t*>(const_cast<char*>(in.secret.data()));
+  ctx.secret =
+      in.secret.empty() ? nullptr : reinterpret_cast<uint8_t*>(const_cast<char*>(in.secret.data()));
   ctx.secretlen = static_cast<uint32_t>(in.secret.size());
   ctx.ad = in.ad.empty() ? nullptr : reinterpret_cast<uint8_t*>(const_cast<char*>(in.ad.data()));
   ctx.adlen = static_cast<uint32_t>(in.ad.size());

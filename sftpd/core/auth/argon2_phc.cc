@@ -63,7 +63,9 @@ std::string Base64EncodeNoPad(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() * 4 + 2) / 3);
   std::size_t i = 0;
-  auto b = [&](std::size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  auto b = [&](std::size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 3 <= bytes.size(); i += 3) {
     uint32_t v = (b(i) << 16) | (b(i + 1) << 8) | b(i + 2);
     out += kAlphabet[(v >> 18) & 63];
@@ -197,8 +199,7 @@ Result<PhcHash> ParsePhc(std::string_view phc) {
 }
 
 std::string FormatPhc(const PhcHash& h) {
-  std::string version =
-      h.version == kArgon2Version10 ? "" : fmt::format("v={}$", h.version);
+  std::string version = h.version == kArgon2Version10 ? "" : fmt::format("v={}$", h.version);
   return fmt::format("${}${}m={},t={},p={}${}${}", h.algorithm, version, h.m_cost_kib, h.t_cost,
                      h.parallelism, Base64EncodeNoPad(h.salt), Base64EncodeNoPad(h.hash));
 }

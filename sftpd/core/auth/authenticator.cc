@@ -62,9 +62,9 @@ AuthenticatorOptions AuthenticatorOptions::FromConfig(const config::Config& cfg)
 }
 
 Result<std::unique_ptr<Authenticator>> Authenticator::Create(
-    const AuthenticatorOptions& options, accounts::AccountStore& accounts,
-    usage::UsageStore* usage, Defender& defender, const PasswordHasher& hasher,
-    const Clock& clock, Sleeper& sleeper, Logger log) {
+    const AuthenticatorOptions& options, accounts::AccountStore& accounts, usage::UsageStore* usage,
+    Defender& defender, const PasswordHasher& hasher, const Clock& clock, Sleeper& sleeper,
+    Logger log) {
   if (options.max_concurrent_verifies < 1 || options.max_concurrent_verifies > 256) {
     return Error::InvalidArgument("max_concurrent_verifies must be between 1 and 256");
   }
@@ -73,8 +73,8 @@ Result<std::unique_ptr<Authenticator>> Authenticator::Create(
   Secret random = GeneratePassword();
   auto dummy = hasher.Hash(random);
   if (!dummy) {
-    return Error::Unavailable(fmt::format("cannot compute the dummy password hash: {}",
-                                          dummy.error().message()));
+    return Error::Unavailable(
+        fmt::format("cannot compute the dummy password hash: {}", dummy.error().message()));
   }
   return std::unique_ptr<Authenticator>(new Authenticator(options, accounts, usage, defender,
                                                           hasher, clock, sleeper, std::move(log),
@@ -173,23 +173,19 @@ AuthDecision Authenticator::CheckPassword(const AuthRequest& request, const Secr
   if (found) {
     account = std::move(*found);
   } else if (!found.error().IsNotFound()) {
-    SPDLOG_LOGGER_ERROR(log_, "password login cannot look up the account error={}",
-                        found.error());
+    SPDLOG_LOGGER_ERROR(log_, "password login cannot look up the account error={}", found.error());
   }
   bool usable = account && MayLogIn(*account);
-  bool real = usable && !account->password_hash.empty() &&
-              password.size() <= kMaxPasswordInput;
+  bool real = usable && !account->password_hash.empty() && password.size() <= kMaxPasswordInput;
 
   bool match = false;
   {
     SlotGuard slot(verify_slots_, verifies_waiting_, verifies_active_);
-    auto verified = hasher_.Verify(real ? std::string_view(account->password_hash)
-                                        : std::string_view(dummy_hash_),
-                                   password);
+    auto verified = hasher_.Verify(
+        real ? std::string_view(account->password_hash) : std::string_view(dummy_hash_), password);
     if (!verified) {
       SPDLOG_LOGGER_ERROR(log_, "password cannot be verified account={} error={}",
-                          real ? account->id.short_str() : std::string_view("-"),
-                          verified.error());
+                          real ? account->id.short_str() : std::string_view("-"), verified.error());
     }
     match = real && verified.value_or(false);
   }

@@ -50,8 +50,8 @@ bool MayLogIn(const accounts::Account& a);
 std::string_view AuthMethodName(AuthMethod m);  // "password", "publickey"
 
 struct AuthRequest {
-  std::string username;   // as the client sent it: never logged
-  std::string remote_ip;  // "127.0.0.1"
+  std::string username;        // as the client sent it: never logged
+  std::string remote_ip;       // "127.0.0.1"
   std::string client_version;  // "SSH-2.0-OpenSSH_9.2p1 ..." (for the usage record)
 };
 
@@ -108,8 +108,7 @@ class Authenticator {
   // REQUIRES: every reference outlives the authenticator; max_concurrent_verifies in 1..256.
   static Result<std::unique_ptr<Authenticator>> Create(const AuthenticatorOptions& options,
                                                        accounts::AccountStore& accounts,
-                                                       usage::UsageStore* usage,
-                                                       Defender& defender,
+                                                       usage::UsageStore* usage, Defender& defender,
                                                        const PasswordHasher& hasher,
                                                        const Clock& clock, Sleeper& sleeper,
                                                        Logger log);

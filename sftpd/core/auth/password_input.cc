@@ -14,7 +14,8 @@
 namespace sftplc::auth {
 namespace {
 
-constexpr std::string_view kUnambiguous = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
+constexpr std::string_view kUnambiguous =
+    "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
 constexpr std::size_t kGeneratedLength = 24;
 
 volatile sig_atomic_t g_signal = 0;

@@ -22,12 +22,24 @@ TimePoint AddMonths(TimePoint t, long long months) {
 std::string Period::ToString() const {
   const char* suffix = "d";
   switch (unit) {
-    case Unit::kSeconds: suffix = "s"; break;
-    case Unit::kMinutes: suffix = "min"; break;
-    case Unit::kHours: suffix = "h"; break;
-    case Unit::kDays: suffix = "d"; break;
-    case Unit::kMonths: suffix = "m"; break;
-    case Unit::kYears: suffix = "y"; break;
+    case Unit::kSeconds:
+      suffix = "s";
+      break;
+    case Unit::kMinutes:
+      suffix = "min";
+      break;
+    case Unit::kHours:
+      suffix = "h";
+      break;
+    case Unit::kDays:
+      suffix = "d";
+      break;
+    case Unit::kMonths:
+      suffix = "m";
+      break;
+    case Unit::kYears:
+      suffix = "y";
+      break;
   }
   return std::to_string(count) + suffix;
 }
@@ -35,22 +47,34 @@ std::string Period::ToString() const {
 std::string Period::ToWords() const {
   const char* unit_name = "day";
   switch (unit) {
-    case Unit::kSeconds: unit_name = "second"; break;
-    case Unit::kMinutes: unit_name = "minute"; break;
-    case Unit::kHours: unit_name = "hour"; break;
-    case Unit::kDays: unit_name = "day"; break;
-    case Unit::kMonths: unit_name = "month"; break;
-    case Unit::kYears: unit_name = "year"; break;
+    case Unit::kSeconds:
+      unit_name = "second";
+      break;
+    case Unit::kMinutes:
+      unit_name = "minute";
+      break;
+    case Unit::kHours:
+      unit_name = "hour";
+      break;
+    case Unit::kDays:
+      unit_name = "day";
+      break;
+    case Unit::kMonths:
+      unit_name = "month";
+      break;
+    case Unit::kYears:
+      unit_name = "year";
+      break;
   }
   return std::to_string(count) + " " + unit_name + (count == 1 ? "" : "s");
 }
 
 Result<Period> Period::Parse(std::string_view text) {
   auto bad = [&] {
-    return Error::InvalidArgument(fmt::format(
-        "'{}' is not a duration: write a whole number and a unit, e.g. 30d, 1m, 2y, 1h "
-        "(units: s, min, h, d, m = calendar months, y = calendar years)",
-        text));
+    return Error::InvalidArgument(
+        fmt::format("'{}' is not a duration: write a whole number and a unit, e.g. 30d, 1m, 2y, 1h "
+                    "(units: s, min, h, d, m = calendar months, y = calendar years)",
+                    text));
   };
   long long n = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
@@ -81,29 +105,41 @@ Result<Period> Period::Parse(std::string_view text) {
 Seconds Period::MaxSeconds() const {
   constexpr long long kDay = 86400;
   switch (unit) {
-    case Unit::kSeconds: return Seconds(count);
-    case Unit::kMinutes: return Seconds(count * 60);
-    case Unit::kHours: return Seconds(count * 3600);
-    case Unit::kDays: return Seconds(count * kDay);
-    case Unit::kMonths: return Seconds(count * 31 * kDay);
-    case Unit::kYears: return Seconds(count * 366 * kDay);
+    case Unit::kSeconds:
+      return Seconds(count);
+    case Unit::kMinutes:
+      return Seconds(count * 60);
+    case Unit::kHours:
+      return Seconds(count * 3600);
+    case Unit::kDays:
+      return Seconds(count * kDay);
+    case Unit::kMonths:
+      return Seconds(count * 31 * kDay);
+    case Unit::kYears:
+      return Seconds(count * 366 * kDay);
   }
   return Seconds(0);
 }
 
 TimePoint AddPeriod(TimePoint t, const Period& p) {
   switch (p.unit) {
-    case Period::Unit::kMonths: return AddMonths(t, p.count);
-    case Period::Unit::kYears: return AddMonths(t, 12 * p.count);
-    default: return t + p.MaxSeconds();
+    case Period::Unit::kMonths:
+      return AddMonths(t, p.count);
+    case Period::Unit::kYears:
+      return AddMonths(t, 12 * p.count);
+    default:
+      return t + p.MaxSeconds();
   }
 }
 
 TimePoint SubtractPeriod(TimePoint t, const Period& p) {
   switch (p.unit) {
-    case Period::Unit::kMonths: return AddMonths(t, -p.count);
-    case Period::Unit::kYears: return AddMonths(t, -12 * p.count);
-    default: return t - p.MaxSeconds();
+    case Period::Unit::kMonths:
+      return AddMonths(t, -p.count);
+    case Period::Unit::kYears:
+      return AddMonths(t, -12 * p.count);
+    default:
+      return t - p.MaxSeconds();
   }
 }
 

@@ -3,13 +3,13 @@
 // AccountId: a random 128-bit identifier (never sequential), written as 32 lowercase hex
 // digits. It is what log lines name instead of a person.
 
+#include <fmt/format.h>
+
 #include <array>
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
-
-#include <fmt/format.h>
 
 #include "sftpd/core/base/result.h"
 

@@ -1,11 +1,10 @@
 #include "sftpd/core/base/log.h"
 
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <unistd.h>
 
 #include <mutex>
-
-#include <spdlog/pattern_formatter.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
 
 namespace sftplc {
 namespace {

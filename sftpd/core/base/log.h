@@ -5,11 +5,11 @@
 // A line is a short sentence then key=value pairs; session lines start "[c42]". Never log a
 // name, email, phone, password, attempted login name or file contents: log AccountId.
 
+#include <spdlog/spdlog.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
-
-#include <spdlog/spdlog.h>
 
 namespace sftplc {
 

@@ -4,14 +4,14 @@
 // std::expected<T, Error> (g++ 12 ships no <expected> in C++20), so a later move is mechanical:
 // has_value(), operator bool, value(), error(), operator*, operator->, value_or().
 
+#include <fmt/format.h>
+
 #include <cstdlib>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <variant>
-
-#include <fmt/format.h>
 
 namespace sftplc {
 
@@ -34,7 +34,9 @@ class Error {
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Error NotFound(std::string m) { return {ErrorCode::kNotFound, std::move(m)}; }
-  static Error InvalidArgument(std::string m) { return {ErrorCode::kInvalidArgument, std::move(m)}; }
+  static Error InvalidArgument(std::string m) {
+    return {ErrorCode::kInvalidArgument, std::move(m)};
+  }
   static Error PermissionDenied(std::string m) {
     return {ErrorCode::kPermissionDenied, std::move(m)};
   }
@@ -68,16 +70,25 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT: implicit
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT: implicit
 
   bool has_value() const { return v_.index() == 0; }
   explicit operator bool() const { return has_value(); }
 
   // REQUIRES: has_value() (aborts otherwise: calling it on an error is a bug).
-  T& value() & { Check(); return std::get<0>(v_); }
-  const T& value() const& { Check(); return std::get<0>(v_); }
-  T&& value() && { Check(); return std::get<0>(std::move(v_)); }
+  T& value() & {
+    Check();
+    return std::get<0>(v_);
+  }
+  const T& value() const& {
+    Check();
+    return std::get<0>(v_);
+  }
+  T&& value() && {
+    Check();
+    return std::get<0>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T&& operator*() && { return std::move(*this).value(); }
@@ -90,12 +101,26 @@ class [[nodiscard]] Result {
   }
 
   // REQUIRES: !has_value().
-  const Error& error() const& { CheckError(); return std::get<1>(v_); }
-  Error&& error() && { CheckError(); return std::get<1>(std::move(v_)); }
+  const Error& error() const& {
+    CheckError();
+    return std::get<1>(v_);
+  }
+  Error&& error() && {
+    CheckError();
+    return std::get<1>(std::move(v_));
+  }
 
  private:
-  void Check() const { if (v_.index() != 0) { std::abort(); } }
-  void CheckError() const { if (v_.index() != 1) { std::abort(); } }
+  void Check() const {
+    if (v_.index() != 0) {
+      std::abort();
+    }
+  }
+  void CheckError() const {
+    if (v_.index() != 1) {
+      std::abort();
+    }
+  }
   std::variant<T, Error> v_;
 };
 
@@ -109,9 +134,23 @@ class [[nodiscard]] Result<void> {
 
   bool has_value() const { return ok_; }
   explicit operator bool() const { return ok_; }
-  void value() const { if (!ok_) { std::abort(); } }
-  const Error& error() const& { if (ok_) { std::abort(); } return error_; }
-  Error&& error() && { if (ok_) { std::abort(); } return std::move(error_); }
+  void value() const {
+    if (!ok_) {
+      std::abort();
+    }
+  }
+  const Error& error() const& {
+    if (ok_) {
+      std::abort();
+    }
+    return error_;
+  }
+  Error&& error() && {
+    if (ok_) {
+      std::abort();
+    }
+    return std::move(error_);
+  }
 
  private:
   Error error_{ErrorCode::kInternal, ""};

@@ -15,9 +15,13 @@ Civil ToCivil(TimePoint t) {
   std::chrono::year_month_day ymd{days};
   std::chrono::hh_mm_ss hms{t - days};
   std::chrono::weekday wd{days};
-  return {int(ymd.year()), unsigned(ymd.month()), unsigned(ymd.day()),
-          unsigned(hms.hours().count()), unsigned(hms.minutes().count()),
-          unsigned(hms.seconds().count()), wd.c_encoding()};
+  return {int(ymd.year()),
+          unsigned(ymd.month()),
+          unsigned(ymd.day()),
+          unsigned(hms.hours().count()),
+          unsigned(hms.minutes().count()),
+          unsigned(hms.seconds().count()),
+          wd.c_encoding()};
 }
 
 }  // namespace
@@ -50,7 +54,8 @@ Result<TimePoint> ParseTime(std::string_view text) {
   int used = 0;
   std::string buf(text);
   bool ok = false;
-  if (std::sscanf(buf.c_str(), "%4d-%2u-%2uT%2u:%2u:%2uZ%n", &y, &mo, &d, &h, &mi, &s, &used) == 6 &&
+  if (std::sscanf(buf.c_str(), "%4d-%2u-%2uT%2u:%2u:%2uZ%n", &y, &mo, &d, &h, &mi, &s, &used) ==
+          6 &&
       used == static_cast<int>(buf.size())) {
     ok = true;
   } else if (std::sscanf(buf.c_str(), "%4d-%2u-%2u%n", &y, &mo, &d, &used) == 3 &&
@@ -64,8 +69,8 @@ Result<TimePoint> ParseTime(std::string_view text) {
     return Error::InvalidArgument(
         fmt::format("'{}' is not a date: use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)", text));
   }
-  return TimePoint(std::chrono::sys_days(ymd)) + std::chrono::hours(h) +
-         std::chrono::minutes(mi) + Seconds(s);
+  return TimePoint(std::chrono::sys_days(ymd)) + std::chrono::hours(h) + std::chrono::minutes(mi) +
+         Seconds(s);
 }
 
 }  // namespace sftplc

@@ -47,8 +47,8 @@ class Problems {
     std::string msg = first.line > 0 ? fmt::format("{}:{}: {}", file_, first.line, first.text)
                                      : fmt::format("{}: {}", file_, first.text);
     if (sorted.size() > 1) {
-      msg += fmt::format(" (and {} more problem{})", sorted.size() - 1,
-                         sorted.size() == 2 ? "" : "s");
+      msg +=
+          fmt::format(" (and {} more problem{})", sorted.size() - 1, sorted.size() == 2 ? "" : "s");
     }
     return Error::InvalidArgument(std::move(msg));
   }
@@ -60,17 +60,25 @@ class Problems {
 
 std::string_view TypeName(const toml::value& v) {
   switch (v.type()) {
-    case toml::value_t::empty: return "nothing";
-    case toml::value_t::boolean: return "a boolean";
-    case toml::value_t::integer: return "an integer";
-    case toml::value_t::floating: return "a float";
-    case toml::value_t::string: return "a string";
+    case toml::value_t::empty:
+      return "nothing";
+    case toml::value_t::boolean:
+      return "a boolean";
+    case toml::value_t::integer:
+      return "an integer";
+    case toml::value_t::floating:
+      return "a float";
+    case toml::value_t::string:
+      return "a string";
     case toml::value_t::offset_datetime:
     case toml::value_t::local_datetime:
     case toml::value_t::local_date:
-    case toml::value_t::local_time: return "a date/time";
-    case toml::value_t::array: return "an array";
-    case toml::value_t::table: return "a table";
+    case toml::value_t::local_time:
+      return "a date/time";
+    case toml::value_t::array:
+      return "an array";
+    case toml::value_t::table:
+      return "a table";
   }
   return "an unknown type";
 }
@@ -177,19 +185,19 @@ class Section {
         return;
       }
       if (p->unit == Period::Unit::kMonths || p->unit == Period::Unit::kYears) {
-        Bad(*v, key, fmt::format("'{}' is a calendar period; use s, min, h or d here",
-                                 v->as_string().str));
+        Bad(*v, key,
+            fmt::format("'{}' is a calendar period; use s, min, h or d here", v->as_string().str));
         return;
       }
       s = p->MaxSeconds();
     } else {
-      Bad(*v, key, fmt::format("expected a duration such as \"30s\" or \"15min\", found {}",
-                               TypeName(*v)));
+      Bad(*v, key,
+          fmt::format("expected a duration such as \"30s\" or \"15min\", found {}", TypeName(*v)));
       return;
     }
     if (s < min || s > max) {
-      Bad(*v, key, fmt::format("must be between {}s and {}s, got {}s", min.count(), max.count(),
-                               s.count()));
+      Bad(*v, key,
+          fmt::format("must be between {}s and {}s, got {}s", min.count(), max.count(), s.count()));
       return;
     }
     out = s;
@@ -286,7 +294,8 @@ Result<ListenAddress> ParseListen(const std::string& text) {
     }
   }
   if (port_text.empty() || port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      !std::all_of(port_text.begin(), port_text.end(),
+                   [](char c) { return c >= '0' && c <= '9'; })) {
     return bad("the port must be a number from 0 to 65535");
   }
   long port = std::strtol(port_text.c_str(), nullptr, 10);
@@ -299,25 +308,48 @@ Result<ListenAddress> ParseListen(const std::string& text) {
 // The algorithm names libssh 0.10 knows, so a typo is reported with its line here instead of as
 // a failed key exchange later.
 const std::set<std::string>& KnownAlgorithms(std::string_view list) {
-  static const std::set<std::string> kex = {
-      "curve25519-sha256", "curve25519-sha256@libssh.org", "ecdh-sha2-nistp256",
-      "ecdh-sha2-nistp384", "ecdh-sha2-nistp521", "diffie-hellman-group18-sha512",
-      "diffie-hellman-group16-sha512", "diffie-hellman-group14-sha256",
-      "diffie-hellman-group-exchange-sha256", "diffie-hellman-group14-sha1",
-      "diffie-hellman-group-exchange-sha1", "diffie-hellman-group1-sha1"};
-  static const std::set<std::string> ciphers = {
-      "chacha20-poly1305@openssh.com", "aes256-gcm@openssh.com", "aes128-gcm@openssh.com",
-      "aes256-ctr", "aes192-ctr", "aes128-ctr", "aes256-cbc", "aes192-cbc", "aes128-cbc",
-      "3des-cbc"};
-  static const std::set<std::string> macs = {
-      "hmac-sha2-256-etm@openssh.com", "hmac-sha2-512-etm@openssh.com",
-      "hmac-sha1-etm@openssh.com", "hmac-sha2-256", "hmac-sha2-512", "hmac-sha1"};
-  static const std::set<std::string> hostkeys = {
-      "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521",
-      "rsa-sha2-512", "rsa-sha2-256", "ssh-rsa", "ssh-ed25519-cert-v01@openssh.com",
-      "ecdsa-sha2-nistp256-cert-v01@openssh.com", "ecdsa-sha2-nistp384-cert-v01@openssh.com",
-      "ecdsa-sha2-nistp521-cert-v01@openssh.com", "rsa-sha2-512-cert-v01@openssh.com",
-      "rsa-sha2-256-cert-v01@openssh.com", "ssh-rsa-cert-v01@openssh.com"};
+  static const std::set<std::string> kex = {"curve25519-sha256",
+                                            "curve25519-sha256@libssh.org",
+                                            "ecdh-sha2-nistp256",
+                                            "ecdh-sha2-nistp384",
+                                            "ecdh-sha2-nistp521",
+                                            "diffie-hellman-group18-sha512",
+                                            "diffie-hellman-group16-sha512",
+                                            "diffie-hellman-group14-sha256",
+                                            "diffie-hellman-group-exchange-sha256",
+                                            "diffie-hellman-group14-sha1",
+                                            "diffie-hellman-group-exchange-sha1",
+                                            "diffie-hellman-group1-sha1"};
+  static const std::set<std::string> ciphers = {"chacha20-poly1305@openssh.com",
+                                                "aes256-gcm@openssh.com",
+                                                "aes128-gcm@openssh.com",
+                                                "aes256-ctr",
+                                                "aes192-ctr",
+                                                "aes128-ctr",
+                                                "aes256-cbc",
+                                                "aes192-cbc",
+                                                "aes128-cbc",
+                                                "3des-cbc"};
+  static const std::set<std::string> macs = {"hmac-sha2-256-etm@openssh.com",
+                                             "hmac-sha2-512-etm@openssh.com",
+                                             "hmac-sha1-etm@openssh.com",
+                                             "hmac-sha2-256",
+                                             "hmac-sha2-512",
+                                             "hmac-sha1"};
+  static const std::set<std::string> hostkeys = {"ssh-ed25519",
+                                                 "ecdsa-sha2-nistp256",
+                                                 "ecdsa-sha2-nistp384",
+                                                 "ecdsa-sha2-nistp521",
+                                                 "rsa-sha2-512",
+                                                 "rsa-sha2-256",
+                                                 "ssh-rsa",
+                                                 "ssh-ed25519-cert-v01@openssh.com",
+                                                 "ecdsa-sha2-nistp256-cert-v01@openssh.com",
+                                                 "ecdsa-sha2-nistp384-cert-v01@openssh.com",
+                                                 "ecdsa-sha2-nistp521-cert-v01@openssh.com",
+                                                 "rsa-sha2-512-cert-v01@openssh.com",
+                                                 "rsa-sha2-256-cert-v01@openssh.com",
+                                                 "ssh-rsa-cert-v01@openssh.com"};
   if (list == "kex") {
     return kex;
   }
@@ -332,8 +364,8 @@ const std::set<std::string>& KnownAlgorithms(std::string_view list) {
 
 void AlgorithmList(Section& s, std::string_view key, std::string& out) {
   const toml::value* v = s.Find(key);
-  if (v == nullptr || !s.TypeCheck(*v, key, toml::value_t::string,
-                                   "a comma-separated string of algorithm names")) {
+  if (v == nullptr ||
+      !s.TypeCheck(*v, key, toml::value_t::string, "a comma-separated string of algorithm names")) {
     return;
   }
   const std::string& text = v->as_string().str;
@@ -343,8 +375,8 @@ void AlgorithmList(Section& s, std::string_view key, std::string& out) {
   int count = 0;
   while (std::getline(in, name, ',')) {
     if (known.count(name) == 0) {
-      s.Bad(*v, key, fmt::format("unknown algorithm '{}' (names are comma-separated, no spaces)",
-                                 name));
+      s.Bad(*v, key,
+            fmt::format("unknown algorithm '{}' (names are comma-separated, no spaces)", name));
       return;
     }
     ++count;
@@ -364,7 +396,8 @@ Result<std::string> CheckDatabaseUrl(const std::string& url, const std::string& 
   if (url.rfind(kSqlite, 0) == 0) {
     std::string path = url.substr(kSqlite.size());
     if (path.empty()) {
-      return Error::InvalidArgument("\"sqlite:\" needs a file path, e.g. \"sqlite:var/accounts.db\"");
+      return Error::InvalidArgument(
+          "\"sqlite:\" needs a file path, e.g. \"sqlite:var/accounts.db\"");
     }
     return std::string(kSqlite) + ResolvePath(dir, path);
   }
@@ -410,8 +443,8 @@ void ReadServer(Section& s, Config& c) {
       bool ok = true;
       for (const auto& item : v->as_array()) {
         if (!item.is_string()) {
-          s.Bad(item, "listen", fmt::format("expected \"host:port\" strings, found {}",
-                                            TypeName(item)));
+          s.Bad(item, "listen",
+                fmt::format("expected \"host:port\" strings, found {}", TypeName(item)));
           ok = false;
           break;
         }
@@ -543,7 +576,8 @@ void ReadSmtp(Section& s, Config& c) {
     s.Bad(*s.Find("url"), "url", "must not embed credentials: use smtp.auth_file");
   }
   s.String("from", out.from);
-  if (out.from.find('@') == std::string::npos || out.from.find_first_of("\r\n") != std::string::npos) {
+  if (out.from.find('@') == std::string::npos ||
+      out.from.find_first_of("\r\n") != std::string::npos) {
     s.Bad(*s.Find("from"), "from",
           "must be an address such as \"SFTP service <sftp@example.com>\" on one line");
   }
@@ -632,8 +666,8 @@ void ReadLifecycle(Section& s, Config& c) {
   // 31 days holds only if the period plus the interval fits in 31 days.
   constexpr Seconds kPromise(31 * kDay);
   for (const char* key : {"purge_after_closure", "withdrawal_purge"}) {
-    const Period& p =
-        std::string_view(key) == "purge_after_closure" ? out.purge_after_closure : out.withdrawal_purge;
+    const Period& p = std::string_view(key) == "purge_after_closure" ? out.purge_after_closure
+                                                                     : out.withdrawal_purge;
     if (p.MaxSeconds() + out.interval.MaxSeconds() > kPromise) {
       const toml::value* at = s.Find(key);
       std::string_view name = key;
@@ -654,7 +688,7 @@ void ReadLifecycle(Section& s, Config& c) {
 
 void ReadLog(Section& s, Config& c) {
   s.String("level", c.log.level);
-  static const std::set<std::string> kLevels = {"trace", "debug", "info", "warn",
+  static const std::set<std::string> kLevels = {"trace", "debug",    "info", "warn",
                                                 "error", "critical", "off"};
   if (kLevels.count(c.log.level) == 0) {
     s.Bad(*s.Find("level"), "level",

@@ -16,31 +16,36 @@
 namespace sftplc::config {
 
 struct ListenAddress {
-  std::string host;    // "0.0.0.0", "127.0.0.1", "::1" (written "[::1]:2222" in the file)
-  uint16_t port = 0;   // 0 picks a free port (sftpd prints the one it got)
+  std::string host;   // "0.0.0.0", "127.0.0.1", "::1" (written "[::1]:2222" in the file)
+  uint16_t port = 0;  // 0 picks a free port (sftpd prints the one it got)
 };
 
 struct ServerConfig {
   std::vector<ListenAddress> listen{{"0.0.0.0", 2222}};
-  std::vector<std::string> host_keys;          // default: <config dir>/var/ssh_host_ed25519_key
-  bool allow_root = false;                     // run as uid 0 only if true
-  Seconds login_grace_time{30};                // connect -> authenticated deadline
-  int max_auth_tries = 6;                      // per connection
-  Seconds idle_timeout{900};                   // no SFTP request for this long ends the session
-  Seconds write_timeout{30};                   // a reply blocked this long (no window) ends it
-  int max_sessions = 1000;                     // in total
+  std::vector<std::string> host_keys;  // default: <config dir>/var/ssh_host_ed25519_key
+  bool allow_root = false;             // run as uid 0 only if true
+  Seconds login_grace_time{30};        // connect -> authenticated deadline
+  int max_auth_tries = 6;              // per connection
+  Seconds idle_timeout{900};           // no SFTP request for this long ends the session
+  Seconds write_timeout{30};           // a reply blocked this long (no window) ends it
+  int max_sessions = 1000;             // in total
   int max_sessions_per_ip = 100;
   int max_handles_per_session = 256;
-  int max_concurrent_verifies = 2;             // Argon2 verifications at once (memory = m_cost x this)
-  Seconds shutdown_grace{30};                  // SIGTERM: time given to running sessions
+  int max_concurrent_verifies = 2;  // Argon2 verifications at once (memory = m_cost x this)
+  Seconds shutdown_grace{30};       // SIGTERM: time given to running sessions
   int listen_backlog = 1024;
   // Kernel confinement of the per-session SFTP workers: "best_effort" (start with a warning
   // where the kernel has no Landlock) or "required" (refuse to start there).
   std::string confinement = "best_effort";
   // Algorithm lists, comma-separated in libssh's syntax; defaults are modern only.
-  std::string kex = "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-sha2-nistp521";
-  std::string ciphers = "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,aes192-ctr,aes128-ctr";
-  std::string macs = "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512";
+  std::string kex =
+      "curve25519-sha256,curve25519-sha256@libssh.org,ecdh-sha2-nistp256,ecdh-sha2-nistp384,ecdh-"
+      "sha2-nistp521";
+  std::string ciphers =
+      "chacha20-poly1305@openssh.com,aes256-gcm@openssh.com,aes128-gcm@openssh.com,aes256-ctr,"
+      "aes192-ctr,aes128-ctr";
+  std::string macs =
+      "hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,hmac-sha2-256,hmac-sha2-512";
   std::string hostkey_algorithms = "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256";
 };
 
@@ -53,7 +58,7 @@ struct DatabaseConfig {
                               // default sqlite:<config dir>/var/accounts.db
   std::string password_file;  // PostgreSQL password, read from this file (never argv or URL)
   int pool_size = 8;
-  Seconds busy_timeout{10};   // SQLite busy timeout
+  Seconds busy_timeout{10};  // SQLite busy timeout
 };
 
 // Accepted Argon2id parameters (the file is refused outside them; the hasher refuses stored hashes
@@ -72,11 +77,11 @@ struct Argon2Config {
 
 struct DefenderConfig {
   bool enabled = true;
-  int score_failure = 1;          // per failed login or refused key probe, whatever the name
-  int threshold = 15;             // score within `observation` that bans the source IP
+  int score_failure = 1;  // per failed login or refused key probe, whatever the name
+  int threshold = 15;     // score within `observation` that bans the source IP
   Seconds observation{600};
-  Seconds ban_time{900};          // first ban; each repeat ban is longer
-  int ban_growth_percent = 100;   // +100% per repeat
+  Seconds ban_time{900};         // first ban; each repeat ban is longer
+  int ban_growth_percent = 100;  // +100% per repeat
   Seconds max_ban_time{86400};
 };
 
@@ -89,23 +94,23 @@ struct AuthConfig {
 struct SmtpConfig {
   std::string url = "smtp://127.0.0.1:25";  // smtp:// (STARTTLS required unless `tls`), smtps://
   std::string from = "SFTP service <sftp@example.com>";
-  std::string tls = "required";             // "required" | "try" | "none" (for smtp:// only)
-  std::string auth_file;                    // optional "user:password" file for SMTP AUTH
+  std::string tls = "required";  // "required" | "try" | "none" (for smtp:// only)
+  std::string auth_file;         // optional "user:password" file for SMTP AUTH
   Seconds timeout{30};
-  std::string reply_to;                     // optional Reply-To for notices
+  std::string reply_to;  // optional Reply-To for notices
 };
 
 struct LifecycleConfig {
   Period inactivity_after{2, Period::Unit::kYears};
   Period confirmation_window{30, Period::Unit::kDays};
-  Period purge_after_closure{30, Period::Unit::kDays};   // 0..31 days with `interval`
+  Period purge_after_closure{30, Period::Unit::kDays};  // 0..31 days with `interval`
   Period marketing_retention{5, Period::Unit::kYears};
-  Period withdrawal_purge{30, Period::Unit::kDays};      // 0..31 days with `interval`
+  Period withdrawal_purge{30, Period::Unit::kDays};  // 0..31 days with `interval`
   Period interval{1, Period::Unit::kHours};
-  bool enabled = true;                                   // sftpd runs sweeps
-  std::string templates_dir;                             // empty: built-in templates
-  int max_delivery_attempts = 20;                        // then the notice is marked failed
-  Seconds retry_base{300};                               // backoff base, doubles per attempt
+  bool enabled = true;             // sftpd runs sweeps
+  std::string templates_dir;       // empty: built-in templates
+  int max_delivery_attempts = 20;  // then the notice is marked failed
+  Seconds retry_base{300};         // backoff base, doubles per attempt
   Seconds retry_max{86400};
   // Section 9 of the privacy notice: a copy of each notice sent (its outbox row: subject,
   // detail, state) is kept at most this long after it was sent. At most 2 years.

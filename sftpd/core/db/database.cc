@@ -1,7 +1,4 @@
 #include <fcntl.h>
-#include <unistd.h>
-
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -25,8 +25,8 @@ Result<ConfiguredRunner> MakeConfiguredRunner(db::Database& db, const config::Co
     }
     out.mailer = std::move(*mailer);
   }
-  out.runner = std::make_unique<LifecycleRunner>(db, cfg, out.mailer.get(),
-                                                 std::move(templates), GetLogger("lifecycle"));
+  out.runner = std::make_unique<LifecycleRunner>(db, cfg, out.mailer.get(), std::move(templates),
+                                                 GetLogger("lifecycle"));
   return out;
 }
 

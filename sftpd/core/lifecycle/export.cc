@@ -57,8 +57,7 @@ json ConsentLedger(soci::session& s, const AccountId& id) {
   return out;
 }
 
-json UsageSessions(soci::session& s, const AccountId& id,
-                   const config::LifecycleConfig& lc) {
+json UsageSessions(soci::session& s, const AccountId& id, const config::LifecycleConfig& lc) {
   json out = json::array();
   std::string sid = id.str(), ip, client, method, reason;
   long long started = 0, ended = 0, in = 0, outb = 0, up = 0, down = 0, removed = 0;
@@ -91,8 +90,7 @@ json UsageSessions(soci::session& s, const AccountId& id,
   return out;
 }
 
-json FailedLogins(soci::session& s, const AccountId& id,
-                  const config::LifecycleConfig& lc) {
+json FailedLogins(soci::session& s, const AccountId& id, const config::LifecycleConfig& lc) {
   json out = json::array();
   std::string sid = id.str(), ip, method;
   long long at = 0;

@@ -7,9 +7,8 @@
 // ExportAccount reads only; RecordExport writes the audit row of the request. Thread-safe: each
 // call uses its own pooled session.
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/ids.h"
@@ -29,8 +28,8 @@ Result<nlohmann::ordered_json> ExportAccount(db::Database& db, const config::Con
 // Records an access request: an audit_events row "account.export" with the actor, the account
 // id, the time and `detail` (REQUIRES: no personal values, e.g. "format=json to=stdout").
 // kUnavailable when the database cannot be written.
-Status RecordExport(db::Database& db, const AccountId& id, TimePoint now,
-                    const std::string& actor, const std::string& detail);
+Status RecordExport(db::Database& db, const AccountId& id, TimePoint now, const std::string& actor,
+                    const std::string& detail);
 
 // The same, as plain text for a letter or an email reply.
 std::string ExportText(const nlohmann::ordered_json& exported);

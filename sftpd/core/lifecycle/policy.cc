@@ -1,8 +1,8 @@
 #include "sftpd/core/lifecycle/policy.h"
 
-#include <algorithm>
-
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "sftpd/core/base/calendar.h"
 
@@ -13,12 +13,18 @@ using accounts::AccountState;
 
 std::string_view ActionName(Action a) {
   switch (a) {
-    case Action::kNone: return "";
-    case Action::kQueueInactivityNotice: return "inactivity_notice";
-    case Action::kReactivate: return "reactivate";
-    case Action::kCloseForInactivity: return "close_inactivity";
-    case Action::kPurge: return "purge";
-    case Action::kDeleteMarketingContact: return "delete_contact";
+    case Action::kNone:
+      return "";
+    case Action::kQueueInactivityNotice:
+      return "inactivity_notice";
+    case Action::kReactivate:
+      return "reactivate";
+    case Action::kCloseForInactivity:
+      return "close_inactivity";
+    case Action::kPurge:
+      return "purge";
+    case Action::kDeleteMarketingContact:
+      return "delete_contact";
   }
   return "";
 }
@@ -53,8 +59,7 @@ NextAction NextAccountAction(const Account& a, const config::LifecycleConfig& cf
       // the store already; a transfer only moves last_activity_at, so the sweep finishes it.
       TimePoint activity = LastActivity(a);
       TimePoint queued = a.notice_queued_at.value_or(activity);
-      if (activity > queued ||
-          (a.notice_delivered_at && activity > *a.notice_delivered_at)) {
+      if (activity > queued || (a.notice_delivered_at && activity > *a.notice_delivered_at)) {
         return {Action::kReactivate, activity};
       }
       if (!a.notice_delivered_at) {
@@ -70,8 +75,8 @@ NextAction NextAccountAction(const Account& a, const config::LifecycleConfig& cf
       // Consent withdrawn: the data of a closed account goes within withdrawal_purge of the
       // later of closure and withdrawal, if that comes first.
       if (!a.marketing_consent && a.consent_withdrawn_at) {
-        due = std::min(due, AddPeriod(std::max(closed, *a.consent_withdrawn_at),
-                                      cfg.withdrawal_purge));
+        due = std::min(due,
+                       AddPeriod(std::max(closed, *a.consent_withdrawn_at), cfg.withdrawal_purge));
       }
       return {Action::kPurge, due};
     }

@@ -58,9 +58,9 @@ NextAction NextAccountAction(const accounts::Account& a, const config::Lifecycle
 
 // What is kept of a purged account while marketing consent stands.
 struct ContactRetention {
-  bool consent = false;                          // consent currently stands
-  std::optional<TimePoint> consent_withdrawn_at; // when it was withdrawn (if it was)
-  TimePoint last_communication_at{};             // last notice sent, or the purge if none
+  bool consent = false;                           // consent currently stands
+  std::optional<TimePoint> consent_withdrawn_at;  // when it was withdrawn (if it was)
+  TimePoint last_communication_at{};              // last notice sent, or the purge if none
 };
 
 // When the marketing contact must be gone: min(last_communication_at + marketing_retention,

@@ -194,8 +194,8 @@ Result<Mailbox> ParseMailbox(std::string_view text) {
     m.address = std::string(a);
   }
   size_t at = m.address.find('@');
-  if (at == std::string::npos || at == 0 || at + 1 == m.address.size() ||
-      !IsAscii(m.address) || m.address.find(' ') != std::string::npos) {
+  if (at == std::string::npos || at == 0 || at + 1 == m.address.size() || !IsAscii(m.address) ||
+      m.address.find(' ') != std::string::npos) {
     return Error::InvalidArgument("a mail address must look like name@host (ASCII)");
   }
   if (!IsValidUtf8(m.display_name)) {

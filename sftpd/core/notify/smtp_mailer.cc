@@ -1,10 +1,9 @@
 #include <curl/curl.h>
+#include <fmt/format.h>
 
 #include <cstring>
 #include <fstream>
 #include <mutex>
-
-#include <fmt/format.h>
 
 #include "sftpd/core/notify/mailer.h"
 
@@ -36,7 +35,9 @@ size_t ReadCallback(char* buffer, size_t size, size_t nitems, void* userp) {
 class SmtpMailer final : public Mailer {
  public:
   SmtpMailer(config::SmtpConfig cfg, std::string user, std::string password, Logger log)
-      : cfg_(std::move(cfg)), user_(std::move(user)), password_(std::move(password)),
+      : cfg_(std::move(cfg)),
+        user_(std::move(user)),
+        password_(std::move(password)),
         log_(std::move(log)) {}
 
   ~SmtpMailer() override {
@@ -84,8 +85,8 @@ class SmtpMailer final : public Mailer {
     }
     // curl's error text can quote a recipient address: it is never logged, at any level.
     SPDLOG_LOGGER_DEBUG(log_, "mail not sent curl={} smtp_code={}", static_cast<int>(rc), response);
-    std::string msg = fmt::format("SMTP delivery failed: {} (smtp code {})",
-                                  curl_easy_strerror(rc), response);
+    std::string msg =
+        fmt::format("SMTP delivery failed: {} (smtp code {})", curl_easy_strerror(rc), response);
     if (response >= 500 && response < 600) {
       return Error::PermissionDenied(msg);
     }

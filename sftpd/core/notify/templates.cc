@@ -1,11 +1,11 @@
 #include "sftpd/core/notify/templates.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <fmt/format.h>
 
 namespace sftplc::notify {
 namespace {
@@ -89,8 +89,8 @@ Status CheckTemplate(const Template& t) {
     for (const auto& n : *names) {
       const auto& known = KnownPlaceholders();
       if (std::find(known.begin(), known.end(), n) == known.end()) {
-        return Error::InvalidArgument(fmt::format("unknown placeholder {{{}}} (known: {})", n,
-                                                  fmt::join(known, ", ")));
+        return Error::InvalidArgument(
+            fmt::format("unknown placeholder {{{}}} (known: {})", n, fmt::join(known, ", ")));
       }
     }
   }
@@ -101,9 +101,12 @@ Status CheckTemplate(const Template& t) {
 
 std::string_view NoticeKindName(NoticeKind k) {
   switch (k) {
-    case NoticeKind::kInactivity: return "inactivity_notice";
-    case NoticeKind::kClosure: return "closure_notice";
-    case NoticeKind::kFilesWaiting: return "files_waiting";
+    case NoticeKind::kInactivity:
+      return "inactivity_notice";
+    case NoticeKind::kClosure:
+      return "closure_notice";
+    case NoticeKind::kFilesWaiting:
+      return "files_waiting";
   }
   return "";
 }
@@ -119,7 +122,7 @@ Result<NoticeKind> ParseNoticeKind(std::string_view name) {
 
 const std::vector<std::string>& KnownPlaceholders() {
   static const std::vector<std::string> kNames = {
-      "name",     "username",   "company", "service",    "reply_to", "last_activity",
+      "name",     "username",   "company", "service",    "reply_to",  "last_activity",
       "deadline", "purge_date", "files",   "file_count", "account_id"};
   return kNames;
 }
@@ -219,8 +222,8 @@ Result<TemplateSet> TemplateSet::Load(const std::string& dir) {
 
 const Template& TemplateSet::Get(NoticeKind kind) const { return templates_.at(kind); }
 
-Result<RenderedNotice> TemplateSet::Render(
-    NoticeKind kind, const std::map<std::string, std::string>& values) const {
+Result<RenderedNotice> TemplateSet::Render(NoticeKind kind,
+                                           const std::map<std::string, std::string>& values) const {
   const Template& t = Get(kind);
   // Values are single-line for the subject: a newline there would be a header injection.
   auto subject = Substitute(t.subject, values);

@@ -27,8 +27,8 @@ namespace sftplc::usage {
 
 // Transfer counters of one session (or a sum of sessions).
 struct Counters {
-  uint64_t bytes_in = 0;          // file data written by the client
-  uint64_t bytes_out = 0;         // file data read by the client
+  uint64_t bytes_in = 0;   // file data written by the client
+  uint64_t bytes_out = 0;  // file data read by the client
   uint64_t files_uploaded = 0;
   uint64_t files_downloaded = 0;
   uint64_t files_removed = 0;
@@ -40,9 +40,9 @@ struct Counters {
 struct NewSession {
   AccountId account;
   TimePoint started_at{};
-  std::string remote_ip;       // "" for local actors
-  std::string client_version;  // the client's SSH banner (truncated to 200 bytes)
-  std::string auth_method;     // "password", "publickey", or "admin"
+  std::string remote_ip;         // "" for local actors
+  std::string client_version;    // the client's SSH banner (truncated to 200 bytes)
+  std::string auth_method;       // "password", "publickey", or "admin"
   std::string actor = "client";  // "client" or "admin:<os user>" (sftpctl files)
 };
 

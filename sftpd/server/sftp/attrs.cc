@@ -69,13 +69,27 @@ namespace {
 void ModeString(mode_t m, char out[11]) {
   char t = '?';
   switch (m & S_IFMT) {
-    case S_IFREG: t = '-'; break;
-    case S_IFDIR: t = 'd'; break;
-    case S_IFLNK: t = 'l'; break;
-    case S_IFCHR: t = 'c'; break;
-    case S_IFBLK: t = 'b'; break;
-    case S_IFIFO: t = 'p'; break;
-    case S_IFSOCK: t = 's'; break;
+    case S_IFREG:
+      t = '-';
+      break;
+    case S_IFDIR:
+      t = 'd';
+      break;
+    case S_IFLNK:
+      t = 'l';
+      break;
+    case S_IFCHR:
+      t = 'c';
+      break;
+    case S_IFBLK:
+      t = 'b';
+      break;
+    case S_IFIFO:
+      t = 'p';
+      break;
+    case S_IFSOCK:
+      t = 's';
+      break;
   }
   out[0] = t;
   out[1] = (m & S_IRUSR) ? 'r' : '-';

@@ -21,11 +21,11 @@ struct OpenHandle {
   bool in_use = false;
   bool is_dir = false;
   uint32_t nonce = 0;
-  files::UniqueFd fd;                    // file handles
-  std::unique_ptr<files::Directory> dir; // directory handles
+  files::UniqueFd fd;                     // file handles
+  std::unique_ptr<files::Directory> dir;  // directory handles
   bool readable = false;
   bool writable = false;
-  bool read_any = false;   // a READ was served on it
+  bool read_any = false;  // a READ was served on it
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
 };

@@ -46,9 +46,8 @@ namespace {
 
 // Extensions advertised in VERSION (name, version), all implemented by kExtHandlers.
 constexpr std::string_view kAdvertised[][2] = {
-    {"posix-rename@openssh.com", "1"}, {"statvfs@openssh.com", "2"},
-    {"fstatvfs@openssh.com", "2"},     {"hardlink@openssh.com", "1"},
-    {"fsync@openssh.com", "1"},        {"limits@openssh.com", "1"},
+    {"posix-rename@openssh.com", "1"}, {"statvfs@openssh.com", "2"}, {"fstatvfs@openssh.com", "2"},
+    {"hardlink@openssh.com", "1"},     {"fsync@openssh.com", "1"},   {"limits@openssh.com", "1"},
 };
 
 constexpr std::size_t kMinPacket = 5;  // type + request id (or INIT's version)
@@ -197,7 +196,8 @@ Status Processor::Impl::HandlePacket(const uint8_t* p, std::size_t len, std::str
       SPDLOG_LOGGER_WARN(log_, "{} sftp frame refused: packet before INIT type={}", tag_, type);
       return Error::InvalidArgument("sftp packet before INIT");
     }
-    [[maybe_unused]] uint32_t version = r.U32();  // extension pairs may follow; v3 servers ignore them
+    [[maybe_unused]] uint32_t version =
+        r.U32();  // extension pairs may follow; v3 servers ignore them
     init_done_ = true;
     SPDLOG_LOGGER_DEBUG(log_, "{} sftp init client_version={}", tag_, version);
     std::size_t at = BeginPacket(out, kFxpVersion);

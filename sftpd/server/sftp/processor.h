@@ -24,7 +24,7 @@
 namespace sftplc::sftp {
 
 inline constexpr std::size_t kMaxPacket = 256 * 1024 + 1024;  // payload + header slack
-inline constexpr std::size_t kMaxReadLength = 255 * 1024;       // advertised in limits@openssh.com
+inline constexpr std::size_t kMaxReadLength = 255 * 1024;     // advertised in limits@openssh.com
 
 struct Limits {
   int max_handles = 256;
@@ -39,10 +39,10 @@ struct Limits {
 
 // Counters for the usage record of this session. Updated as requests complete.
 struct TransferStats {
-  uint64_t bytes_in = 0;         // file data written by the client
-  uint64_t bytes_out = 0;        // file data read by the client
-  uint64_t files_uploaded = 0;   // files opened for writing and closed
-  uint64_t files_downloaded = 0; // files opened for reading, read, and closed
+  uint64_t bytes_in = 0;          // file data written by the client
+  uint64_t bytes_out = 0;         // file data read by the client
+  uint64_t files_uploaded = 0;    // files opened for writing and closed
+  uint64_t files_downloaded = 0;  // files opened for reading, read, and closed
   uint64_t files_removed = 0;
   uint64_t requests = 0;
 };

@@ -1,11 +1,11 @@
 #include "sftpd/core/auth/password_hasher.h"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <thread>
 #include <vector>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include "sftpd/core/auth/argon2_engine.h"
 #include "sftpd/core/auth/argon2_phc.h"
@@ -39,8 +39,10 @@ struct Vector {
   const char* phc;
 };
 constexpr Vector kReference[] = {
-    {"password", "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4"},
-    {"password", "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/0ttZwg2f/5U52iv1cDc"},
+    {"password",
+     "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4"},
+    {"password",
+     "$argon2id$v=19$m=256,t=2,p=2$c29tZXNhbHQ$bQk8UB/VmZZF4Oo79iDXuL5/0ttZwg2f/5U52iv1cDc"},
     {"password",
      "$argon2id$v=19$m=65536,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"},
     {"differentpassword",
@@ -185,7 +187,7 @@ TEST(PasswordHasherTest, MalformedHashIsInvalidArgument) {
       "plaintext",
       "$2b$12$abcdefghijklmnopqrstuv",
       "$argon2i$v=19$m=256,t=2,p=1$c29tZXNhbHQ$iekCn0Y3spW+sCcFanM2xBT63UP2sghkUoHLIUpWRS8",
-      "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ",                 // no hash
+      "$argon2id$v=19$m=256,t=2,p=1$c29tZXNhbHQ",  // no hash
       "$argon2id$v=19$m=256,t=2$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
       "$argon2id$v=18$m=256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
       "$argon2id$v=19$m=0256,t=2,p=1$c29tZXNhbHQ$nf65EOgLrQMR/uIPnA4rEsF5h7TKyQwu9U1bMCHGi/4",
@@ -213,10 +215,10 @@ TEST(PasswordHasherTest, NeedsRehashWhenParametersDiffer) {
   auto h = current.Hash(Secret("correct horse battery"));
   ASSERT_TRUE(h.has_value());
   EXPECT_FALSE(current.NeedsRehash(*h));
-  EXPECT_TRUE(PasswordHasher(Small(3, 256, 1)).NeedsRehash(*h));   // t raised
-  EXPECT_TRUE(PasswordHasher(Small(1, 256, 1)).NeedsRehash(*h));   // t lowered
-  EXPECT_TRUE(PasswordHasher(Small(2, 512, 1)).NeedsRehash(*h));   // m raised
-  EXPECT_TRUE(PasswordHasher(Small(2, 256, 2)).NeedsRehash(*h));   // p changed
+  EXPECT_TRUE(PasswordHasher(Small(3, 256, 1)).NeedsRehash(*h));  // t raised
+  EXPECT_TRUE(PasswordHasher(Small(1, 256, 1)).NeedsRehash(*h));  // t lowered
+  EXPECT_TRUE(PasswordHasher(Small(2, 512, 1)).NeedsRehash(*h));  // m raised
+  EXPECT_TRUE(PasswordHasher(Small(2, 256, 2)).NeedsRehash(*h));  // p changed
   // The reference vector: 8-byte salt, otherwise matching parameters.
   EXPECT_TRUE(current.NeedsRehash(kReference[0].phc));
   // Version 0x10 (no v= field) verifies but needs a rehash.

@@ -1,6 +1,8 @@
 #include "sftpd/core/auth/password_input.h"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <pty.h>
 #include <sys/mman.h>
 #include <termios.h>
@@ -9,9 +11,6 @@
 #include <set>
 #include <string>
 #include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 namespace sftplc::auth {
 namespace {
@@ -52,8 +51,7 @@ TEST(ReadPasswordFromStdinTest, RefusesEmptyMultiLineNulAndOverlong) {
   EXPECT_THAT(FromStdin(std::string(1025, 'x') + "\n").error().message(),
               HasSubstr("longer than 1024"));
   // Far more than the limit: still a clean error, the whole input was read.
-  EXPECT_THAT(FromStdin(std::string(100000, 'x')).error().message(),
-              HasSubstr("longer than 1024"));
+  EXPECT_THAT(FromStdin(std::string(100000, 'x')).error().message(), HasSubstr("longer than 1024"));
 }
 
 // A pseudo-terminal pair: the reader gets the slave, the test plays the user on the master.
@@ -94,7 +92,8 @@ class TerminalTest : public ::testing::Test {
 TEST_F(TerminalTest, ReadsWithoutEchoAndRestores) {
   ASSERT_TRUE(EchoOn());
   std::optional<Result<Secret>> result;
-  std::thread reader([&] { result.emplace(ReadPasswordFromTerminal(slave_, "Password: ", false)); });
+  std::thread reader(
+      [&] { result.emplace(ReadPasswordFromTerminal(slave_, "Password: ", false)); });
   std::string shown = ReadUntil("Password: ");
   Type("hunter2hunter2\n");
   reader.join();
@@ -135,7 +134,8 @@ TEST_F(TerminalTest, ConfirmationMatchAccepted) {
 // An empty line is refused and echo restored (the error path).
 TEST_F(TerminalTest, EmptyLineRefusedAndRestores) {
   std::optional<Result<Secret>> result;
-  std::thread reader([&] { result.emplace(ReadPasswordFromTerminal(slave_, "Password: ", false)); });
+  std::thread reader(
+      [&] { result.emplace(ReadPasswordFromTerminal(slave_, "Password: ", false)); });
   ReadUntil("Password: ");
   Type("\n");
   reader.join();

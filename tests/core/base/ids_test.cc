@@ -1,8 +1,8 @@
 #include "sftpd/core/base/ids.h"
 
-#include <set>
-
 #include <gtest/gtest.h>
+
+#include <set>
 
 namespace sftplc {
 namespace {

@@ -1,10 +1,9 @@
 #include "sftpd/core/config/config.h"
 
-#include <stdlib.h>
-#include <sys/stat.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -223,7 +222,8 @@ TEST(ConfigParseTest, RelativePathsResolveAgainstConfigFolder) {
 root = "../data/./files"
 [database]
 url = "sqlite:db/accounts.db"
-)", "/srv/sftp/conf/sftpd.toml");
+)",
+                       "/srv/sftp/conf/sftpd.toml");
   ASSERT_TRUE(c.has_value()) << c.error().message();
   EXPECT_EQ(c->storage.root, "/srv/sftp/data/files");
   EXPECT_EQ(c->database.url, "sqlite:/srv/sftp/conf/db/accounts.db");
@@ -349,8 +349,9 @@ TEST(ConfigErrorTest, LifecycleTiming) {
   EXPECT_THAT(ErrorOf("[lifecycle]\ninterval = \"30s\"\n"), HasSubstr("at least 1min"));
   EXPECT_THAT(ErrorOf("[lifecycle]\nretry_base = \"2d\"\n"), HasSubstr("retry_max"));
   // At the limit it is accepted.
-  Config c = MustParse("[lifecycle]\npurge_after_closure = \"30d\"\ninterval = \"1d\"\n"
-                       "withdrawal_purge = \"0d\"\n");
+  Config c = MustParse(
+      "[lifecycle]\npurge_after_closure = \"30d\"\ninterval = \"1d\"\n"
+      "withdrawal_purge = \"0d\"\n");
   EXPECT_EQ(c.lifecycle.purge_after_closure.count, 30);
 }
 
@@ -386,8 +387,7 @@ TEST(ConfigErrorTest, SmtpAndLogValues) {
   EXPECT_THAT(ErrorOf("[smtp]\nurl = \"http://x\"\n"), HasSubstr("smtp.url"));
   EXPECT_THAT(ErrorOf("[smtp]\nurl = \"smtp://u:p@x\"\n"), HasSubstr("auth_file"));
   EXPECT_THAT(ErrorOf("[smtp]\ntls = \"maybe\"\n"), HasSubstr("smtp.tls"));
-  EXPECT_THAT(ErrorOf("[server]\nconfinement = \"strict\"\n"),
-              HasSubstr("server.confinement"));
+  EXPECT_THAT(ErrorOf("[server]\nconfinement = \"strict\"\n"), HasSubstr("server.confinement"));
   EXPECT_THAT(ErrorOf("[smtp]\nfrom = \"nobody\"\n"), HasSubstr("smtp.from"));
   EXPECT_THAT(ErrorOf("[smtp]\nreply_to = \"a@b\\r\\nBcc: x@y\"\n"), HasSubstr("smtp.reply_to"));
   EXPECT_THAT(ErrorOf("[log]\nlevel = \"verbose\"\n"), HasSubstr("log.level: unknown level"));

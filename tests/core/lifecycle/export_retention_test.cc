@@ -1,6 +1,6 @@
-#include <map>
-
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "sftpd/core/lifecycle/export.h"
 #include "sftpd/core/lifecycle/retention.h"

@@ -134,8 +134,8 @@ TEST_F(PolicyTest, ReactivatedAccountStartsNewIdlePeriod) {
   a.state = AccountState::kActive;
   a.notice_queued_at = T("2028-01-01");
   a.notice_delivered_at = T("2028-01-02");
-  EXPECT_EQ(NextAccountAction(a, cfg_), (NextAction{Action::kQueueInactivityNotice,
-                                                    T("2030-01-20")}));
+  EXPECT_EQ(NextAccountAction(a, cfg_),
+            (NextAction{Action::kQueueInactivityNotice, T("2030-01-20")}));
 }
 
 // Consent withdrawn during the window does not change the closure date.

@@ -78,9 +78,8 @@ TEST(MessageTest, NonAsciiHeadersAndBodyRoundTrip) {
     EXPECT_LE(eol - start, 78u) << raw->substr(start, eol - start);
     start = eol + 2;
   }
-  EXPECT_EQ(DecodeWithPython(*raw),
-            m.subject + "|SFTP service <sftp@example.com>|" +
-                "Zoë Åström-Łukasiewicz <zoe@example.org>|" + m.body);
+  EXPECT_EQ(DecodeWithPython(*raw), m.subject + "|SFTP service <sftp@example.com>|" +
+                                        "Zoë Åström-Łukasiewicz <zoe@example.org>|" + m.body);
 }
 
 // A header value with a line break (header injection) is refused.

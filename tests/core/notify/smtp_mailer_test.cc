@@ -1,11 +1,10 @@
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/core/notify/mailer.h"
 #include "sftpd/core/notify/message.h"

@@ -13,8 +13,7 @@
 
 namespace sftplc::testing {
 
-SmtpSinkProcess::SmtpSinkProcess(const std::string& maildir,
-                                 const std::vector<std::string>& extra)
+SmtpSinkProcess::SmtpSinkProcess(const std::string& maildir, const std::vector<std::string>& extra)
     : maildir_(maildir) {
   // smtp_sink.py creates the maildir folder before mailbox.Maildir(create=True) runs, which
   // then skips tmp/new/cur: create them here.

@@ -30,7 +30,7 @@ class SmtpSinkProcess {
 
 // A delivered message as Python's strict email parser reads it (headers decoded, body as text).
 struct DecodedMail {
-  std::string to;       // the To header, e.g. "Zoë Quartermain <zoe.q@client.example>"
+  std::string to;  // the To header, e.g. "Zoë Quartermain <zoe.q@client.example>"
   std::string subject;
   std::string body;
 };

@@ -8,10 +8,13 @@ namespace sftplc::notify {
 namespace {
 
 std::map<std::string, std::string> Values() {
-  return {{"name", "Jane Doe"},        {"username", "jdoe"},
+  return {{"name", "Jane Doe"},
+          {"username", "jdoe"},
           {"service", "CX Services secure FTP facility"},
-          {"reply_to", "sftp@example.com"}, {"last_activity", "2026-01-10"},
-          {"deadline", "2028-02-09"},  {"purge_date", "2028-03-10"},
+          {"reply_to", "sftp@example.com"},
+          {"last_activity", "2026-01-10"},
+          {"deadline", "2028-02-09"},
+          {"purge_date", "2028-03-10"},
           {"account_id", "0123abcd"}};
 }
 
@@ -54,7 +57,8 @@ TEST(TemplatesTest, FileOverridesDefault) {
   ASSERT_TRUE(r);
   EXPECT_EQ(r->subject, "Still there, Jane Doe?");
   EXPECT_EQ(r->body, "Reply by 2028-02-09. {literal}\n");
-  EXPECT_EQ(set->Get(NoticeKind::kClosure).subject, TemplateSet::Defaults().Get(NoticeKind::kClosure).subject);
+  EXPECT_EQ(set->Get(NoticeKind::kClosure).subject,
+            TemplateSet::Defaults().Get(NoticeKind::kClosure).subject);
 }
 
 // A typo in a placeholder or a missing Subject line is refused at load, naming the file.

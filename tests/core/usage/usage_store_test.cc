@@ -126,8 +126,10 @@ TEST_P(UsageStoreTest, ReportSumsPerAccount) {
   ASSERT_TRUE(store_->Close(a1, Counters{100, 10, 1, 1, 0}, "closed", T("2026-01-01T01:00:00Z")));
   ASSERT_TRUE(store_->Close(a2, Counters{200, 20, 2, 0, 1}, "closed", T("2026-02-01T01:00:00Z")));
   ASSERT_TRUE(store_->Close(b1, Counters{5, 5, 0, 0, 0}, "closed", T("2025-12-01T01:00:00Z")));
-  ASSERT_TRUE(store_->RecordFailedLogin({alice_, T("2026-01-15T00:00:00Z"), "192.0.2.9", "password"}));
-  ASSERT_TRUE(store_->RecordFailedLogin({alice_, T("2026-01-16T00:00:00Z"), "192.0.2.9", "password"}));
+  ASSERT_TRUE(
+      store_->RecordFailedLogin({alice_, T("2026-01-15T00:00:00Z"), "192.0.2.9", "password"}));
+  ASSERT_TRUE(
+      store_->RecordFailedLogin({alice_, T("2026-01-16T00:00:00Z"), "192.0.2.9", "password"}));
 
   auto all = store_->Report(std::nullopt);
   ASSERT_TRUE(all) << all.error().ToString();
@@ -146,8 +148,10 @@ TEST_P(UsageStoreTest, ReportSumsPerAccount) {
 
 // Failed logins are listed per account, newest first, without any password.
 TEST_P(UsageStoreTest, FailedLoginsListed) {
-  ASSERT_TRUE(store_->RecordFailedLogin({alice_, T("2026-01-15T00:00:00Z"), "192.0.2.9", "password"}));
-  ASSERT_TRUE(store_->RecordFailedLogin({alice_, T("2026-01-16T00:00:00Z"), "192.0.2.10", "publickey"}));
+  ASSERT_TRUE(
+      store_->RecordFailedLogin({alice_, T("2026-01-15T00:00:00Z"), "192.0.2.9", "password"}));
+  ASSERT_TRUE(
+      store_->RecordFailedLogin({alice_, T("2026-01-16T00:00:00Z"), "192.0.2.10", "publickey"}));
   auto f = store_->ListFailedLogins(alice_, std::nullopt, 10);
   ASSERT_TRUE(f);
   ASSERT_EQ(f->size(), 2u);
@@ -160,7 +164,8 @@ TEST_P(UsageStoreTest, FailedLoginsListed) {
 TEST_P(UsageStoreTest, DeleteForAccountRemovesOnlyThatAccount) {
   MustOpen(Session(alice_, T("2026-01-01T00:00:00Z")));
   MustOpen(Session(bob_, T("2026-01-01T00:00:00Z")));
-  ASSERT_TRUE(store_->RecordFailedLogin({alice_, T("2026-01-15T00:00:00Z"), "192.0.2.9", "password"}));
+  ASSERT_TRUE(
+      store_->RecordFailedLogin({alice_, T("2026-01-15T00:00:00Z"), "192.0.2.9", "password"}));
   auto n = store_->DeleteForAccount(alice_);
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 2);

@@ -1,9 +1,9 @@
+#include <gtest/gtest.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/server/sftp/processor.h"
 #include "sftpd/server/sftp/protocol.h"
@@ -23,17 +23,27 @@ std::vector<std::string> Seeds() {
               Packet(kFxpOpen, Body().u32(2).str("d/f").u32(kOpenWrite | kOpenCreat).u32(0)) +
               Packet(kFxpOpendir, Body().u32(3).str("d")) +
               Packet(kFxpRealpath, Body().u32(4).str("d/../..")));
-  s.push_back(Packet(kFxpSymlink, Body().u32(1).str("../..").str("up")) +
-              Packet(kFxpOpen, Body().u32(2).str("up/canary").u32(kOpenRead | kOpenWrite |
-                                                                   kOpenTrunc).u32(0)) +
-              Packet(kFxpRemove, Body().u32(3).str("up/canary")) +
-              Packet(kFxpRename, Body().u32(4).str("up").str("down")));
-  s.push_back(Packet(kFxpExtended, Body().u32(1).str("limits@openssh.com")) +
-              Packet(kFxpExtended, Body().u32(2).str("statvfs@openssh.com").str("/")) +
-              Packet(kFxpExtended, Body().u32(3).str("hardlink@openssh.com").str("a").str("b")) +
-              Packet(kFxpExtended, Body().u32(4).str("posix-rename@openssh.com").str("a").str("b")));
-  s.push_back(Packet(kFxpSetstat, Body().u32(1).str("/").u32(kAttrExtended | kAttrSize).u64(1)
-                                      .u32(2).str("a").str("b").str("c").str("d")) +
+  s.push_back(
+      Packet(kFxpSymlink, Body().u32(1).str("../..").str("up")) +
+      Packet(kFxpOpen,
+             Body().u32(2).str("up/canary").u32(kOpenRead | kOpenWrite | kOpenTrunc).u32(0)) +
+      Packet(kFxpRemove, Body().u32(3).str("up/canary")) +
+      Packet(kFxpRename, Body().u32(4).str("up").str("down")));
+  s.push_back(
+      Packet(kFxpExtended, Body().u32(1).str("limits@openssh.com")) +
+      Packet(kFxpExtended, Body().u32(2).str("statvfs@openssh.com").str("/")) +
+      Packet(kFxpExtended, Body().u32(3).str("hardlink@openssh.com").str("a").str("b")) +
+      Packet(kFxpExtended, Body().u32(4).str("posix-rename@openssh.com").str("a").str("b")));
+  s.push_back(Packet(kFxpSetstat, Body()
+                                      .u32(1)
+                                      .str("/")
+                                      .u32(kAttrExtended | kAttrSize)
+                                      .u64(1)
+                                      .u32(2)
+                                      .str("a")
+                                      .str("b")
+                                      .str("c")
+                                      .str("d")) +
               Packet(kFxpStat, Body().u32(2).str("/")) +
               Packet(kFxpRead, Body().u32(3).str(std::string(8, '\0')).u64(0).u32(1 << 30)) +
               Packet(kFxpWrite, Body().u32(4).str("hhhhhhhh").u64(~0ull).str("data")));
@@ -64,17 +74,20 @@ std::vector<std::string> HandleSeeds() {
 std::vector<std::string> Malformed() {
   std::string init = InitPacket();
   std::vector<std::string> m;
-  auto with_mode = [](uint8_t mode, const std::string& s) { return std::string(1, static_cast<char>(mode)) + s; };
+  auto with_mode = [](uint8_t mode, const std::string& s) {
+    return std::string(1, static_cast<char>(mode)) + s;
+  };
   m.push_back(with_mode(0, Packet(kFxpStat, Body().u32(1).str("/"))));  // before INIT
-  m.push_back(with_mode(1, Body().u32(0xffffffff).bytes()));           // oversize
+  m.push_back(with_mode(1, Body().u32(0xffffffff).bytes()));            // oversize
   m.push_back(with_mode(1, Body().u32(static_cast<uint32_t>(kMaxPacket + 1)).bytes()));
-  m.push_back(with_mode(1, Body().u32(0).bytes()));                    // empty
-  m.push_back(with_mode(1, Body().u32(4).u8(kFxpStat).raw("abc").bytes()));  // no room for id
-  m.push_back(with_mode(1, Body().u32(100).u8(kFxpStat).bytes()));     // truncated frame
-  m.push_back(with_mode(1, init));                                     // duplicate INIT
+  m.push_back(with_mode(1, Body().u32(0).bytes()));                            // empty
+  m.push_back(with_mode(1, Body().u32(4).u8(kFxpStat).raw("abc").bytes()));    // no room for id
+  m.push_back(with_mode(1, Body().u32(100).u8(kFxpStat).bytes()));             // truncated frame
+  m.push_back(with_mode(1, init));                                             // duplicate INIT
   m.push_back(with_mode(1, Packet(kFxpOpen, Body().u32(1).u32(0xfffffff0))));  // huge string
-  m.push_back(with_mode(1, Packet(kFxpSetstat, Body().u32(1).str("/").u32(kAttrExtended)
-                                                   .u32(0xffffffff))));  // huge ext count
+  m.push_back(with_mode(
+      1, Packet(kFxpSetstat,
+                Body().u32(1).str("/").u32(kAttrExtended).u32(0xffffffff))));  // huge ext count
   m.push_back(with_mode(1, Packet(kFxpStat, Body().u32(1).str("/").raw("trailing"))));
   m.push_back(with_mode(1, Packet(kFxpStat, Body().u32(1).str(std::string("a\0b", 3)))));
   m.push_back(with_mode(1, Packet(kFxpSymlink, Body().u32(1).str("").str("x"))));
@@ -136,7 +149,12 @@ TEST_F(CorpusTest, DeterministicMutationsKeepInvariants) {
     x ^= x << 17;
     return x;
   };
-  const uint32_t interesting[] = {0, 1, 4, 5, 0x7fffffff, 0xffffffff,
+  const uint32_t interesting[] = {0,
+                                  1,
+                                  4,
+                                  5,
+                                  0x7fffffff,
+                                  0xffffffff,
                                   static_cast<uint32_t>(kMaxPacket),
                                   static_cast<uint32_t>(kMaxPacket + 1)};
   for (int i = 0; i < 1500; ++i) {

@@ -2,14 +2,13 @@
 // transfers with pipelining at the advertised limits, resume, listing, links, chmod, statvfs,
 // and the escape attempts of issue 3, with the files checked on disk afterwards.
 
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <random>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/core/base/ids.h"
 #include "tests/testing/temp_dir.h"
@@ -48,8 +47,8 @@ class OpenSshClientTest : public ::testing::Test {
   // Runs a batch through `sftp -b`; returns stdout + stderr and the exit code.
   sftplc::testing::CommandResult Batch(const std::string& commands) {
     WriteFile(tmp_.Sub("batch"), commands);
-    std::string server =
-        BinaryPath("tests/server/sftp/sftp_stdio_server") + " " + tmp_.Sub("storage") + " " + id_.str();
+    std::string server = BinaryPath("tests/server/sftp/sftp_stdio_server") + " " +
+                         tmp_.Sub("storage") + " " + id_.str();
     return RunCommand("sftp -D '" + server + "' -b " + tmp_.Sub("batch") + " 2>&1");
   }
   std::string Host(const std::string& rel) const { return host_ + "/" + rel; }
@@ -69,16 +68,24 @@ TEST_F(OpenSshClientTest, EverydayCommands) {
   auto r = Batch(
       "pwd\n"
       "mkdir docs\n"
-      "put " + Local("src.bin") + " docs/a.bin\n"
-      "get docs/a.bin " + Local("back.bin") + "\n"
+      "put " +
+      Local("src.bin") +
+      " docs/a.bin\n"
+      "get docs/a.bin " +
+      Local("back.bin") +
+      "\n"
       "rename docs/a.bin docs/b.bin\n"
       "ln -s b.bin docs/link\n"
       "ln docs/b.bin docs/hard\n"
       "chmod 640 docs/b.bin\n"
       "ls -l docs\n"
       "df -h\n"
-      "reput " + Local("src.bin") + " pre/partial_up.bin\n"
-      "reget docs/link " + Local("partial.bin") + "\n"
+      "reput " +
+      Local("src.bin") +
+      " pre/partial_up.bin\n"
+      "reget docs/link " +
+      Local("partial.bin") +
+      "\n"
       "rm docs/hard\n"
       "mkdir empty\n"
       "rmdir empty\n");
@@ -102,21 +109,29 @@ TEST_F(OpenSshClientTest, EverydayCommands) {
 // Every escape attempt from a real client fails and nothing outside the root is read or changed.
 TEST_F(OpenSshClientTest, EscapeAttemptsFail) {
   WriteFile(Host("mine"), "mine");
-  auto r = Batch(
-      "-get ../../outside/secret " + Local("stolen1") + "\n"
-      "-get /../../../outside/secret " + Local("stolen1b") + "\n"
-      "ln -s /etc etcl\n"
-      "-get etcl/passwd " + Local("stolen2") + "\n"
-      "ln -s ../.. up\n"
-      "-get up/outside/secret " + Local("stolen3") + "\n"
-      "-ls up/outside\n"
-      "-put " + Local("src.bin") + " up/outside/planted\n"
-      "-rename mine up/outside/moved\n"
-      "-ln mine up/outside/hard\n"
-      "-ln up/outside/secret stolen-link\n"
-      "-rm up/outside/secret\n"
-      "-chmod 777 up/outside/secret\n"
-      "-mkdir up/outside/dir\n");
+  auto r = Batch("-get ../../outside/secret " + Local("stolen1") +
+                 "\n"
+                 "-get /../../../outside/secret " +
+                 Local("stolen1b") +
+                 "\n"
+                 "ln -s /etc etcl\n"
+                 "-get etcl/passwd " +
+                 Local("stolen2") +
+                 "\n"
+                 "ln -s ../.. up\n"
+                 "-get up/outside/secret " +
+                 Local("stolen3") +
+                 "\n"
+                 "-ls up/outside\n"
+                 "-put " +
+                 Local("src.bin") +
+                 " up/outside/planted\n"
+                 "-rename mine up/outside/moved\n"
+                 "-ln mine up/outside/hard\n"
+                 "-ln up/outside/secret stolen-link\n"
+                 "-rm up/outside/secret\n"
+                 "-chmod 777 up/outside/secret\n"
+                 "-mkdir up/outside/dir\n");
   ASSERT_EQ(r.exit_code, 0) << r.out;
   for (const char* f : {"stolen1", "stolen1b", "stolen2", "stolen3"}) {
     EXPECT_FALSE(fs::exists(Local(f))) << f;
@@ -125,7 +140,8 @@ TEST_F(OpenSshClientTest, EscapeAttemptsFail) {
   struct stat st;
   ASSERT_EQ(stat(tmp_.Sub("outside/secret").c_str(), &st), 0);
   EXPECT_NE(st.st_mode & 0777, 0777u);
-  EXPECT_EQ(std::distance(fs::directory_iterator(tmp_.Sub("outside")), fs::directory_iterator()), 1);
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp_.Sub("outside")), fs::directory_iterator()),
+            1);
   EXPECT_EQ(ReadFile(Host("mine")), "mine");
   EXPECT_FALSE(fs::exists(Host("stolen-link")));
   EXPECT_EQ(r.out.find("top secret"), std::string::npos);

@@ -1,10 +1,9 @@
 #include "sftpd/server/sftp/sftp_protocol.h"
 
+#include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
-
-#include <gtest/gtest.h>
 
 #include "sftpd/server/sftp/protocol.h"
 #include "tests/server/sftp/sftp_wire.h"

@@ -62,9 +62,7 @@ struct Reply {
     }
     return v;
   }
-  uint64_t U64At(std::size_t off) const {
-    return (uint64_t{U32At(off)} << 32) | U32At(off + 4);
-  }
+  uint64_t U64At(std::size_t off) const { return (uint64_t{U32At(off)} << 32) | U32At(off + 4); }
   // For STATUS replies.
   uint32_t status() const { return U32At(4); }
   // The string at `off` (uint32 length + bytes).
