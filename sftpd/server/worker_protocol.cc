@@ -362,7 +362,9 @@ void WorkerProtocol::Reap(bool kill_first) {
         if ((*got)->fd >= 0) {
           close((*got)->fd);
         }
-        if (!Accept((*got)->message)) {
+        if (Status st = Accept((*got)->message); !st) {
+          SPDLOG_LOGGER_WARN(log_, "{} sftp worker broke the control protocol pid={} error={}",
+                             tag_, pid_, st.error());
           kill(pid_, SIGKILL);
           break;
         }
@@ -389,7 +391,7 @@ void WorkerProtocol::Reap(bool kill_first) {
   pid_ = -1;
   data_.reset();
   control_.reset();
-  if (opts_.requests != nullptr && guard_.handles_open() > 0) {
+  if (opts_.requests != nullptr && guard_.handles_open() != 0) {
     opts_.requests->OnHandlesClosed(static_cast<int>(guard_.handles_open()));
   }
 }

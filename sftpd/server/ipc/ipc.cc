@@ -308,6 +308,9 @@ Status WorkerGuard::Accept(const Message& m, uint64_t relayed_in) {
     if (n.bytes_in > relayed_in) {
       return Error::InvalidArgument("ipc: usage claims more bytes than the client sent");
     }
+    if (handles_open_ < 0 || handles_open_ > static_cast<int64_t>(max_handles_)) {
+      return Error::InvalidArgument("ipc: request tallies leave handles out of range");
+    }
     counters_ = n;
     activity_ = activity_ || u->activity;
     return {};
@@ -321,13 +324,15 @@ Status WorkerGuard::Accept(const Message& m, uint64_t relayed_in) {
         bytes_in > relayed_in) {
       return Error::InvalidArgument("ipc: request tally larger than what the client sent");
     }
-    const int64_t handles = handles_open_ + o.handles_delta;
-    if (handles < 0 || handles > static_cast<int64_t>(max_handles_)) {
-      return Error::InvalidArgument("ipc: request tally's handles out of range");
+    // A request opens or closes at most one handle. The tallies of one report come in any
+    // order (a CLOSE's before the OPENDIR's), so the total is checked at the Usage after them.
+    if (o.handles_delta > static_cast<int64_t>(o.count) ||
+        -static_cast<int64_t>(o.handles_delta) > static_cast<int64_t>(o.count)) {
+      return Error::InvalidArgument("ipc: request tally opens or closes too many handles");
     }
     requests_ = requests;
     request_bytes_in_ = bytes_in;
-    handles_open_ = handles;
+    handles_open_ += o.handles_delta;
     return {};
   }
   end_ = std::get<End>(m).reason;

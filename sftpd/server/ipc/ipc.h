@@ -23,7 +23,8 @@
 // allows (Ready once and first; Usage and End only after Ready; nothing after End), counters
 // that never go down and never claim more uploaded bytes than the monitor relayed to it, and
 // request tallies no larger than the bytes relayed can carry (an SFTP request is at least 9
-// bytes) with never more handles open than max_handles, nor fewer than none. A worker carries
+// bytes), each opening or closing at most one handle per request, and at each Usage (which
+// follows the tallies of its report) between none and max_handles handles open. A worker carries
 // no account id at all: whatever it reports is booked on the session's own
 // account. Any refusal ends the session and the worker.
 
@@ -127,7 +128,8 @@ class WorkerGuard {
   bool TakeActivity();
   // The reason of the End received, if any.
   std::optional<EndReason> end_reason() const { return end_; }
-  // Handles open by the Requests accepted so far (0..max_handles).
+  // Handles open by the Requests accepted so far (0..max_handles at each Usage; whatever is
+  // left when the worker ends is taken off the gauge).
   int64_t handles_open() const { return handles_open_; }
 
  private:

@@ -167,22 +167,29 @@ TEST(WorkerGuard, UsageIsMonotonicAndBoundedByRelayedBytes) {
 }
 
 // Request tallies feed the metrics: at most one request per 9 bytes the client sent, no more
-// bytes written than it sent, and never more handles open than Start allowed, nor fewer than 0.
+// bytes written than it sent, one handle per request at most, and at each Usage between none
+// and max_handles open (the tallies of one report come in any order).
 TEST(WorkerGuard, RequestTalliesAreBoundedByWhatTheClientSent) {
   WorkerGuard g(4);
   EXPECT_FALSE(g.Accept(MakeRequests(3, 1, 0, 1), 0)) << "before Ready";
   ASSERT_TRUE(g.Accept(Ready{0}, 0));
-  ASSERT_TRUE(g.Accept(MakeRequests(3, 2, 0, 2), 18));
-  EXPECT_EQ(g.handles_open(), 2);
-  EXPECT_FALSE(g.Accept(MakeRequests(4, 1, 0, -1), 18)) << "a third request in 18 bytes";
-  ASSERT_TRUE(g.Accept(MakeRequests(4, 1, 0, -1), 27));
+  ASSERT_TRUE(g.Accept(MakeRequests(4, 1, 0, -1), 9)) << "a CLOSE tallied before its OPEN";
+  ASSERT_TRUE(g.Accept(MakeRequests(3, 2, 0, 2), 27));
   EXPECT_EQ(g.handles_open(), 1);
-  EXPECT_FALSE(g.Accept(MakeRequests(4, 1, 0, -2), 100)) << "closes more than open";
-  EXPECT_FALSE(g.Accept(MakeRequests(3, 1, 0, 4), 100)) << "past max_handles";
+  ASSERT_TRUE(g.Accept(MakeUsage(0, 0, false), 27));
+  EXPECT_FALSE(g.Accept(MakeRequests(4, 1, 0, -1), 27)) << "a fourth request in 27 bytes";
+  EXPECT_FALSE(g.Accept(MakeRequests(4, 1, 0, -2), 100)) << "two handles for one request";
   EXPECT_FALSE(g.Accept(MakeRequests(6, 1, 101, 0), 100)) << "writes more than was sent";
   ASSERT_TRUE(g.Accept(MakeRequests(6, 1, 50, 0), 100));
   EXPECT_FALSE(g.Accept(MakeRequests(6, 1, ~0ULL, 0), ~0ULL)) << "bytes wrap";
-  EXPECT_EQ(g.handles_open(), 1);
+  WorkerGuard over(4);
+  ASSERT_TRUE(over.Accept(Ready{0}, 0));
+  ASSERT_TRUE(over.Accept(MakeRequests(3, 5, 0, 5), 45));
+  EXPECT_FALSE(over.Accept(MakeUsage(0, 0, false), 45)) << "past max_handles";
+  WorkerGuard under(4);
+  ASSERT_TRUE(under.Accept(Ready{0}, 0));
+  ASSERT_TRUE(under.Accept(MakeRequests(4, 1, 0, -1), 9));
+  EXPECT_FALSE(under.Accept(MakeUsage(0, 0, false), 9)) << "fewer than none open";
 }
 
 TEST(WorkerGuard, NothingAfterEnd) {
