@@ -204,13 +204,14 @@ void RegisterReplayReceipts(CLI::App& group, CommandContext& ctx) {
   auto file = std::make_shared<std::string>();
   auto* cmd = group.add_subcommand(
       "replay-receipts",
-      "after restoring a backup: erase again every account and marketing contact that FILE "
-      "(from db export-receipts) says was purged or deleted");
+      "after restoring a backup: purge again every account and delete again every marketing "
+      "contact that FILE (from db export-receipts) says was purged or deleted");
   cmd->add_option("file", *file, "receipts file written by db export-receipts")->required();
   cmd->footer(
       "Example:\n  sftpctl db replay-receipts /var/backups/sftp-lifecycle/receipts.jsonl\n"
-      "Idempotent: what is already gone is counted, not an error. Each erasure is audited "
-      "(account.erase, actor admin:<user>:replay).");
+      "A marketing contact the purge kept (contact_kept, no contact_deleted_at) is kept again.\n"
+      "Idempotent: what is already gone is counted, not an error. Each purge is audited "
+      "(account.replay, actor admin:<user>:replay).");
   cmd->callback([&ctx, file] {
     ctx.Run([&]() -> Status {
       std::ifstream in(*file);
@@ -218,7 +219,11 @@ void RegisterReplayReceipts(CLI::App& group, CommandContext& ctx) {
         return Error::InvalidArgument("cannot read the receipts file " + *file);
       }
       // Every line is checked before anything is erased: a damaged file changes nothing.
-      std::vector<AccountId> ids;
+      struct Replay {
+        AccountId id;
+        bool contact_kept = false;
+      };
+      std::vector<Replay> receipts;
       std::string line;
       for (int n = 1; std::getline(in, line); ++n) {
         if (line.empty()) {
@@ -228,11 +233,17 @@ void RegisterReplayReceipts(CLI::App& group, CommandContext& ctx) {
         auto id = j.is_object() && j.contains("account_id") && j["account_id"].is_string()
                       ? AccountId::Parse(j["account_id"].get<std::string>())
                       : Result<AccountId>(Error::InvalidArgument("no account_id"));
-        if (!id) {
+        auto kept = j.is_object() ? j.find("contact_kept") : j.end();
+        auto deleted = j.is_object() ? j.find("contact_deleted_at") : j.end();
+        if (!id || (kept != j.end() && !kept->is_boolean()) ||
+            (deleted != j.end() && !deleted->is_null() && !deleted->is_string())) {
           return Error::InvalidArgument(*file + ":" + std::to_string(n) +
                                         ": not a receipt line of db export-receipts");
         }
-        ids.push_back(*id);
+        // A line without contact_kept keeps nothing: the safe side of a hand-made file.
+        bool keep =
+            kept != j.end() && kept->get<bool>() && (deleted == j.end() || deleted->is_null());
+        receipts.push_back({*id, keep});
       }
       auto b = ctx.Runner(false);
       if (!b) {
@@ -240,11 +251,12 @@ void RegisterReplayReceipts(CLI::App& group, CommandContext& ctx) {
       }
       std::string actor = ctx.Actor().name + ":replay";
       int64_t erased = 0, gone = 0;
-      for (const auto& id : ids) {
-        auto r = b->runner->EraseNow(id, ctx.clock().Now(), actor);
+      for (const auto& [id, keep] : receipts) {
+        auto r = b->runner->ReplayPurge(id, keep, ctx.clock().Now(), actor);
         if (r) {
           ++erased;
-          std::cout << "erased again " << id.str() << ": " << r->files_deleted << " file(s)\n";
+          std::cout << "erased again " << id.str() << ": " << r->files_deleted << " file(s)"
+                    << (r->contact_kept ? ", marketing contact kept" : "") << "\n";
         } else if (r.error().code() == ErrorCode::kNotFound) {
           ++gone;
         } else {
@@ -252,7 +264,7 @@ void RegisterReplayReceipts(CLI::App& group, CommandContext& ctx) {
                                              " (nothing after it was replayed; run again)");
         }
       }
-      std::cout << "replayed " << ids.size() << " receipt(s): " << erased << " erased again, "
+      std::cout << "replayed " << receipts.size() << " receipt(s): " << erased << " erased again, "
                 << gone << " already gone\n";
       return {};
     });

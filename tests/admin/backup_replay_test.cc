@@ -51,11 +51,12 @@ class BackupReplayTest : public ::testing::Test {
            " FAKETIME=+2d FAKETIME_DONT_FAKE_MONOTONIC=1 TZ=UTC";
   }
 
-  // Creates `user` with one file; returns its id.
-  std::string CreateWithFile(const std::string& user) {
+  // Creates `user` with one file (and marketing consent if `consent`); returns its id.
+  std::string CreateWithFile(const std::string& user, bool consent = false) {
     auto r = Ctl("account create --username " + user +
                  " --name 'Ada Lovelace' --email ada@example.com --phone '+44 151 357 7700' "
-                 "--no-password");
+                 "--no-password" +
+                 (consent ? " --marketing-consent --consent-source 'web form'" : ""));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     WriteFile(dir_.Sub("upload.txt"), "the contents of a file\n");
     r = Ctl("files put " + user + " " + dir_.Sub("upload.txt") + " /report.txt");
@@ -71,7 +72,8 @@ class BackupReplayTest : public ::testing::Test {
     return json::parse(r.out)["id"].get<std::string>();
   }
 
-  int AuditRows(const std::string& actor) {
+  // Rows of the state database for `sql`, with `param` bound to :p.
+  int Count(const std::string& sql, const std::string& param) {
     config::DatabaseConfig cfg;
     cfg.url = "sqlite:" + dir_.Sub("state/accounts.db");
     cfg.pool_size = 1;
@@ -81,11 +83,17 @@ class BackupReplayTest : public ::testing::Test {
     }
     auto n = (*db)->Read<int>([&](soci::session& s) -> Result<int> {
       int c = 0;
-      s << "SELECT COUNT(*) FROM audit_events WHERE actor = :a AND action = 'account.erase'",
-          soci::use(actor), soci::into(c);
+      s << sql, soci::use(param), soci::into(c);
       return c;
     });
     return n.value_or(-1);
+  }
+  int AuditRows(const std::string& actor) {
+    return Count("SELECT COUNT(*) FROM audit_events WHERE actor = :p AND action = 'account.replay'",
+                 actor);
+  }
+  int Contacts(const std::string& id) {
+    return Count("SELECT COUNT(*) FROM marketing_contacts WHERE account_id = :p", id);
   }
 
   TempDir dir_;
@@ -93,14 +101,17 @@ class BackupReplayTest : public ::testing::Test {
 };
 
 // The scenario of the privacy notice's promise across a restore: a backup is taken, then one
-// account is erased and a closed one purged; the backup (database and files) is restored, which
-// brings both back; replaying the receipts exported after the backup erases both again, files
-// included, `retention report` is clean, and a second replay changes nothing.
+// account is erased and two closed ones purged, one of them with marketing consent (its contact
+// is kept); the backup (database and files) is restored, which brings all three back; replaying
+// the receipts exported after the backup purges them again, files included, keeps the consented
+// contact as the purge did, `retention report` is clean, and a second replay changes nothing.
 TEST_F(BackupReplayTest, RestoreThenReplayKeepsErasuresAndPurges) {
   std::string kept = CreateWithFile("keep-ftp");
   std::string erased = CreateWithFile("erase-ftp");
   std::string closed = CreateWithFile("close-ftp");
+  std::string consented = CreateWithFile("consent-ftp", /*consent=*/true);
   ASSERT_EQ(Ctl("account close close-ftp --reason request").exit_code, 0);
+  ASSERT_EQ(Ctl("account close consent-ftp --reason request").exit_code, 0);
   std::string since =
       FormatDate(std::chrono::time_point_cast<Seconds>(std::chrono::system_clock::now()));
 
@@ -118,6 +129,7 @@ TEST_F(BackupReplayTest, RestoreThenReplayKeepsErasuresAndPurges) {
   r = Ctl("lifecycle run", TwoDaysOn());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_EQ(Ctl("account show close-ftp").exit_code, 2) << "the closed account was not purged";
+  ASSERT_EQ(Contacts(consented), 1) << "the purge did not keep the consented contact";
 
   r = Ctl("db export-receipts --since " + since + " " + dir_.Sub("receipts.jsonl"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -143,21 +155,28 @@ TEST_F(BackupReplayTest, RestoreThenReplayKeepsErasuresAndPurges) {
 
   r = Ctl("db replay-receipts " + dir_.Sub("receipts.jsonl"), TwoDaysOn());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("2 erased again, 0 already gone"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("3 erased again, 0 already gone"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(consented + ": 1 file(s), marketing contact kept"), std::string::npos)
+      << r.out;
   EXPECT_EQ(Ctl("account show erase-ftp").exit_code, 2);
   EXPECT_EQ(Ctl("account show close-ftp").exit_code, 2);
+  EXPECT_EQ(Ctl("account show consent-ftp").exit_code, 2);
   EXPECT_FALSE(fs::exists(dir_.Sub("files/" + erased)));
   EXPECT_FALSE(fs::exists(dir_.Sub("files/" + closed)));
+  EXPECT_FALSE(fs::exists(dir_.Sub("files/" + consented)));
+  EXPECT_EQ(Contacts(consented), 1) << "the replay deleted a contact the purge kept";
+  EXPECT_EQ(Contacts(erased), 0);
   EXPECT_TRUE(fs::exists(dir_.Sub("files/" + kept + "/report.txt")));
   EXPECT_EQ(Ctl("account show keep-ftp").exit_code, 0);
   r = Ctl("retention report", TwoDaysOn());
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_EQ(AuditRows("admin:" + std::string(getpwuid(geteuid())->pw_name) + ":replay"), 2);
+  EXPECT_EQ(AuditRows("admin:" + std::string(getpwuid(geteuid())->pw_name) + ":replay"), 3);
 
   // Idempotent.
   r = Ctl("db replay-receipts " + dir_.Sub("receipts.jsonl"), TwoDaysOn());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("0 erased again, 2 already gone"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 erased again, 3 already gone"), std::string::npos) << r.out;
+  EXPECT_EQ(Contacts(consented), 1);
 }
 
 // A damaged receipts file erases nothing and names the line.

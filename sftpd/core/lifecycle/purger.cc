@@ -150,6 +150,17 @@ Result<std::optional<PurgeReceipt>> Purger::PurgeIfDue(const AccountId& id, Time
 
 Result<PurgeReceipt> Purger::EraseNow(const AccountId& id, TimePoint now,
                                       const std::string& actor) {
+  return Erase(id, now, actor, /*keep_contact=*/false, "erasure", "account.erase");
+}
+
+Result<PurgeReceipt> Purger::ReplayPurge(const AccountId& id, bool contact_kept, TimePoint now,
+                                         const std::string& actor) {
+  return Erase(id, now, actor, contact_kept, "replay", "account.replay");
+}
+
+Result<PurgeReceipt> Purger::Erase(const AccountId& id, TimePoint now, const std::string& actor,
+                                   bool keep_contact, const std::string& reason,
+                                   const std::string& audit_action) {
   const db::Backend b = db_.backend();
   std::vector<files::TrashEntry> earlier;
   if (auto trash = storage_.ListTrash()) {
@@ -165,29 +176,32 @@ Result<PurgeReceipt> Purger::EraseNow(const AccountId& id, TimePoint now,
     PurgeReceipt pr;
     auto acc = LoadAccount(s, b, id, true);
     if (acc) {
-      pr = PurgeRowsInTx(s, cfg_, *acc, "erasure", now, false);
-      db::AuditLog::Append(s, now, actor, "account.erase", id.str(), "erasure request");
+      pr = PurgeRowsInTx(s, cfg_, *acc, reason, now, keep_contact && KeepsMarketingContact(*acc));
+      db::AuditLog::Append(s, now, actor, audit_action, id.str(), reason + " request");
     } else {
       // No account: what may remain is the marketing contact of a purged account, a storage
       // folder left behind (a folder made by hand, an old interrupted purge) and trash.
-      auto contact = ContactStore::Load(s, b, id, true);
+      std::optional<MarketingContact> contact;
+      if (!keep_contact) {
+        contact = ContactStore::Load(s, b, id, true);
+      }
       bool folder = storage_.AccountFolderExists(id);
       if (!contact && !folder && earlier.empty()) {
         return Error::NotFound("nothing is held for this account id");
       }
       pr.account_id = id;
       pr.purged_at = now;
-      pr.reason = "erasure";
+      pr.reason = reason;
       pr.folder_only = !contact;
       if (contact) {
-        ContactStore::Delete(s, id, now, "erasure");
+        ContactStore::Delete(s, id, now, reason);
         pr.contact_deleted_at = now;
-        pr.contact_deleted_reason = "erasure";
+        pr.contact_deleted_reason = reason;
       }
       FailureLog::Clear(s, id, "trash");
-      db::AuditLog::Append(s, now, actor, "account.erase", id.str(),
-                           contact ? "erasure request (marketing contact)"
-                                   : "erasure request (storage folder without an account)");
+      db::AuditLog::Append(s, now, actor, audit_action, id.str(),
+                           contact ? reason + " request (marketing contact)"
+                                   : reason + " request (storage folder without an account)");
     }
     auto trashed = storage_.MoveToTrash(id, now);
     if (!trashed) {

@@ -47,6 +47,14 @@ class Purger {
   // fix the cause and run the erasure again).
   Result<PurgeReceipt> EraseNow(const AccountId& id, TimePoint now, const std::string& actor);
 
+  // After a database backup is restored: carries out again a purge that a receipt written
+  // after the backup records. The same as EraseNow, except that a marketing contact the purge
+  // kept (`contact_kept`: the receipt says so and has no contact deletion) is kept again, as
+  // the purge did, for as long as the policy keeps it. Audited as account.replay. kNotFound
+  // when nothing is held that the receipt says is gone.
+  Result<PurgeReceipt> ReplayPurge(const AccountId& id, bool contact_kept, TimePoint now,
+                                   const std::string& actor);
+
   // What EmptyTrash did.
   struct TrashOutcome {
     int64_t removed = 0;               // trash entries removed
@@ -66,6 +74,11 @@ class Purger {
   // Removes one trash entry, adds the counts to the receipt of its account, and clears or
   // records the entry's failure. Returns the counts or the walk's error.
   Result<files::RemovedCounts> FinishTrash(const files::TrashEntry& e, TimePoint now);
+  // EraseNow and ReplayPurge: `keep_contact` keeps (or makes, from a restored account with
+  // consent) the marketing contact; `reason` and `audit_action` name the request.
+  Result<PurgeReceipt> Erase(const AccountId& id, TimePoint now, const std::string& actor,
+                             bool keep_contact, const std::string& reason,
+                             const std::string& audit_action);
 
   db::Database& db_;
   const config::Config& cfg_;

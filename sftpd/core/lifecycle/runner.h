@@ -46,6 +46,11 @@ class LifecycleRunner {
   Result<PurgeReceipt> EraseNow(const AccountId& id, TimePoint now, const std::string& actor) {
     return purger_->EraseNow(id, now, actor);
   }
+  // A purge receipt replayed after a restore (Purger::ReplayPurge).
+  Result<PurgeReceipt> ReplayPurge(const AccountId& id, bool contact_kept, TimePoint now,
+                                   const std::string& actor) {
+    return purger_->ReplayPurge(id, contact_kept, now, actor);
+  }
 
   // An admin confirms an account (the client replied): last_activity_at = now, back to active,
   // an undelivered inactivity notice is cancelled. kNotFound; kAlreadyExists when closed.
