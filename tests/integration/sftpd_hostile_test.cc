@@ -210,7 +210,10 @@ std::string FirstBytesFrom(int port, const std::string& source) {
   sockaddr_in local{};
   local.sin_family = AF_INET;
   inet_pton(AF_INET, source.c_str(), &local.sin_addr);
-  bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local));
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
+    close(fd);
+    return "bind failed";
+  }
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));

@@ -321,7 +321,8 @@ void MakeSqliteFilesPrivate(const std::string& path, const Logger& log) {
 
 }  // namespace
 
-Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& cfg, Logger log) {
+Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& cfg,
+                                                 const Logger& log) {
   auto url = ParseDatabaseUrl(cfg.url);
   if (!url) {
     return url.error();

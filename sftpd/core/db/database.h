@@ -66,7 +66,8 @@ class Database {
  public:
   // Opens the pool from config (password from password_file for PostgreSQL). Does not migrate.
   // kInvalidArgument for a malformed URL, kUnavailable when the server cannot be reached.
-  static Result<std::unique_ptr<Database>> Open(const config::DatabaseConfig& cfg, Logger log);
+  static Result<std::unique_ptr<Database>> Open(const config::DatabaseConfig& cfg,
+                                                const Logger& log);
   ~Database();
 
   Backend backend() const { return backend_; }

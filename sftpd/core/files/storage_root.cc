@@ -313,7 +313,7 @@ Result<std::optional<TrashEntry>> StorageRoot::MoveToTrash(const AccountId& id,
     }
     return RootError(path_, "cannot open it");
   }
-  const std::string name = id.str();
+  const std::string& name = id.str();
   struct stat st {};
   if (fstatat(root.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     if (errno == ENOENT) {

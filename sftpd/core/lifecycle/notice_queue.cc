@@ -17,7 +17,7 @@ constexpr const char* kColumns =
     "last_error, sent_at, subject FROM outbox";
 
 std::vector<Notice> Fetch(soci::session& s, const std::string& where, const std::string& order,
-                          std::optional<std::string> account, int limit) {
+                          const std::optional<std::string>& account, int limit) {
   std::vector<Notice> out;
   Notice n;
   long long id = 0, created = 0, next = 0, sent = 0;

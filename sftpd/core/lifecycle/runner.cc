@@ -16,7 +16,7 @@ using accounts::Account;
 using accounts::AccountState;
 
 LifecycleRunner::LifecycleRunner(db::Database& db, config::Config cfg, notify::Mailer* mailer,
-                                 notify::TemplateSet templates, Logger log)
+                                 notify::TemplateSet templates, const Logger& log)
     : db_(db),
       cfg_(std::make_unique<config::Config>(std::move(cfg))),
       templates_(std::make_unique<notify::TemplateSet>(std::move(templates))),

@@ -30,7 +30,7 @@ class LifecycleRunner {
   // REQUIRES: db and mailer outlive the runner; migrations have run. `mailer` may be null:
   // then notices stay queued (a sweep without delivery).
   LifecycleRunner(db::Database& db, config::Config cfg, notify::Mailer* mailer,
-                  notify::TemplateSet templates, Logger log);
+                  notify::TemplateSet templates, const Logger& log);
 
   // One sweep at `now` (Sweep::Run).
   Result<SweepReport> RunOnce(TimePoint now, const SweepOptions& opts = {}) {

@@ -275,8 +275,8 @@ Result<std::optional<Received>> Receive(int sock, bool block) {
   if (!m) {
     return fail(m.error().message());
   }
-  r.message = std::move(*m);
-  return std::optional<Received>(std::move(r));
+  r.message = *m;
+  return std::optional<Received>(r);
 }
 
 Status WorkerGuard::Accept(const Message& m, uint64_t relayed_in) {

@@ -33,7 +33,7 @@ class AccountStoreTest : public ::testing::TestWithParam<db::Backend> {
     store_ = std::make_unique<AccountStore>(*db_, clock_);
   }
 
-  Account MustCreate(NewAccount n) {
+  Account MustCreate(const NewAccount& n) {
     auto a = store_->Create(n, kAdmin);
     EXPECT_TRUE(a) << a.error().ToString();
     return a.value_or(Account{});

@@ -73,7 +73,7 @@ TEST(NameTextTest, EscapedFormIsExact) {
   for (int c = 1; c < 256; ++c) {
     all += static_cast<char>(c);
   }
-  for (std::string name :
+  for (const std::string& name :
        {all, std::string("\xff\xfe"), std::string("a\nb\\x41"), std::string("\xc0\xaf"),
         std::string("\xed\xa0\x80"), std::string("\xf4\x90\x80\x80"), std::string("\xe2\x80")}) {
     std::string esc = EscapeName(name);

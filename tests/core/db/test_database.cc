@@ -10,6 +10,7 @@ std::string BackendName(const ::testing::TestParamInfo<db::Backend>& info) {
 }
 
 std::unique_ptr<TestDatabase> TestDatabase::Create(db::Backend backend, const std::string& prefix) {
+  // NOLINTNEXTLINE(modernize-make-unique): the constructor is private
   auto t = std::unique_ptr<TestDatabase>(new TestDatabase());
   if (backend == db::Backend::kSqlite) {
     t->cfg_.url = "sqlite:" + t->dir_.Sub(prefix + ".db");
