@@ -295,6 +295,27 @@ bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s, std::size
   return true;
 }
 
+CommandResult DaemonHarness::SftpWithPassword(const std::string& username,
+                                              const std::string& password,
+                                              const std::string& batch) {
+  WriteFile(dir_.Sub("pw"), password + "\n");
+  WriteFile(dir_.Sub("batch"), batch);
+  std::size_t mark = Log().size();
+  CommandResult r = RunCommand("sshpass -f '" + dir_.Sub("pw") +
+                               "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
+                               " -o PreferredAuthentications=password"
+                               " -o NumberOfPasswordPrompts=1"
+                               " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
+                               " -o LogLevel=ERROR -P " +
+                               std::to_string(port()) + " -b '" + dir_.Sub("batch") + "' " +
+                               username + "@127.0.0.1");
+  if (r.exit_code == 0 && !WaitForLog("session ended", 30, mark)) {
+    r.exit_code = 124;
+    r.err += "sftpd logged no end of the session within 30 s; log:\n" + Log();
+  }
+  return r;
+}
+
 CommandResult DaemonHarness::Sftpctl(const std::string& args, const std::string& stdin_data) {
   sftpctl_.set_env(FakeTimeEnv());
   return sftpctl_.Run(args, stdin_data);

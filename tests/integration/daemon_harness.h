@@ -86,6 +86,12 @@ class DaemonHarness {
   // Runs the built sftpctl with this config: `sftpctl --config FILE <args>` as the service user
   // (on the daemon's fake clock, if any). Its stderr is also appended to SftpctlLog().
   CommandResult Sftpctl(const std::string& args, const std::string& stdin_data = "");
+  // A real OpenSSH sftp session logging in as `username` with `password` (one attempt: after a
+  // refusal ssh would otherwise go on with empty passwords once sshpass closes its terminal),
+  // running `batch`. After a login, waits until the daemon logged the end of the session (its
+  // usage row is closed then); exit code 124 if it did not within 30 s.
+  CommandResult SftpWithPassword(const std::string& username, const std::string& password,
+                                 const std::string& batch);
   // Everything sftpctl wrote on stderr so far, over all its runs.
   std::string SftpctlLog() const { return ReadFile(sftpctl_log_path_); }
 

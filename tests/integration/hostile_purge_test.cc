@@ -59,21 +59,7 @@ class HostilePurgeTest : public ::testing::Test {
   }
   // A real OpenSSH sftp session logging in as `c` with its password, running `batch`.
   CommandResult Sftp(const Client& c, const std::string& batch) {
-    WriteFile(d_.dir().Sub("pw"), c.password + "\n");
-    WriteFile(d_.dir().Sub("batch"), batch);
-    std::size_t mark = d_.Log().size();
-    CommandResult r = RunCommand("sshpass -f '" + d_.dir().Sub("pw") +
-                                 "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                                 " -o PreferredAuthentications=password"
-                                 " -o NumberOfPasswordPrompts=1"
-                                 " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                                 " -o LogLevel=ERROR -P " +
-                                 std::to_string(d_.port()) + " -b '" + d_.dir().Sub("batch") +
-                                 "' " + c.username + "@127.0.0.1");
-    if (r.exit_code == 0) {
-      EXPECT_TRUE(d_.WaitForLog("session ended", 30, mark)) << d_.Log();
-    }
-    return r;
+    return d_.SftpWithPassword(c.username, c.password, batch);
   }
   // Every path under the storage root (root reads through any mode) and every file's bytes.
   std::string StorageBytes() const {

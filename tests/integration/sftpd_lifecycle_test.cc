@@ -127,26 +127,9 @@ class SftpdLifecycleTest : public ::testing::Test {
     d_.SetFakeTime(when);
     ASSERT_TRUE(d_.Start()) << d_.error();
   }
-  // A real OpenSSH sftp session logging in as `p` with its password, running `batch`. After a
-  // login, waits until sftpd logged the end of the session (its usage row is closed then).
-  // One password attempt per run (see SftpdTest::Sftp: after a refusal, ssh would otherwise go
-  // on with empty passwords once sshpass closes its terminal).
+  // A real OpenSSH sftp session logging in as `p` with its password, running `batch`.
   CommandResult Sftp(const Person& p, const std::string& batch) {
-    WriteFile(d_.dir().Sub("pw"), p.password + "\n");
-    WriteFile(d_.dir().Sub("batch"), batch);
-    std::size_t mark = d_.Log().size();
-    CommandResult r = RunCommand("sshpass -f '" + d_.dir().Sub("pw") +
-                                 "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                                 " -o PreferredAuthentications=password"
-                                 " -o NumberOfPasswordPrompts=1"
-                                 " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                                 " -o LogLevel=ERROR -P " +
-                                 std::to_string(d_.port()) + " -b '" + d_.dir().Sub("batch") +
-                                 "' " + p.username + "@127.0.0.1");
-    if (r.exit_code == 0) {
-      EXPECT_TRUE(d_.WaitForLog("session ended", 30, mark)) << d_.Log();
-    }
-    return r;
+    return d_.SftpWithPassword(p.username, p.password, batch);
   }
   // The delivered messages addressed to `p`, decoded.
   std::vector<DecodedMail> MailTo(const Person& p) {
