@@ -349,6 +349,14 @@ Result<PublicKey> AccountStore::AddKey(const AccountId& id, std::string_view aut
   return r;
 }
 
+int64_t AccountStore::DeleteKeys(soci::session& s, const AccountId& id) {
+  std::string sid = id.str();
+  soci::statement st =
+      (s.prepare << "DELETE FROM public_keys WHERE account_id = :a", soci::use(sid));
+  st.execute(true);
+  return static_cast<int64_t>(st.get_affected_rows());
+}
+
 Status AccountStore::RemoveKey(const AccountId& id, std::string_view fingerprint,
                                const Actor& actor) {
   if (auto st = CheckActor(actor); !st) {

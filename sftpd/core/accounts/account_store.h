@@ -15,6 +15,10 @@
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/result.h"
 
+namespace soci {
+class session;
+}  // namespace soci
+
 namespace sftplc::db {
 class Database;
 }
@@ -59,6 +63,9 @@ class AccountStore {
                            const Actor& actor);
   // kNotFound when the account has no key with that fingerprint.
   Status RemoveKey(const AccountId& id, std::string_view fingerprint, const Actor& actor);
+  // Deletes every public key of account `id` on `s`, inside the purge's write transaction.
+  // Returns the keys deleted. May throw soci::soci_error (Write turns it into an Error).
+  static int64_t DeleteKeys(soci::session& s, const AccountId& id);
   Result<std::vector<PublicKey>> ListKeys(const AccountId& id);
 
   // Closure by request or by an admin: login is refused at once; the purge is scheduled by the

@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/db/audit_log.h"
 #include "sftpd/core/db/sql.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/notice_queue.h"
 #include "sftpd/core/lifecycle/policy.h"
+#include "sftpd/core/usage/usage_store.h"
 
 namespace sftplc::lifecycle {
 
@@ -41,9 +43,8 @@ PurgeReceipt PurgeRowsInTx(soci::session& s, const config::Config& cfg, const Ac
   r.reason = reason;
   r.closed_at = a.closed_at;
   const std::string id = a.id.str();
-  r.keys_deleted = Exec(s, "DELETE FROM public_keys WHERE account_id = :id", id);
-  r.usage_rows_deleted = Exec(s, "DELETE FROM usage_sessions WHERE account_id = :id", id);
-  r.usage_rows_deleted += Exec(s, "DELETE FROM usage_failed_logins WHERE account_id = :id", id);
+  r.keys_deleted = accounts::AccountStore::DeleteKeys(s, a.id);
+  r.usage_rows_deleted = usage::UsageStore::DeleteForAccount(s, a.id);
   r.notices_deleted = NoticeQueue::DeleteAll(s, a.id);
   r.contact_kept = keep;
   if (keep) {

@@ -301,17 +301,15 @@ Result<std::vector<AccountUsage>> UsageStore::Report(std::optional<TimePoint> si
       });
 }
 
-Result<int64_t> UsageStore::DeleteForAccount(const AccountId& account) {
+int64_t UsageStore::DeleteForAccount(soci::session& sql, const AccountId& account) {
   std::string id = account.str();
-  return db_.Write<int64_t>([&](soci::session& sql) -> Result<int64_t> {
-    soci::statement a =
-        (sql.prepare << "DELETE FROM usage_sessions WHERE account_id = :a", soci::use(id));
-    a.execute(true);
-    soci::statement b =
-        (sql.prepare << "DELETE FROM usage_failed_logins WHERE account_id = :a", soci::use(id));
-    b.execute(true);
-    return static_cast<int64_t>(a.get_affected_rows() + b.get_affected_rows());
-  });
+  soci::statement a =
+      (sql.prepare << "DELETE FROM usage_sessions WHERE account_id = :a", soci::use(id));
+  a.execute(true);
+  soci::statement b =
+      (sql.prepare << "DELETE FROM usage_failed_logins WHERE account_id = :a", soci::use(id));
+  b.execute(true);
+  return static_cast<int64_t>(a.get_affected_rows() + b.get_affected_rows());
 }
 
 Result<int64_t> UsageStore::ForgetAddresses(db::Database& db, TimePoint before) {

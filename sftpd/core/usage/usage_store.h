@@ -2,7 +2,7 @@
 
 // UsageStore: one row per SFTP session (who, from where, with what client, how, how much, how it
 // ended) and the failed logins of existing accounts, on SQLite or PostgreSQL. The rows are
-// personal data of the account: the purge deletes them (DeleteForAccount).
+// personal data of the account: the purge deletes them (DeleteForAccount, in its transaction).
 //
 // A session row is opened at login with ended_at NULL and closed at the end. Rows carry the
 // node (host name) that opened them, so a node restarting after a crash closes only its own
@@ -18,6 +18,10 @@
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/ids.h"
 #include "sftpd/core/base/result.h"
+
+namespace soci {
+class session;
+}  // namespace soci
 
 namespace sftplc::db {
 class Database;
@@ -107,8 +111,10 @@ class UsageStore {
   // without sessions or failures in the range do not appear.
   Result<std::vector<AccountUsage>> Report(std::optional<TimePoint> since);
 
-  // Deletes the account's sessions and failed logins (the purge). Returns the rows deleted.
-  Result<int64_t> DeleteForAccount(const AccountId& account);
+  // Deletes the account's sessions and failed logins on `s`, inside the purge's write
+  // transaction. Returns the rows deleted. May throw soci::soci_error (Write turns it into an
+  // Error).
+  static int64_t DeleteForAccount(soci::session& s, const AccountId& account);
 
   // IP retention (lifecycle.ip_retention, run by the sweep): the address of every session
   // started before `before` is cleared (the row stays with the account: it is the usage the

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sftpd/core/db/database.h"
+#include "sftpd/core/db/sql.h"
 #include "tests/core/db/test_database.h"
 #include "tests/testing/fake_clock.h"
 
@@ -166,7 +167,8 @@ TEST_P(UsageStoreTest, DeleteForAccountRemovesOnlyThatAccount) {
   MustOpen(Session(bob_, T("2026-01-01T00:00:00Z")));
   ASSERT_TRUE(
       store_->RecordFailedLogin({alice_, T("2026-01-15T00:00:00Z"), "192.0.2.9", "password"}));
-  auto n = store_->DeleteForAccount(alice_);
+  auto n = db_->Write<int64_t>(
+      [&](soci::session& s) -> Result<int64_t> { return UsageStore::DeleteForAccount(s, alice_); });
   ASSERT_TRUE(n);
   EXPECT_EQ(*n, 2);
   EXPECT_TRUE(store_->ListSessions(alice_, std::nullopt, 10)->empty());
