@@ -293,7 +293,6 @@ Result<int64_t> Defender::ForgetAddresses(db::Database& db, const config::Defend
   long long window_start = ToUnix(now - cfg.observation);
   long long forget_before = ToUnix(now - cfg.max_ban_time);
   long long b = ToUnix(before), now_s = ToUnix(now);
-  std::string removed = kRemovedAddress;
   return db.Write<int64_t>([&](soci::session& s) -> Result<int64_t> {
     soci::statement f = (s.prepare << "DELETE FROM auth_failures WHERE at <= :w OR at < :b",
                          soci::use(window_start), soci::use(b));
@@ -302,19 +301,13 @@ Result<int64_t> Defender::ForgetAddresses(db::Database& db, const config::Defend
                                          "(banned_until <= :now AND last_banned_at < :b)",
                             soci::use(forget_before), soci::use(now_s), soci::use(b));
     bans.execute(true);
-    soci::statement audit =
-        (s.prepare << "UPDATE audit_events SET detail = :r WHERE action = 'ban.remove' AND "
-                      "at < :b AND detail <> :r2",
-         soci::use(removed), soci::use(b), soci::use(removed));
-    audit.execute(true);
-    return static_cast<int64_t>(f.get_affected_rows() + bans.get_affected_rows() +
-                                audit.get_affected_rows());
+    int64_t audit = db::AuditLog::Redact(s, "ban.remove", before, kRemovedAddress);
+    return static_cast<int64_t>(f.get_affected_rows() + bans.get_affected_rows()) + audit;
   });
 }
 
 Result<std::optional<TimePoint>> Defender::OldestAddress(db::Database& db, TimePoint now) {
   long long now_s = ToUnix(now);
-  std::string removed = kRemovedAddress;
   return db.Read<std::optional<TimePoint>>(
       [&](soci::session& s) -> Result<std::optional<TimePoint>> {
         std::optional<TimePoint> oldest;
@@ -331,10 +324,10 @@ Result<std::optional<TimePoint>> Defender::OldestAddress(db::Database& db, TimeP
         s << "SELECT MIN(last_banned_at) FROM auth_bans WHERE banned_until <= :now",
             soci::into(t, ind), soci::use(now_s);
         take(t, ind);
-        ind = soci::i_null;
-        s << "SELECT MIN(at) FROM audit_events WHERE action = 'ban.remove' AND detail <> :r",
-            soci::into(t, ind), soci::use(removed);
-        take(t, ind);
+        if (auto audit = db::AuditLog::OldestUnredacted(s, "ban.remove", kRemovedAddress);
+            audit && (!oldest || *audit < *oldest)) {
+          oldest = audit;
+        }
         return oldest;
       });
 }

@@ -16,4 +16,28 @@ void AuditLog::Append(soci::session& s, TimePoint at, std::string_view actor,
       soci::use(t), soci::use(who), soci::use(what), soci::use(id), soci::use(det);
 }
 
+int64_t AuditLog::Redact(soci::session& s, std::string_view action, TimePoint before,
+                         std::string_view replacement) {
+  long long b = ToUnix(before);
+  std::string what(action), r(replacement);
+  soci::statement st = (s.prepare << "UPDATE audit_events SET detail = :r WHERE action = :a AND "
+                                     "at < :b AND detail <> :r2",
+                        soci::use(r), soci::use(what), soci::use(b), soci::use(r));
+  st.execute(true);
+  return static_cast<int64_t>(st.get_affected_rows());
+}
+
+std::optional<TimePoint> AuditLog::OldestUnredacted(soci::session& s, std::string_view action,
+                                                    std::string_view replacement) {
+  std::string what(action), r(replacement);
+  long long t = 0;
+  soci::indicator ind = soci::i_null;
+  s << "SELECT MIN(at) FROM audit_events WHERE action = :a AND detail <> :r", soci::into(t, ind),
+      soci::use(what), soci::use(r);
+  if (ind != soci::i_ok) {
+    return std::nullopt;
+  }
+  return FromUnix(t);
+}
+
 }  // namespace sftplc::db

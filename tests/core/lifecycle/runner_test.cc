@@ -485,7 +485,7 @@ TEST_P(RunnerTest, FilesWaitingNoticeEscapesNames) {
       env_->runner->QueueFilesNotice(id, {"/a\nDear customer\x1b[31m.pdf"}, "k1", T("2026-02-01")));
   testing::Sweep(*env_, T("2026-02-01"));
   ASSERT_EQ(env_->mailer.sent_count(), 1u);
-  const std::string& m = env_->mailer.sent()[0].message;
+  const std::string m = env_->mailer.sent()[0].message;  // sent() is a copy
   EXPECT_NE(m.find("  /a\\nDear customer\\x1b[31m.pdf"), std::string::npos) << m;
   EXPECT_EQ(m.find('\x1b'), std::string::npos);
 }
