@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "sftpd/server/confine/confine.h"
+
 namespace sftplc::admin {
 
 void RegisterConfigCommands(CLI::App& app, CommandContext& ctx) {
@@ -22,14 +24,28 @@ void RegisterConfigCommands(CLI::App& app, CommandContext& ctx) {
         return cfg.error();
       }
       std::vector<std::string> warnings = config::LooseFileModes(**cfg);
+      // The kernel's Landlock, as sftpd sees it at start (docs/security.md).
+      const int abi = confine::LandlockAbi();
+      if (abi == 0) {
+        warnings.push_back(
+            (*cfg)->server.confinement == "required"
+                ? "this kernel has no Landlock: sftpd will refuse to start "
+                  "(server.confinement = \"required\")"
+                : "this kernel has no Landlock: SFTP workers are confined by seccomp, "
+                  "no_new_privs and rlimits only (docs/security.md)");
+      }
       if (*json_out) {
         PrintJson({{"path", (*cfg)->path},
                    {"ok", true},
                    {"database", (*cfg)->database.url},
                    {"storage_root", (*cfg)->storage.root},
+                   {"landlock_abi", abi},
                    {"warnings", warnings}});
       } else {
         std::cout << "configuration OK: " << (*cfg)->path << "\n";
+        if (abi > 0) {
+          std::cout << "landlock: ABI " << abi << "\n";
+        }
         for (const std::string& w : warnings) {
           std::cout << "warning: " << w << "\n";
         }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -528,12 +529,18 @@ TEST_F(SftpctlTest, NewerDatabaseRefused) {
   EXPECT_EQ(Snapshot(), before);
 }
 
-// config check: a good file is 0; a bad key is 4 naming the file and line; a missing file 2;
-// $SFTPLC_CONFIG is used without --config.
+// config check: a good file is 0 and tells the kernel's Landlock ABI (as the kernel answers
+// it); a bad key is 4 naming the file and line; a missing file 2; $SFTPLC_CONFIG is used
+// without --config.
 TEST_F(SftpctlTest, ConfigCheck) {
   auto ok = Ctl({"config", "check", "--json"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
-  EXPECT_EQ(json::parse(ok.out)["ok"], true);
+  json checked = json::parse(ok.out);
+  EXPECT_EQ(checked["ok"], true);
+  long abi = syscall(SYS_landlock_create_ruleset, nullptr, 0, 1U /* ..._VERSION */);
+  EXPECT_EQ(checked["landlock_abi"], abi < 0 ? 0 : abi);
+  const bool warns = checked["warnings"].dump().find("no Landlock") != std::string::npos;
+  EXPECT_EQ(warns, abi <= 0) << checked.dump();
   std::string bad = dir().Sub("bad.toml");
   WriteFile(bad, "[storage]\nroot = \"files\"\nrooot = \"typo\"\n");
   auto r =
