@@ -21,14 +21,8 @@ constexpr const char* kEmail = "zoe.quixote@example.org";
 constexpr const char* kPhone = "+441513577700";
 constexpr const char* kFile = "quarterly-zoe-report.bin";
 
-// The value of the sample `series` (name and labels as printed), or -1 if absent.
 double Sample(const std::string& text, const std::string& series) {
-  std::string needle = "\n" + series + " ";
-  auto at = text.find(needle);
-  if (at == std::string::npos) {
-    return -1;
-  }
-  return std::stod(text.substr(at + needle.size()));
+  return PrometheusSample(text, series);
 }
 
 class MetricsTest : public ::testing::Test {

@@ -17,14 +17,8 @@ namespace {
 
 using sftplc::testing::FakeClock;
 
-// The value of the sample `series` (name and labels as printed) in a scrape, or -1 if absent.
 double Sample(const std::string& text, const std::string& series) {
-  std::string needle = "\n" + series + " ";
-  auto at = text.find(needle);
-  if (at == std::string::npos) {
-    return -1;
-  }
-  return std::stod(text.substr(at + needle.size()));
+  return ::sftplc::testing::PrometheusSample(text, series);
 }
 
 class PrometheusMetricsTest : public ::testing::Test {

@@ -75,4 +75,13 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
+double PrometheusSample(const std::string& text, const std::string& series) {
+  std::string needle = "\n" + series + " ";
+  auto at = text.find(needle);
+  if (at == std::string::npos) {
+    return -1;
+  }
+  return std::stod(text.substr(at + needle.size()));
+}
+
 }  // namespace sftplc::testing

@@ -39,4 +39,8 @@ std::string AsanOptionsUnderFakeTime();
 // Single-quotes `s` for /bin/sh (bytes pass through unchanged, invalid UTF-8 included).
 std::string ShellQuote(const std::string& s);
 
+// The value of the sample `series` (name and labels as printed) in a Prometheus text scrape,
+// or -1 if absent.
+double PrometheusSample(const std::string& text, const std::string& series);
+
 }  // namespace sftplc::testing
