@@ -14,6 +14,7 @@
 #include "sftpd/server/sftp/sftp_protocol.h"
 #include "tests/server/fakes.h"
 #include "tests/testing/cli_world.h"
+#include "tests/testing/openssh_client.h"
 #include "tests/testing/test_env.h"
 
 namespace sftplc::admin {
@@ -21,6 +22,7 @@ namespace {
 
 using sftplc::testing::CommandResult;
 using sftplc::testing::RunCommand;
+using sftplc::testing::RunSftpBatch;
 using sftplc::testing::WriteFile;
 
 class FilesCmdTransportTest : public ::testing::Test, protected ::sftplc::testing::CliWorld {
@@ -71,13 +73,7 @@ class FilesCmdTransportTest : public ::testing::Test, protected ::sftplc::testin
   }
 
   CommandResult Sftp(const std::string& batch) {
-    WriteFile(dir().Sub("batch"), batch);
-    return RunCommand("sshpass -f '" + dir().Sub("pw") +
-                      "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                      " -o PreferredAuthentications=password -o StrictHostKeyChecking=no"
-                      " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P " +
-                      std::to_string(port_) + " -b '" + dir().Sub("batch") +
-                      "' acme-ftp@127.0.0.1");
+    return RunSftpBatch({port_, "acme-ftp", dir().Sub("pw")}, dir().Sub("batch"), batch);
   }
   std::string Sha(const std::string& path) {
     return RunCommand("sha256sum '" + path + "' | cut -d' ' -f1").out;

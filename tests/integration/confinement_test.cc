@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
+#include "tests/testing/openssh_client.h"
 #include "tests/testing/syscall_injector.h"
 
 namespace sftplc::testing {
@@ -96,17 +97,13 @@ class ConfinementTest : public ::testing::Test {
     }
   }
 
+  // `batch`: a batch file, or "-" for commands on stdin.
   std::string SftpCommand(const std::string& user, const std::string& batch) const {
-    return "sshpass -f '" + d_.dir().Sub("pw") +
-           "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-           " -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1"
-           " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P " +
-           std::to_string(d_.port()) + " -b " + batch + " " + user + "@127.0.0.1";
+    return SftpBatchCommand({d_.port(), user, d_.dir().Sub("pw")}, batch);
   }
   CommandResult Sftp(const std::string& user, const std::string& commands) {
-    std::string batch = d_.dir().Sub("batch-" + user);
-    WriteFile(batch, commands);
-    return RunCommand(SftpCommand(user, "'" + batch + "'"));
+    return RunSftpBatch({d_.port(), user, d_.dir().Sub("pw")}, d_.dir().Sub("batch-" + user),
+                        commands);
   }
   // A session of `user` that stays open (its client waits for commands on a pipe) and the pid
   // of the worker serving it (the one worker that was not there before).
@@ -214,8 +211,8 @@ TEST_F(ConfinementTest, WorkerCrashEndsOnlyItsSession) {
     std::set<pid_t> before = Workers(d_.pid());
     std::string back = f + ".back" + std::to_string(round);
     WriteFile(d_.dir().Sub("batch-alice"), "put " + f + " f\nget f " + back + "\n");
-    FILE* transfer = popen(
-        (SftpCommand("alice", "'" + d_.dir().Sub("batch-alice") + "'") + " 2>&1").c_str(), "r");
+    FILE* transfer =
+        popen((SftpCommand("alice", d_.dir().Sub("batch-alice")) + " 2>&1").c_str(), "r");
     ASSERT_NE(transfer, nullptr);
     ASSERT_GT(WaitForNewWorker(before), 0);  // alice's session is serving
     std::size_t from = d_.Log().size();

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <thread>
 
+#include "tests/testing/openssh_client.h"
 #include "tests/testing/service_user.h"
 
 namespace sftplc::testing {
@@ -299,16 +300,8 @@ CommandResult DaemonHarness::SftpWithPassword(const std::string& username,
                                               const std::string& password,
                                               const std::string& batch) {
   WriteFile(dir_.Sub("pw"), password + "\n");
-  WriteFile(dir_.Sub("batch"), batch);
   std::size_t mark = Log().size();
-  CommandResult r = RunCommand("sshpass -f '" + dir_.Sub("pw") +
-                               "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                               " -o PreferredAuthentications=password"
-                               " -o NumberOfPasswordPrompts=1"
-                               " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                               " -o LogLevel=ERROR -P " +
-                               std::to_string(port()) + " -b '" + dir_.Sub("batch") + "' " +
-                               username + "@127.0.0.1");
+  CommandResult r = RunSftpBatch({port(), username, dir_.Sub("pw")}, dir_.Sub("batch"), batch);
   if (r.exit_code == 0 && !WaitForLog("session ended", 30, mark)) {
     r.exit_code = 124;
     r.err += "sftpd logged no end of the session within 30 s; log:\n" + Log();

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "tests/integration/daemon_harness.h"
+#include "tests/testing/openssh_client.h"
 
 namespace sftplc::testing {
 namespace {
@@ -64,14 +65,8 @@ class MetricsTest : public ::testing::Test {
   }
 
   CommandResult Upload(const std::string& local) {
-    WriteFile(d_.dir().Sub("batch"), "put " + local + " " + kFile + "\n");
-    return RunCommand("sshpass -f '" + d_.dir().Sub("pw") +
-                      "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                      " -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1"
-                      " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                      " -o LogLevel=ERROR -P " +
-                      std::to_string(d_.port()) + " -b '" + d_.dir().Sub("batch") + "' " + kUser +
-                      "@127.0.0.1");
+    return RunSftpBatch({d_.port(), kUser, d_.dir().Sub("pw")}, d_.dir().Sub("batch"),
+                        "put " + local + " " + kFile + "\n");
   }
 
   DaemonHarness d_;

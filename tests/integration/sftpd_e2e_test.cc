@@ -18,6 +18,7 @@
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/sql.h"
 #include "tests/integration/daemon_harness.h"
+#include "tests/testing/openssh_client.h"
 
 namespace sftplc::testing {
 namespace {
@@ -55,13 +56,8 @@ class SftpdTest : public ::testing::Test {
   // if it is not hung up first, goes on with empty passwords up to NumberOfPasswordPrompts.
   CommandResult Sftp(const std::string& batch, const std::string& user = "alice",
                      const std::string& pwfile = "", const std::string& source = "127.0.0.1") {
-    WriteFile(d_.dir().Sub("batch"), batch);
-    return RunCommand("sshpass -f '" + (pwfile.empty() ? d_.dir().Sub("pw") : pwfile) +
-                      "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                      " -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1"
-                      " -o BindAddress=" +
-                      source + Opts() + "-b '" + d_.dir().Sub("batch") + "' " + user +
-                      "@127.0.0.1");
+    return RunSftpBatch({d_.port(), user, pwfile.empty() ? d_.dir().Sub("pw") : pwfile, source},
+                        d_.dir().Sub("batch"), batch);
   }
   nlohmann::json Usage(const std::string& user) {
     auto r = d_.Sftpctl("usage show " + user + " --json");

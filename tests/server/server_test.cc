@@ -13,6 +13,7 @@
 #include "sftpd/core/base/ids.h"
 #include "tests/server/fakes.h"
 #include "tests/server/test_protocol.h"
+#include "tests/testing/openssh_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 
@@ -21,6 +22,9 @@ namespace {
 
 using sftplc::testing::ReadFile;
 using sftplc::testing::RunCommand;
+using sftplc::testing::RunSftpBatch;
+using sftplc::testing::SftpBatchCommand;
+using sftplc::testing::SshCommand;
 using sftplc::testing::TempDir;
 using sftplc::testing::WriteFile;
 
@@ -69,11 +73,7 @@ class ServerTest : public ::testing::Test {
   // `sftp -b` with the password through sshpass.
   sftplc::testing::CommandResult SftpPassword(const std::string& batch,
                                               const std::string& user = "alice") {
-    WriteFile(dir_.Sub("batch"), batch);
-    return RunCommand("sshpass -f '" + dir_.Sub("pw") +
-                      "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                      " -o PreferredAuthentications=password" +
-                      SshOpts() + "-b '" + dir_.Sub("batch") + "' " + user + "@127.0.0.1");
+    return RunSftpBatch({port_, user, dir_.Sub("pw")}, dir_.Sub("batch"), batch);
   }
   sftplc::testing::CommandResult Python(const std::string& script) {
     std::string prelude =
@@ -188,11 +188,7 @@ print('tries', tries, 'active', t.is_active())
 // Shell and exec requests are refused on the session channel.
 TEST_F(ServerTest, ShellAndExecRefused) {
   Start();
-  std::string ssh = "sshpass -f '" + dir_.Sub("pw") +
-                    "' ssh -o PubkeyAuthentication=no -o PreferredAuthentications=password"
-                    " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                    " -o LogLevel=ERROR -p " +
-                    std::to_string(port_) + " alice@127.0.0.1";
+  std::string ssh = SshCommand({port_, "alice", dir_.Sub("pw")});
   auto exec = RunCommand(ssh + " id");
   EXPECT_NE(exec.exit_code, 0);
   EXPECT_NE(exec.err.find("exec request failed"), std::string::npos) << exec.err;
@@ -321,10 +317,8 @@ TEST_F(ServerTest, FiftyConcurrentUploads) {
   Start();
   RunCommand("head -c 1048576 /dev/urandom > '" + dir_.Sub("f1m") + "'");
   WriteFile(dir_.Sub("batch"), "put " + dir_.Sub("f1m") + " f\n");
-  std::string one = "sshpass -f '" + dir_.Sub("pw") +
-                    "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                    " -o PreferredAuthentications=password" +
-                    SshOpts() + "-b '" + dir_.Sub("batch") + "' alice@127.0.0.1 >/dev/null";
+  std::string one =
+      SftpBatchCommand({port_, "alice", dir_.Sub("pw")}, dir_.Sub("batch")) + " >/dev/null";
   auto r = RunCommand("seq 50 | xargs -P 50 -I{} sh -c \"" + one + " || echo FAIL\"");
   EXPECT_EQ(r.out.find("FAIL"), std::string::npos) << r.out << r.err;
   auto recs = recorder_.WaitEnded(50);

@@ -12,6 +12,7 @@
 #include "sftpd/server/server.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
 #include "tests/server/fakes.h"
+#include "tests/testing/openssh_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 
@@ -20,6 +21,7 @@ namespace {
 
 using sftplc::testing::ReadFile;
 using sftplc::testing::RunCommand;
+using sftplc::testing::RunSftpBatch;
 using sftplc::testing::TempDir;
 using sftplc::testing::WriteFile;
 
@@ -58,12 +60,7 @@ class SftpTransportTest : public ::testing::Test {
     return RunCommand("sha256sum '" + path + "' | cut -d' ' -f1").out;
   }
   sftplc::testing::CommandResult Sftp(const std::string& batch) {
-    WriteFile(dir_.Sub("batch"), batch);
-    return RunCommand("sshpass -f '" + dir_.Sub("pw") +
-                      "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                      " -o PreferredAuthentications=password -o StrictHostKeyChecking=no"
-                      " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P " +
-                      std::to_string(port_) + " -b '" + dir_.Sub("batch") + "' alice@127.0.0.1");
+    return RunSftpBatch({port_, "alice", dir_.Sub("pw")}, dir_.Sub("batch"), batch);
   }
 
   TempDir dir_;

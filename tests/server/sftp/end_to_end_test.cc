@@ -15,6 +15,7 @@
 #include "sftpd/server/server.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
 #include "tests/server/fakes.h"
+#include "tests/testing/openssh_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 
@@ -24,6 +25,7 @@ namespace {
 namespace fs = std::filesystem;
 using sftplc::testing::ReadFile;
 using sftplc::testing::RunCommand;
+using sftplc::testing::RunSftpBatch;
 using sftplc::testing::TempDir;
 using sftplc::testing::WriteFile;
 
@@ -102,12 +104,7 @@ class EndToEndTest : public ::testing::Test {
     }
   }
   sftplc::testing::CommandResult Sftp(const std::string& batch) {
-    WriteFile(dir_.Sub("batch"), batch);
-    return RunCommand("sshpass -f '" + dir_.Sub("pw") +
-                      "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                      " -o PreferredAuthentications=password -o StrictHostKeyChecking=no"
-                      " -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -P " +
-                      std::to_string(port_) + " -b '" + dir_.Sub("batch") + "' alice@127.0.0.1");
+    return RunSftpBatch({port_, "alice", dir_.Sub("pw")}, dir_.Sub("batch"), batch);
   }
   std::string Host(const std::string& rel) const {
     return dir_.Sub("storage/" + id_.str() + "/" + rel);
