@@ -10,8 +10,6 @@
 // SQLite connections: WAL, busy timeout, foreign_keys=ON, secure_delete=ON on every connection;
 // write transactions are BEGIN IMMEDIATE. Thread-safe.
 
-#include <soci/soci.h>
-
 #include <atomic>
 #include <cstdint>
 #include <functional>

@@ -6,6 +6,7 @@
 #include "sftpd/core/lifecycle/retention_sweep.h"
 
 #include <gtest/gtest.h>
+#include <soci/soci.h>
 
 #include "sftpd/core/auth/defender.h"
 #include "sftpd/core/base/log.h"
