@@ -863,29 +863,42 @@ TEST_F(SftpctlTest, EraseRemovesLeftoverStorageFolder) {
   EXPECT_EQ(Ctl({"retention", "report"}).exit_code, 0);
 }
 
-// A folder of the account that cannot be read makes account export fail (exit 5, naming the
-// folder as the client sees it) instead of handing out an incomplete inventory of the files.
-TEST_F(SftpctlTest, ExportFailsOnUnreadableFolder) {
+// A folder a client left without owner rwx (chmod 000, on the account's folder too) does not stop
+// its access request: sftpctl, as the service user, gives the owner rwx back and exports every
+// file. A folder it cannot fix (immutable: only root can make one) makes account export fail
+// (exit 5, naming the folder as the client sees it) instead of handing out an incomplete
+// inventory of the files.
+TEST_F(SftpctlTest, ExportReadsFoldersOfModeZeroAndFailsOnOnesItCannotFix) {
   auto c = Create("acme-ftp");
   ASSERT_EQ(c.exit_code, 0) << c.err;
   std::string id = c.out.substr(c.out.find("id=") + 3, 32);
   std::string root = dir().Sub("files/" + id);
   WriteFile(root + "/outgoing/2026/invoice.pdf", "pdf");
   WriteFile(root + "/readme.txt", "hi");
-  auto ok = Ctl({"account", "export", "acme-ftp"});
-  ASSERT_EQ(ok.exit_code, 0) << ok.err;
-  EXPECT_EQ(json::parse(ok.out)["categories"][3]["data"].size(), 2u);
 
   // sftpctl runs as the service user, whose modes hold (root would read anything).
-  for (const std::string& folder : {std::string("/outgoing/2026"), std::string("/")}) {
-    std::string path = folder == "/" ? root : root + folder;
+  const std::string locked = root + "/outgoing/2026";
+  for (const std::string& path : {locked, root}) {
     ASSERT_EQ(chmod(path.c_str(), 0), 0);
     auto r = Ctl({"account", "export", "acme-ftp"});
-    chmod(path.c_str(), 0700);
-    EXPECT_EQ(r.exit_code, 5) << folder << ": " << r.out << r.err;
-    ExpectOneErrorLine(r);
-    EXPECT_NE(r.err.find("\"" + folder + "\""), std::string::npos) << r.err;
+    ASSERT_EQ(r.exit_code, 0) << path << ": " << r.err;
+    EXPECT_EQ(json::parse(r.out)["categories"][3]["data"].size(), 2u);
+    struct stat st {};
+    ASSERT_EQ(stat(path.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & S_IRWXU, S_IRWXU) << path;
   }
+
+  ASSERT_EQ(chmod(locked.c_str(), 0), 0);
+  if (RunCommand("chattr +i " + ShellQuote(locked)).exit_code != 0) {
+    chmod(locked.c_str(), 0700);
+    GTEST_SKIP() << "the file system of the test folder has no immutable attribute";
+  }
+  auto r = Ctl({"account", "export", "acme-ftp"});
+  RunCommand("chattr -i " + ShellQuote(locked));
+  chmod(locked.c_str(), 0700);
+  EXPECT_EQ(r.exit_code, 5) << r.out << r.err;
+  ExpectOneErrorLine(r);
+  EXPECT_NE(r.err.find("\"/outgoing/2026\""), std::string::npos) << r.err;
 }
 
 // A broken lifecycle.templates_dir blocks only what renders a notice (lifecycle run): account

@@ -1,13 +1,19 @@
 #include "tests/testing/service_user.h"
 
+#include <fcntl.h>
 #include <grp.h>
+#include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <pwd.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "tests/testing/test_env.h"
 
@@ -47,6 +53,22 @@ ServiceUser LookUp() {
   return u;
 }
 
+// Drops the capabilities that let root ignore file modes, for the calling thread only.
+bool DropDacCapabilities() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) {
+    return false;
+  }
+  for (int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER}) {
+    const unsigned bit = 1u << (cap % 32);
+    data[cap / 32].effective &= ~bit;
+    data[cap / 32].permitted &= ~bit;
+    data[cap / 32].inheritable &= ~bit;
+  }
+  return syscall(SYS_capset, &header, data) == 0;
+}
+
 }  // namespace
 
 const ServiceUser& TestServiceUser() {
@@ -83,6 +105,19 @@ bool DropToServiceUserInChild(const ServiceUser& user) {
   }
   return setgroups(0, nullptr) == 0 && setresgid(user.gid, user.gid, user.gid) == 0 &&
          setresuid(user.uid, user.uid, user.uid) == 0;
+}
+
+void OnThreadWithoutDacCapabilities(const std::string& scratch, const std::function<void()>& fn) {
+  ASSERT_EQ(mkdir(scratch.c_str(), 0), 0) << scratch;
+  std::thread t([&] {
+    ASSERT_TRUE(DropDacCapabilities());
+    int fd = open(scratch.c_str(), O_RDONLY | O_DIRECTORY);
+    ASSERT_LT(fd, 0) << "file modes do not apply: the test would prove nothing";
+    ASSERT_EQ(errno, EACCES);
+    fn();
+  });
+  t.join();
+  rmdir(scratch.c_str());
 }
 
 }  // namespace sftplc::testing

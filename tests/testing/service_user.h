@@ -11,6 +11,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
 
 namespace sftplc::testing {
@@ -43,5 +44,14 @@ void GiveToServiceUser(const std::string& path);
 // Drops the calling process to the service user: only async-signal-safe system calls, for a
 // child between fork() and execve(). Returns false when a call failed (the child should _exit).
 bool DropToServiceUserInChild(const ServiceUser& user);
+
+// Runs `fn` in this process on a thread without CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH and
+// CAP_FOWNER (capabilities are per thread), so file modes apply to it as to the non-root service
+// user: for core code (a sweep, an erasure, an export) run in the test program as root, on files
+// the test made (owned by the test's uid, as the service user owns the storage in production).
+// First checks that modes do apply, by failing to open a folder of mode 0 it makes at `scratch`
+// (which must not exist; removed afterwards), so a test passing here would pass for a non-root
+// user. Fails the test (fatally, on that thread) when the capabilities cannot be dropped.
+void OnThreadWithoutDacCapabilities(const std::string& scratch, const std::function<void()>& fn);
 
 }  // namespace sftplc::testing

@@ -1,6 +1,10 @@
 #include "tests/testing/temp_dir.h"
 
+#include <fcntl.h>
+#include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -46,6 +50,24 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+int MkdirAt(int dirfd, const char* name, mode_t mode) {
+  EXPECT_EQ(mkdirat(dirfd, name, mode), 0) << name;
+  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+  EXPECT_GE(fd, 0) << name;
+  return fd;
+}
+
+void TouchAt(int dirfd, const char* name, const std::string& data, mode_t mode) {
+  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  EXPECT_GE(fd, 0) << name;
+  if (fd < 0) {
+    return;
+  }
+  EXPECT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  close(fd);
+  EXPECT_EQ(fchmodat(dirfd, name, mode, 0), 0);
 }
 
 }  // namespace sftplc::testing

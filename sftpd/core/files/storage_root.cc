@@ -482,7 +482,10 @@ Result<std::vector<FileEntry>> StorageRoot::ListAccountFiles(const AccountId& id
     ino_t ino = 0;
     std::vector<std::string> dirs;  // subfolders still to list, last first
   };
-  UniqueFd cur(open((path_ + "/" + id.str()).c_str(), kDirFlags));
+  // Folders are opened as the purge opens them, owner rwx first: a client's `chmod 000` on its
+  // folder (or on one inside) must not keep its access request from being answered.
+  UniqueFd root(open(path_.c_str(), kDirFlags));
+  UniqueFd cur(root.get() < 0 ? -1 : OpenFolder(root.get(), id.str().c_str()));
   if (cur.get() < 0) {
     if (errno == ENOENT) {
       return out;
@@ -554,7 +557,7 @@ Result<std::vector<FileEntry>> StorageRoot::ListAccountFiles(const AccountId& id
     std::string name = std::move(top.dirs.back());
     top.dirs.pop_back();
     std::string prefix = top.prefix.empty() ? name : top.prefix + "/" + name;
-    UniqueFd sub(openat(cur.get(), name.c_str(), kDirFlags));
+    UniqueFd sub(OpenFolder(cur.get(), name.c_str()));
     if (sub.get() < 0) {
       if (errno == ENOENT) {
         continue;

@@ -97,7 +97,8 @@ class StorageRoot {
   Result<std::vector<TrashEntry>> ListTrash() const;
 
   // Lists <root>/<id> without following links (empty when it does not exist), sorted by path,
-  // at any depth (no recursion; at most one open folder). kUnavailable, naming the folder as
+  // at any depth (no recursion; at most one open folder). A folder without owner rwx (a
+  // client's chmod) gets it back before it is read. kUnavailable, naming the folder as
   // the client sees it ("/", "/outgoing"), when a folder cannot be read, or when the tree
   // changed under the listing in a way that could make it wrong: the list is complete or there
   // is none.

@@ -1,4 +1,7 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <map>
 
@@ -6,6 +9,8 @@
 #include "sftpd/core/lifecycle/retention.h"
 #include "tests/core/lifecycle/lifecycle_fixture.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/service_user.h"
+#include "tests/testing/temp_dir.h"
 
 namespace sftplc::lifecycle {
 namespace {
@@ -89,6 +94,33 @@ TEST_P(ExportRetentionTest, ExportAnyFileName) {
   EXPECT_NE(text.find("  /\\x1b[31m  (1 bytes"), std::string::npos) << text;
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
   EXPECT_EQ(text.find("\nb  (1 bytes"), std::string::npos);
+}
+
+// A client's `chmod 000` on its folder and on a folder inside does not stop its access request:
+// the export, made without root's bypass of file modes (as the service user makes it), lists
+// every file, and the folders have owner rwx again.
+TEST_P(ExportRetentionTest, ExportFoldersOfModeZero) {
+  AccountId id = env_->AddAccount(T("2026-01-10"), false);
+  std::string folder = env_->storage.Sub(id.str());
+  int root = open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  ASSERT_GE(root, 0);
+  int sub = testing::MkdirAt(root, "locked");
+  testing::TouchAt(sub, "kept.txt", "x", 0000);
+  fchmod(sub, 0000);
+  close(sub);
+  fchmod(root, 0000);
+  close(root);
+  testing::OnThreadWithoutDacCapabilities(env_->storage.Sub(".probe"), [&] {
+    auto e = ExportAccount(*env_->db, env_->cfg, id, T("2026-03-02"));
+    ASSERT_TRUE(e) << e.error().ToString();
+    const auto& files = (*e)["categories"][3]["data"];
+    ASSERT_EQ(files.size(), 2u);
+    EXPECT_EQ(files[0]["path"], "inbox/report.pdf");
+    EXPECT_EQ(files[1]["path"], "locked/kept.txt");
+  });
+  struct stat st {};
+  ASSERT_EQ(stat((folder + "/locked").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & S_IRWXU, S_IRWXU);
 }
 
 // After a purge with consent, the export shows the marketing contact and the purge.

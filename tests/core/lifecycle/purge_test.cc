@@ -5,17 +5,13 @@
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
-#include <linux/capability.h>
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <functional>
 #include <string>
-#include <thread>
 
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/files/storage_root.h"
@@ -23,58 +19,16 @@
 #include "sftpd/core/lifecycle/runner.h"
 #include "tests/core/lifecycle/lifecycle_fixture.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/service_user.h"
+#include "tests/testing/temp_dir.h"
 
 namespace sftplc::lifecycle {
 namespace {
 
+using testing::MkdirAt;
+using testing::OnThreadWithoutDacCapabilities;
 using testing::T;
-
-// Drops the capabilities that let root ignore file modes, for the calling thread only.
-bool DropDacCapabilities() {
-  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &header, data) != 0) {
-    return false;
-  }
-  for (int cap : {CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER}) {
-    const unsigned bit = 1u << (cap % 32);
-    data[cap / 32].effective &= ~bit;
-    data[cap / 32].permitted &= ~bit;
-    data[cap / 32].inheritable &= ~bit;
-  }
-  return syscall(SYS_capset, &header, data) == 0;
-}
-
-// Runs `fn` on a thread without those capabilities, after checking that modes now apply to it
-// (so a test that passes here would pass for a non-root service user).
-void AsServiceUser(const std::string& scratch, const std::function<void()>& fn) {
-  ASSERT_EQ(mkdir(scratch.c_str(), 0), 0);
-  std::thread t([&] {
-    ASSERT_TRUE(DropDacCapabilities());
-    int fd = open(scratch.c_str(), O_RDONLY | O_DIRECTORY);
-    ASSERT_LT(fd, 0) << "file modes do not apply: the test would prove nothing";
-    ASSERT_EQ(errno, EACCES);
-    fn();
-  });
-  t.join();
-  rmdir(scratch.c_str());
-}
-
-// Makes `name` (a path below `dirfd`) a folder; returns its descriptor.
-int MkdirAt(int dirfd, const char* name, mode_t mode = 0700) {
-  EXPECT_EQ(mkdirat(dirfd, name, mode), 0) << name;
-  int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-  EXPECT_GE(fd, 0) << name;
-  return fd;
-}
-
-void TouchAt(int dirfd, const char* name, const std::string& data = "x", mode_t mode = 0600) {
-  int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600);
-  ASSERT_GE(fd, 0) << name;
-  ASSERT_EQ(write(fd, data.data(), data.size()), static_cast<ssize_t>(data.size()));
-  close(fd);
-  ASSERT_EQ(fchmodat(dirfd, name, mode, 0), 0);
-}
+using testing::TouchAt;
 
 bool Exists(const std::string& path) {
   struct stat st {};
@@ -115,7 +69,7 @@ class PurgeTest : public ::testing::TestWithParam<db::Backend> {
   // Sweeps at `now` on a thread without the DAC capabilities.
   SweepReport SweepAsServiceUser(TimePoint now) {
     SweepReport report;
-    AsServiceUser(env_->storage.Sub(".probe"), [&] {
+    OnThreadWithoutDacCapabilities(env_->storage.Sub(".probe"), [&] {
       auto r = env_->runner->RunOnce(now);
       ASSERT_TRUE(r) << r.error().ToString();
       report = *r;
@@ -241,7 +195,7 @@ TEST_P(PurgeTest, ErasureRemovesAHostileTree) {
   }
   close(fd);
   chmod(Folder(id).c_str(), 0000);
-  AsServiceUser(env_->storage.Sub(".probe"), [&] {
+  OnThreadWithoutDacCapabilities(env_->storage.Sub(".probe"), [&] {
     auto r = env_->runner->EraseNow(id, T("2026-01-02"), "admin:test");
     ASSERT_TRUE(r) << r.error().ToString();
     EXPECT_EQ(r->files_deleted, 1);

@@ -1,13 +1,19 @@
-// Ten simulated years: accounts log in, transfer, close, reopen, grant and withdraw consent while
-// the mail server has outages; the real runner sweeps once a day on a real database, and the
-// invariants of docs/DESIGN are checked after every day.
+// Ten simulated years: accounts log in (from addresses that are recorded), transfer, close,
+// reopen, grant and withdraw consent while the mail server has outages and attackers get banned;
+// one account in ten is a hostile client that leaves a tree no one else would (modes 0 on its
+// folder and below, a deep nest, names that are not UTF-8 or hold newlines, links out). The real
+// runner sweeps once a day on a real database, as the non-root service user would (no
+// CAP_DAC_OVERRIDE), and the invariants of docs/DESIGN are checked after every day.
 //
 // SFTPLC_SIM_ACCOUNTS (default 1000), SFTPLC_SIM_YEARS (default 10) and SFTPLC_SIM_SEED tune
 // it. On PostgreSQL the run is bound by round trips (about 130,000 for the ten years), not by
 // the server, so the checks below read with one-shot statements (db::OneShot) and few queries.
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -17,12 +23,19 @@
 #include <set>
 #include <unordered_map>
 
+#include "sftpd/core/auth/defender.h"
 #include "sftpd/core/base/calendar.h"
+#include "sftpd/core/base/log.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/db/sql.h"
+#include "sftpd/core/files/storage_root.h"
+#include "sftpd/core/lifecycle/export.h"
 #include "sftpd/core/lifecycle/notice_queue.h"
+#include "sftpd/core/usage/usage_store.h"
 #include "tests/core/lifecycle/lifecycle_fixture.h"
 #include "tests/testing/fake_clock.h"
+#include "tests/testing/service_user.h"
+#include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
 
 namespace sftplc::lifecycle {
@@ -45,11 +58,50 @@ struct Shadow {
   TimePoint last_activity{};
   double login_rate = 0;  // per day
   bool purged = false;
+  int hostile_files = 0;  // > 0: a hostile client's tree, with this many files (links included)
+  bool exported_closed = false;
   bool consent = false;
   std::optional<TimePoint> last_inactivity_notice;
 };
 
 // The columns the checks need, for every account row.
+// A tree a hostile client leaves in `folder` (its account folder, holding one file already), made
+// as the owner of the storage: names that are not UTF-8 and hold newlines and escape sequences, a
+// symbolic link to `outside` and a hard link to it, a nest `depth` folders deep with modes 0 on
+// the way, every folder of mode 0 or 0500 at the end, the account folder included. Returns the
+// number of files (links included) the export must list.
+int MakeHostileTree(const std::string& folder, int depth, const std::string& outside,
+                    mode_t folder_mode) {
+  int root = open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+  EXPECT_GE(root, 0) << folder;
+  int files = 1;  // the fixture's inbox/report.pdf
+  testing::TouchAt(root, "\xff\xfe not utf-8", "x", 0000);
+  testing::TouchAt(root, "line\nbreak\r\x1b[2J");
+  files += 2;
+  int odd = testing::MkdirAt(root, "\xc3\x28 folder\n");
+  EXPECT_EQ(symlinkat(outside.c_str(), odd, "to-outside"), 0);
+  EXPECT_EQ(linkat(AT_FDCWD, outside.c_str(), odd, "hardlink", 0), 0);
+  files += 2;
+  fchmod(odd, folder_mode);
+  close(odd);
+  int fd = testing::MkdirAt(root, "deep");
+  for (int i = 0; i < depth; ++i) {
+    int next = testing::MkdirAt(fd, "\n");
+    if (i % 50 == 0) {
+      testing::TouchAt(next, "f");
+      ++files;
+    }
+    fchmod(fd, i % 7 == 0 ? 0000 : folder_mode);
+    close(fd);
+    fd = next;
+  }
+  fchmod(fd, 0000);
+  close(fd);
+  fchmod(root, folder_mode);
+  close(root);
+  return files;
+}
+
 struct Row {
   std::string state;
   std::optional<TimePoint> last_activity, queued, delivered, closed;
@@ -73,6 +125,17 @@ class SimulationTest : public ::testing::TestWithParam<db::Backend> {
     }
     cfg_ = env_->cfg;
     cfg_.lifecycle.interval = Period{1, Period::Unit::kDays};
+    // The defender would remember failures for a year and ended bans for more than a year:
+    // lifecycle.ip_retention (90 days) is the rule that has to drop the addresses.
+    auto& d = cfg_.auth.defender;
+    d.threshold = 3;
+    d.observation = Seconds(365 * kDaySec);
+    d.ban_time = Seconds(20 * kDaySec);
+    d.max_ban_time = Seconds(400 * kDaySec);
+    // A file outside every account folder that hostile clients link to (the hard link needs
+    // the same file system): the purge removes the links and never follows one.
+    outside_ = env_->storage.Sub(".outside");
+    testing::WriteFile(outside_, "keep");
     env_->runner = std::make_unique<LifecycleRunner>(
         *env_->db, cfg_, &env_->mailer, notify::TemplateSet::Defaults(), GetLogger("lifecycle"));
   }
@@ -127,12 +190,52 @@ class SimulationTest : public ::testing::TestWithParam<db::Backend> {
     return out;
   }
 
+  // The access export of a hostile client's account, json and text: complete (every file
+  // listed), valid UTF-8 JSON, and no file name starting a line of the text.
+  void ExpectExport(const Shadow& sh, TimePoint now, int day) {
+    auto e = ExportAccount(*env_->db, cfg_, sh.id, now);
+    ASSERT_TRUE(e) << "day " << day << ": " << e.error().ToString();
+    std::string json;
+    ASSERT_NO_THROW(json = e->dump()) << "day " << day;
+    size_t listed = 0;
+    for (const auto& c : (*e)["categories"]) {
+      if (c.value("category", "") == "files") {
+        listed = c["data"].size();
+      }
+    }
+    ASSERT_EQ(listed, static_cast<size_t>(sh.hostile_files)) << "day " << day;
+    std::string text;
+    ASSERT_NO_THROW(text = ExportText(*e)) << "day " << day;
+    ASSERT_EQ(text.find("\nbreak"), std::string::npos) << "a file name forged a line";
+  }
+
+  // The ten years (TenYearsKeepEveryPromise).
+  void Simulate();
+
   std::unique_ptr<testing::LifecycleEnv> env_;
   config::Config cfg_;
+  std::string outside_;
 };
 
-// Ten years, day by day, every DESIGN.md invariant after every day.
+// SQL: `column` holds one of the addresses the simulation uses (documentation ranges), anywhere
+// in its text (a substring search: LIKE '%...%' on every audit row every day is slow).
+std::string HoldsAddress(db::Backend backend, const std::string& column) {
+  const char* find = backend == db::Backend::kSqlite ? "instr" : "strpos";
+  std::string out = "(";
+  for (const char* net : {"192.0.2.", "198.51.100.", "203.0.113.", "2001:db8:"}) {
+    out += fmt::format("{}{}({}, '{}') > 0", out.size() > 1 ? " OR " : "", find, column, net);
+  }
+  return out + ")";
+}
+
+// Ten years, day by day, every DESIGN.md invariant after every day. The whole run is made on
+// a thread without the capabilities that let root ignore file modes: the sweeps, purges and
+// exports see the hostile trees as the non-root service user (the owner of the storage) would.
 TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
+  testing::OnThreadWithoutDacCapabilities(env_->storage.Sub(".probe"), [&] { Simulate(); });
+}
+
+void SimulationTest::Simulate() {
   const int n_accounts = EnvInt("SFTPLC_SIM_ACCOUNTS", 1000);
   const int years = EnvInt("SFTPLC_SIM_YEARS", 10);
   const unsigned seed = static_cast<unsigned>(EnvInt("SFTPLC_SIM_SEED", 20261125));
@@ -170,9 +273,18 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
   };
 
   int64_t inactivity_notices = 0, closures_inactivity = 0, purges = 0, contacts_deleted = 0,
-          requests = 0, reopens = 0, withdrawals = 0, logins = 0;
+          requests = 0, reopens = 0, withdrawals = 0, logins = 0, files_notices = 0,
+          copies_deleted = 0, addresses_dropped = 0, bans = 0, bans_lifted = 0, hostile_purged = 0;
+  int hostile_live = 0;
+  constexpr int kHostileDepth = 300;
   size_t mail_seen = 0;
   NoticeQueue outbox(*env_->db);
+  // Where sftpd records addresses: usage sessions and failed logins of accounts, the defender's
+  // failures and bans, and the audit row of a ban an operator lifts.
+  testing::FakeClock clock(start);
+  usage::UsageStore usage(*env_->db, clock);
+  auth::Defender defender(cfg_.auth.defender, *env_->db, clock, GetLogger("auth"));
+  auto address = [&](const char* net) { return net + std::to_string(1 + rng() % 200); };
 
   // The rows as the previous day's checks read them: nothing writes between those checks and
   // the next day's events.
@@ -194,6 +306,11 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
                       : p < 0.5 ? 1.0 / (200 + 1500 * u01(rng))
                                 : 1.0 / (20 + 200 * u01(rng));
       sh.consent = false;
+      if (next_create % 10 == 9) {  // one client in ten is hostile
+        sh.hostile_files = MakeHostileTree(env_->storage.Sub(sh.id.str()), kHostileDepth, outside_,
+                                           next_create % 20 == 9 ? 0000 : 0500);
+        ++hostile_live;
+      }
       auto a = env_->Get(sh.id);
       ASSERT_TRUE(a);
       sh.email = a->email;
@@ -223,10 +340,29 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
         continue;
       }
       if (sh.login_rate > 0 && u01(rng) < sh.login_rate) {
+        clock.Set(t);
         if (u01(rng) < 0.7) {
           env_->Login(sh.id, t);
+          if (u01(rng) < 0.1) {  // the session row with its address (a sample: round trips)
+            usage::NewSession ns;
+            ns.account = sh.id;
+            ns.started_at = t;
+            ns.remote_ip = address("192.0.2.");
+            ns.auth_method = "password";
+            auto sid = usage.Open(ns);
+            ASSERT_TRUE(sid) << sid.error().ToString();
+            ASSERT_TRUE(usage.Close(*sid, {}, "closed", t + Seconds(60)));
+          }
+          if (u01(rng) < 0.02) {  // a mistyped password first
+            ASSERT_TRUE(usage.RecordFailedLogin({sh.id, t, address("198.51.100."), "password"}));
+          }
         } else {
           env_->Transfer(sh.id, t);
+          if (u01(rng) < 0.2) {  // we put a file for the client: a "files waiting" mail
+            ASSERT_TRUE(env_->runner->QueueFilesNotice(sh.id, {"/outgoing/statement.pdf"},
+                                                       "sim" + std::to_string(files_notices), t));
+            ++files_notices;
+          }
         }
         sh.last_activity = t;
         ++logins;
@@ -255,6 +391,21 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
         }
       }
     }
+    // An attacker guesses passwords until banned, from an address that may come back; an
+    // operator lifts every other ban within the hour.
+    if (u01(rng) < 0.05) {
+      TimePoint t = day_start + Seconds(static_cast<long long>(u01(rng) * (kDaySec - 7200)));
+      clock.Set(t);
+      std::string ip =
+          u01(rng) < 0.8 ? address("203.0.113.") : "2001:db8:" + std::to_string(rng() % 20) + "::1";
+      for (int i = 0; i < cfg_.auth.defender.threshold; ++i) {
+        bans += defender.RecordFailure(ip, "root").has_value();
+      }
+      if (u01(rng) < 0.5) {
+        clock.Set(t + Seconds(3600));
+        bans_lifted += defender.RemoveBan(*auth::Defender::BanKey(ip), "admin:sim").has_value();
+      }
+    }
     // An operator retries failed notices once a week.
     if (day % 7 == 6) {
       ASSERT_TRUE(outbox.RetryFailed({}, day_start + Seconds(3600), "admin:sim"));
@@ -262,9 +413,14 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
 
     auto report = env_->runner->RunOnce(sweep_at);
     ASSERT_TRUE(report) << report.error().ToString();
+    // 9. nothing a client stores makes an account fail (a failed one would be retried later).
+    ASSERT_TRUE(report->failures.empty())
+        << "day " << day << ": " << report->failures.front().last_error;
     closures_inactivity += report->closed;
     purges += report->purged;
     contacts_deleted += report->contacts_deleted;
+    copies_deleted += report->notice_copies_deleted;
+    addresses_dropped += report->addresses_dropped;
 
     // ---- invariants after the day ----
     const TimePoint now = sweep_at;
@@ -295,6 +451,10 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
         // Purged: 3. and 7. nothing left but a receipt (and a contact while consent stands).
         if (!sh.purged) {
           sh.purged = true;
+          if (sh.hostile_files > 0) {
+            --hostile_live;
+            ++hostile_purged;
+          }
           ASSERT_EQ(env_->CountFor("public_keys", sh.id), 0);
           ASSERT_EQ(env_->CountFor("outbox", sh.id), 0);
           auto receipt = env_->runner->GetReceipt(sh.id);
@@ -306,6 +466,14 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
       const Row& row = it->second;
       // 7. files exist while the account does.
       ASSERT_EQ(roots.count(sh.id.str()), 1u);
+      // The access request of a hostile client is answered: the day its tree was made, and
+      // once its account is closed and waits for the purge.
+      if (sh.hostile_files > 0 &&
+          (sh.created >= day_start || (row.state == "closed" && !sh.exported_closed))) {
+        sh.exported_closed = row.state == "closed";
+        ExpectExport(sh, now, day);
+        ASSERT_FALSE(HasFatalFailure());
+      }
       ASSERT_TRUE(row.last_activity);
       if (row.state == "closed") {
         // 2. purged within purge_after_closure (+ one sweep interval).
@@ -383,6 +551,77 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
       ASSERT_TRUE(bad);
       ASSERT_EQ(*bad, 0) << "day " << day;
     }
+    // 3. and 7. for hostile trees too: nothing of a purged folder waits in the trash, and the
+    // file the links pointed to is intact, with one link left per hostile account alive.
+    auto trash = files::StorageRoot(cfg_.storage.root).ListTrash();
+    ASSERT_TRUE(trash) << trash.error().ToString();
+    ASSERT_TRUE(trash->empty()) << "day " << day << ": a purged folder left in the trash";
+    struct stat outside {};
+    ASSERT_EQ(lstat(outside_.c_str(), &outside), 0) << "day " << day;
+    ASSERT_EQ(outside.st_size, 4) << "day " << day << ": a link was followed";
+    ASSERT_EQ(outside.st_nlink, static_cast<nlink_t>(1 + hostile_live)) << "day " << day;
+    // 8. and 10. the oldest copy of a notice and the oldest address of each place that keeps
+    // one, against their deadline (the first sweep after it removes them); a ban in force keeps
+    // its address to its end. One query, one round trip.
+    struct Kept {
+      const char* what;
+      std::string oldest;  // SQL: the time the oldest one was recorded (or sent)
+      const Period& keep;
+    };
+    const db::Backend backend = env_->db->backend();
+    const Kept kept[] = {
+        {"copy of a notice sent", "MIN(sent_at) FROM outbox WHERE sent_at IS NOT NULL",
+         lc.mail_copy_retention},
+        {"copy of a notice given up",
+         "MIN(created_at) FROM outbox WHERE sent_at IS NULL AND state IN ('failed', 'cancelled')",
+         lc.mail_copy_retention},
+        {"address of a usage session",
+         "MIN(started_at) FROM usage_sessions WHERE " + HoldsAddress(backend, "remote_ip"),
+         lc.ip_retention},
+        {"address of a failed login",
+         "MIN(at) FROM usage_failed_logins WHERE " + HoldsAddress(backend, "remote_ip"),
+         lc.ip_retention},
+        {"address of a defender failure",
+         "MIN(at) FROM auth_failures WHERE " + HoldsAddress(backend, "ip"), lc.ip_retention},
+        {"address of an ended ban",
+         "MIN(last_banned_at) FROM auth_bans WHERE banned_until <= :ended AND " +
+             HoldsAddress(backend, "ip"),
+         lc.ip_retention},
+        {"address in an audit detail",
+         "MIN(at) FROM audit_events WHERE " + HoldsAddress(backend, "detail"), lc.ip_retention},
+    };
+    constexpr size_t kKept = std::size(kept);
+    auto oldest = env_->db->Read<std::array<std::optional<TimePoint>, kKept>>(
+        [&](soci::session& s) -> Result<std::array<std::optional<TimePoint>, kKept>> {
+          std::array<long long, kKept> t{};
+          std::array<soci::indicator, kKept> ind{};
+          std::string sql = "SELECT ";
+          soci::statement st(s);
+          for (size_t i = 0; i < kKept; ++i) {
+            sql += (i > 0 ? ", (SELECT " : "(SELECT ") + kept[i].oldest + ")";
+            st.exchange(soci::into(t[i], ind[i]));
+          }
+          long long ended = ToUnix(now - Seconds(kDaySec));
+          st.exchange(soci::use(ended));
+          st.alloc();
+          st.prepare(sql, soci::details::st_one_time_query);
+          st.define_and_bind();
+          st.execute(true);
+          std::array<std::optional<TimePoint>, kKept> out;
+          for (size_t i = 0; i < kKept; ++i) {
+            if (ind[i] == soci::i_ok) {
+              out[i] = FromUnix(t[i]);
+            }
+          }
+          return out;
+        });
+    ASSERT_TRUE(oldest) << oldest.error().ToString();
+    for (size_t i = 0; i < kKept; ++i) {
+      const auto& at = (*oldest)[i];
+      ASSERT_TRUE(!at || AddPeriod(*at, kept[i].keep) + Seconds(kDaySec) > now)
+          << "day " << day << ": " << kept[i].what << " of " << FormatTime(at) << " kept past "
+          << kept[i].keep.ToWords();
+    }
   }
   // The run did exercise every path.
   EXPECT_GE(accounts.size(), static_cast<size_t>(n_accounts));
@@ -390,14 +629,25 @@ TEST_P(SimulationTest, TenYearsKeepEveryPromise) {
   EXPECT_GT(closures_inactivity, 0);
   EXPECT_GT(purges, 0);
   EXPECT_GT(requests, 0);
+  EXPECT_GT(files_notices, 0);
+  EXPECT_GT(copies_deleted, 0);
+  EXPECT_GT(addresses_dropped, 0);
+  EXPECT_GT(bans, 0);
+  EXPECT_GT(bans_lifted, 0);
+  EXPECT_GT(hostile_purged, 0);
   std::printf(
       "simulation: accounts=%zu days=%d logins=%lld notices=%lld closures=%lld "
-      "requests=%lld reopens=%lld purges=%lld withdrawals=%lld contacts_deleted=%lld\n",
+      "requests=%lld reopens=%lld purges=%lld withdrawals=%lld contacts_deleted=%lld "
+      "files_notices=%lld copies_deleted=%lld addresses_dropped=%lld bans=%lld "
+      "bans_lifted=%lld hostile_purged=%lld\n",
       accounts.size(), days, static_cast<long long>(logins),
       static_cast<long long>(inactivity_notices), static_cast<long long>(closures_inactivity),
       static_cast<long long>(requests), static_cast<long long>(reopens),
       static_cast<long long>(purges), static_cast<long long>(withdrawals),
-      static_cast<long long>(contacts_deleted));
+      static_cast<long long>(contacts_deleted), static_cast<long long>(files_notices),
+      static_cast<long long>(copies_deleted), static_cast<long long>(addresses_dropped),
+      static_cast<long long>(bans), static_cast<long long>(bans_lifted),
+      static_cast<long long>(hostile_purged));
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, SimulationTest,
