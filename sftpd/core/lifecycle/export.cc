@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
@@ -40,19 +41,11 @@ json Category(const std::string& name, const std::string& description, const std
 
 json ConsentLedger(soci::session& s, const AccountId& id) {
   json out = json::array();
-  std::string sid = id.str(), source, actor;
-  int granted = 0;
-  long long at = 0;
-  soci::statement st =
-      (s.prepare << "SELECT granted, at, source, actor FROM consent_events "
-                    "WHERE account_id = :id ORDER BY id",
-       soci::into(granted), soci::into(at), soci::into(source), soci::into(actor), soci::use(sid));
-  st.execute();
-  while (st.fetch()) {
-    out.push_back({{"event", granted ? "granted" : "withdrawn"},
-                   {"at", FormatTime(FromUnix(at))},
-                   {"how", source},
-                   {"recorded_by", actor}});
+  for (const auto& e : accounts::AccountStore::LoadConsent(s, id)) {
+    out.push_back({{"event", e.granted ? "granted" : "withdrawn"},
+                   {"at", FormatTime(e.at)},
+                   {"how", e.source},
+                   {"recorded_by", e.actor}});
   }
   return out;
 }
@@ -109,18 +102,11 @@ json FailedLogins(soci::session& s, const AccountId& id, const config::Lifecycle
 
 json Keys(soci::session& s, const AccountId& id) {
   json out = json::array();
-  std::string sid = id.str(), type, fp, comment;
-  long long added = 0;
-  soci::statement st =
-      (s.prepare << "SELECT key_type, fingerprint, comment, added_at FROM "
-                    "public_keys WHERE account_id = :id ORDER BY id",
-       soci::into(type), soci::into(fp), soci::into(comment), soci::into(added), soci::use(sid));
-  st.execute();
-  while (st.fetch()) {
-    out.push_back({{"type", type},
-                   {"fingerprint", fp},
-                   {"comment", comment},
-                   {"added_at", FormatTime(FromUnix(added))}});
+  for (const auto& k : accounts::AccountStore::LoadKeys(s, id)) {
+    out.push_back({{"type", k.key_type},
+                   {"fingerprint", k.fingerprint},
+                   {"comment", k.comment},
+                   {"added_at", FormatTime(k.added_at)}});
   }
   return out;
 }

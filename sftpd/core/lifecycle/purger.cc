@@ -61,7 +61,7 @@ PurgeReceipt PurgeRowsInTx(soci::session& s, const config::Config& cfg, const Ac
     mc.delete_due = ContactDeadline(c, cfg.lifecycle);
     ContactStore::Insert(s, mc);
   } else {
-    r.consent_events_deleted = Exec(s, "DELETE FROM consent_events WHERE account_id = :id", id);
+    r.consent_events_deleted = accounts::AccountStore::DeleteConsent(s, a.id);
   }
   Exec(s, "DELETE FROM accounts WHERE id = :id", id);
   ContactStore::InsertReceipt(s, r);
