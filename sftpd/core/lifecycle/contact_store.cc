@@ -248,6 +248,27 @@ Result<std::optional<MarketingContact>> ContactStore::GetContact(const AccountId
       });
 }
 
+Result<std::vector<AccountId>> ContactStore::ReceiptsChangedSince(TimePoint since) {
+  return db_.Read<std::vector<AccountId>>([&](soci::session& s) -> Result<std::vector<AccountId>> {
+    long long t = ToUnix(since);
+    std::string id;
+    std::vector<AccountId> out;
+    soci::statement q = db::OneShot(s,
+                                    "SELECT account_id FROM purge_receipts WHERE purged_at >= :t "
+                                    "OR contact_deleted_at >= :t2 ORDER BY account_id",
+                                    soci::into(id), soci::use(t, "t"), soci::use(t, "t2"));
+    q.execute(false);
+    while (q.fetch()) {
+      auto parsed = AccountId::Parse(id);
+      if (!parsed) {
+        return Error::Internal("purge_receipts holds a malformed account id");
+      }
+      out.push_back(*parsed);
+    }
+    return out;
+  });
+}
+
 Status ContactStore::WithdrawConsent(const AccountId& id, TimePoint now, const std::string& source,
                                      const std::string& actor) {
   if (auto st = accounts::ValidateConsentSource(source); !st) {
