@@ -660,35 +660,13 @@ Result<std::vector<AuditEvent>> AccountStore::ListAudit(const std::optional<Acco
   if (limit <= 0 || limit > 100000) {
     limit = 1000;
   }
+  std::optional<std::string> filter;
+  if (id) {
+    filter = id->str();
+  }
   return db_.Read<std::vector<AuditEvent>>(
       [&](soci::session& s) -> Result<std::vector<AuditEvent>> {
-        std::vector<AuditEvent> out;
-        long long event_id = 0, at = 0;
-        std::string who, action, account_id, detail;
-        std::string filter = id ? id->str() : std::string();
-        int lim = limit;
-        soci::statement st(s);
-        st.exchange(soci::into(event_id));
-        st.exchange(soci::into(at));
-        st.exchange(soci::into(who));
-        st.exchange(soci::into(action));
-        st.exchange(soci::into(account_id));
-        st.exchange(soci::into(detail));
-        std::string sql = "SELECT id, at, actor, action, account_id, detail FROM audit_events ";
-        if (id) {
-          st.exchange(soci::use(filter));
-          sql += "WHERE account_id = :a ";
-        }
-        st.exchange(soci::use(lim));
-        sql += "ORDER BY id DESC LIMIT :lim";
-        st.alloc();
-        st.prepare(sql);
-        st.define_and_bind();
-        st.execute(false);
-        while (st.fetch()) {
-          out.push_back({event_id, FromUnix(at), who, action, account_id, detail});
-        }
-        return out;
+        return db::AuditLog::List(s, filter, limit);
       });
 }
 

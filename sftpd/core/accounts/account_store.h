@@ -5,7 +5,7 @@
 // Every change writes an audit_events row (actor, action, account id, time; no personal values)
 // in the same transaction. Thread-safe: each call takes its own pooled connection.
 //
-// The one owner of `consent_events` (and of `public_keys`): every statement on those tables is
+// The one owner of `consent_events` and `public_keys`: every statement on those tables is
 // in account_store.cc. The ledger belongs here rather than in lifecycle::ContactStore because
 // core/lifecycle depends on core/accounts and never the reverse: the account store writes the
 // first row at account creation and cannot call into the lifecycle module, while the lifecycle
@@ -21,6 +21,7 @@
 #include "sftpd/core/accounts/account.h"
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/result.h"
+#include "sftpd/core/db/audit_log.h"
 
 namespace soci {
 class session;
@@ -28,18 +29,12 @@ class session;
 
 namespace sftplc::db {
 class Database;
-}
+}  // namespace sftplc::db
 
 namespace sftplc::accounts {
 
-struct AuditEvent {
-  int64_t id = 0;
-  TimePoint at{};
-  std::string actor;
-  std::string action;      // "account.create", "account.update", "key.add", ...
-  std::string account_id;  // may be empty for actions on no account
-  std::string detail;      // no personal values: field names, fingerprints, states
-};
+// An audit_events row (db::AuditLog owns the table).
+using AuditEvent = db::AuditEvent;
 
 class AccountStore {
  public:

@@ -16,6 +16,37 @@ void AuditLog::Append(soci::session& s, TimePoint at, std::string_view actor,
       soci::use(t), soci::use(who), soci::use(what), soci::use(id), soci::use(det);
 }
 
+std::vector<AuditEvent> AuditLog::List(soci::session& s,
+                                       const std::optional<std::string>& account_id, int limit) {
+  std::vector<AuditEvent> out;
+  long long event_id = 0, at = 0;
+  std::string who, action, account, detail;
+  std::string filter = account_id.value_or("");
+  int lim = limit;
+  soci::statement st(s);
+  st.exchange(soci::into(event_id));
+  st.exchange(soci::into(at));
+  st.exchange(soci::into(who));
+  st.exchange(soci::into(action));
+  st.exchange(soci::into(account));
+  st.exchange(soci::into(detail));
+  std::string sql = "SELECT id, at, actor, action, account_id, detail FROM audit_events ";
+  if (account_id) {
+    st.exchange(soci::use(filter));
+    sql += "WHERE account_id = :a ";
+  }
+  st.exchange(soci::use(lim));
+  sql += "ORDER BY id DESC LIMIT :lim";
+  st.alloc();
+  st.prepare(sql);
+  st.define_and_bind();
+  st.execute(false);
+  while (st.fetch()) {
+    out.push_back({event_id, FromUnix(at), who, action, account, detail});
+  }
+  return out;
+}
+
 int64_t AuditLog::Redact(soci::session& s, std::string_view action, TimePoint before,
                          std::string_view replacement) {
   long long b = ToUnix(before);
