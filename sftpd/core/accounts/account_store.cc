@@ -408,15 +408,7 @@ std::vector<PublicKey> AccountStore::LoadKeys(soci::session& s, const AccountId&
        soci::into(comment), soci::into(added));
   st.execute(false);
   while (st.fetch()) {
-    PublicKey k;
-    k.id = key_id;
-    k.account_id = id;
-    k.key_type = type;
-    k.key_base64 = b64;
-    k.fingerprint = fp;
-    k.comment = comment;
-    k.added_at = FromUnix(added);
-    out.push_back(std::move(k));
+    out.push_back({key_id, id, type, b64, fp, comment, FromUnix(added)});
   }
   return out;
 }
@@ -568,14 +560,7 @@ std::vector<ConsentEvent> AccountStore::LoadConsent(soci::session& s, const Acco
                         soci::into(at), soci::into(source), soci::into(who));
   st.execute(false);
   while (st.fetch()) {
-    ConsentEvent e;
-    e.id = event_id;
-    e.account_id = id;
-    e.granted = granted != 0;
-    e.at = FromUnix(at);
-    e.source = source;
-    e.actor = who;
-    out.push_back(std::move(e));
+    out.push_back({event_id, id, granted != 0, FromUnix(at), source, who});
   }
   return out;
 }

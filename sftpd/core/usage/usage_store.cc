@@ -78,26 +78,42 @@ Result<SessionRecord> ReadSession(const soci::row& r) {
 constexpr int kDefaultLimit = 1000000;
 constexpr int kNoLimit = std::numeric_limits<int>::max();
 
+// Calls `fn` for each row of `select` (ending "WHERE account_id = :a AND <time> >= :s") for
+// `account` from `since`, ordered by `order`, at most `limit` rows; stops at the first error.
+template <class Fn>
+Status ForEachRow(soci::session& sql, const std::string& select, const AccountId& account,
+                  std::optional<TimePoint> since, int limit, const std::string& order, Fn&& fn) {
+  std::string id = account.str();
+  long long from = since ? ToUnix(*since) : 0;
+  int n = limit > 0 ? limit : kDefaultLimit;
+  soci::rowset<soci::row> rows = (sql.prepare << select << " ORDER BY " << order << " LIMIT :n",
+                                  soci::use(id), soci::use(from), soci::use(n));
+  for (const soci::row& r : rows) {
+    if (Status st = fn(r); !st) {
+      return st;
+    }
+  }
+  return {};
+}
+
 // The sessions of `account` started at or after `since`, ordered by `order`, at most `limit`.
 Result<std::vector<SessionRecord>> QuerySessions(soci::session& sql, const AccountId& account,
                                                  std::optional<TimePoint> since, int limit,
                                                  const std::string& order) {
-  std::string id = account.str();
-  long long from = since ? ToUnix(*since) : 0;
-  int n = limit > 0 ? limit : kDefaultLimit;
   std::vector<SessionRecord> out;
-  soci::rowset<soci::row> rows =
-      (sql.prepare << "SELECT " << kSessionColumns
-                   << " FROM usage_sessions WHERE account_id = :a AND started_at >= :s "
-                      "ORDER BY "
-                   << order << " LIMIT :n",
-       soci::use(id), soci::use(from), soci::use(n));
-  for (const soci::row& r : rows) {
-    auto s = ReadSession(r);
-    if (!s) {
-      return s.error();
-    }
-    out.push_back(std::move(*s));
+  Status st = ForEachRow(sql,
+                         std::string("SELECT ") + kSessionColumns +
+                             " FROM usage_sessions WHERE account_id = :a AND started_at >= :s",
+                         account, since, limit, order, [&](const soci::row& r) -> Status {
+                           auto s = ReadSession(r);
+                           if (!s) {
+                             return s.error();
+                           }
+                           out.push_back(std::move(*s));
+                           return {};
+                         });
+  if (!st) {
+    return st.error();
   }
   return out;
 }
@@ -106,23 +122,21 @@ Result<std::vector<SessionRecord>> QuerySessions(soci::session& sql, const Accou
 std::vector<FailedLogin> QueryFailedLogins(soci::session& sql, const AccountId& account,
                                            std::optional<TimePoint> since, int limit,
                                            const std::string& order) {
-  std::string id = account.str();
-  long long from = since ? ToUnix(*since) : 0;
-  int n = limit > 0 ? limit : kDefaultLimit;
   std::vector<FailedLogin> out;
-  soci::rowset<soci::row> rows =
-      (sql.prepare << "SELECT at, remote_ip, auth_method FROM usage_failed_logins "
-                      "WHERE account_id = :a AND at >= :s ORDER BY "
-                   << order << " LIMIT :n",
-       soci::use(id), soci::use(from), soci::use(n));
-  for (const soci::row& r : rows) {
-    FailedLogin f;
-    f.account = account;
-    f.at = FromUnix(Int64(r, 0));
-    f.remote_ip = r.get<std::string>(1);
-    f.auth_method = r.get<std::string>(2);
-    out.push_back(std::move(f));
-  }
+  // The callback cannot fail, so neither can the walk.
+  static_cast<void>(
+      ForEachRow(sql,
+                 "SELECT at, remote_ip, auth_method FROM usage_failed_logins WHERE account_id = :a "
+                 "AND at >= :s",
+                 account, since, limit, order, [&](const soci::row& r) -> Status {
+                   FailedLogin f;
+                   f.account = account;
+                   f.at = FromUnix(Int64(r, 0));
+                   f.remote_ip = r.get<std::string>(1);
+                   f.auth_method = r.get<std::string>(2);
+                   out.push_back(std::move(f));
+                   return {};
+                 }));
   return out;
 }
 
