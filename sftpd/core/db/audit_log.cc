@@ -23,23 +23,16 @@ std::vector<AuditEvent> AuditLog::List(soci::session& s,
   std::string who, action, account, detail;
   std::string filter = account_id.value_or("");
   int lim = limit;
-  soci::statement st(s);
-  st.exchange(soci::into(event_id));
-  st.exchange(soci::into(at));
-  st.exchange(soci::into(who));
-  st.exchange(soci::into(action));
-  st.exchange(soci::into(account));
-  st.exchange(soci::into(detail));
-  std::string sql = "SELECT id, at, actor, action, account_id, detail FROM audit_events ";
-  if (account_id) {
-    st.exchange(soci::use(filter));
-    sql += "WHERE account_id = :a ";
-  }
-  st.exchange(soci::use(lim));
-  sql += "ORDER BY id DESC LIMIT :lim";
-  st.alloc();
-  st.prepare(sql);
-  st.define_and_bind();
+  std::string sql = std::string(
+                        "SELECT id, at, actor, action, account_id, detail FROM "
+                        "audit_events ") +
+                    (account_id ? "WHERE account_id = :a " : "") + "ORDER BY id DESC LIMIT :lim";
+  auto prepare = [&](auto&&... uses) {
+    return OneShot(s, sql, soci::into(event_id), soci::into(at), soci::into(who),
+                   soci::into(action), soci::into(account), soci::into(detail), uses...);
+  };
+  soci::statement st =
+      account_id ? prepare(soci::use(filter), soci::use(lim)) : prepare(soci::use(lim));
   st.execute(false);
   while (st.fetch()) {
     out.push_back({event_id, FromUnix(at), who, action, account, detail});
