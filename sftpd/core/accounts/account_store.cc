@@ -339,6 +339,11 @@ Result<PublicKey> AccountStore::AddKey(const AccountId& id, std::string_view aut
   return r;
 }
 
+void AccountStore::DeleteRow(soci::session& s, const AccountId& id) {
+  std::string sid = id.str();
+  db::OneShot(s, "DELETE FROM accounts WHERE id = :id", soci::use(sid)).execute(true);
+}
+
 int64_t AccountStore::DeleteKeys(soci::session& s, const AccountId& id) {
   std::string sid = id.str();
   soci::statement st =

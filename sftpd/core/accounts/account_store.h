@@ -65,6 +65,9 @@ class AccountStore {
                            const Actor& actor);
   // kNotFound when the account has no key with that fingerprint.
   Status RemoveKey(const AccountId& id, std::string_view fingerprint, const Actor& actor);
+  // Deletes the accounts row of `id` on `s`, inside the purge's write transaction (the purge
+  // deletes the account's other rows first, through their owners). May throw soci::soci_error.
+  static void DeleteRow(soci::session& s, const AccountId& id);
   // Deletes every public key of account `id` on `s`, inside the purge's write transaction.
   // Returns the keys deleted. May throw soci::soci_error (Write turns it into an Error).
   static int64_t DeleteKeys(soci::session& s, const AccountId& id);
