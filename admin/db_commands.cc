@@ -10,7 +10,6 @@
 #include <iostream>
 
 #include "sftpd/core/base/time_format.h"
-#include "sftpd/core/lifecycle/receipt_log.h"
 
 namespace sftplc::admin {
 namespace {
@@ -153,15 +152,11 @@ void RegisterExportReceipts(CLI::App& group, CommandContext& ctx) {
       if (!from) {
         return Error::InvalidArgument("--since: " + from.error().message());
       }
-      auto db = ctx.Database();
-      if (!db) {
-        return db.error();
-      }
       auto b = ctx.Runner(false);
       if (!b) {
         return b.error();
       }
-      auto ids = lifecycle::ReceiptsChangedSince(**db, *from);
+      auto ids = b->runner->ReceiptsChangedSince(*from);
       if (!ids) {
         return ids.error();
       }

@@ -84,16 +84,6 @@ void WriteAudit(soci::session& s, TimePoint at, const Actor& actor, const std::s
   db::AuditLog::Append(s, at, actor.name, action, account_id, detail);
 }
 
-void WriteConsentEvent(soci::session& s, const AccountId& id, bool granted, TimePoint at,
-                       const std::string& source, const Actor& actor) {
-  std::string account_id = id.str(), src = source, who = actor.name;
-  int g = granted ? 1 : 0;
-  long long t = ToUnix(at);
-  s << "INSERT INTO consent_events (account_id, granted, at, source, actor) "
-       "VALUES (:account_id, :granted, :at, :source, :actor)",
-      soci::use(account_id), soci::use(g), soci::use(t), soci::use(src), soci::use(who);
-}
-
 Status CheckActor(const Actor& actor) {
   if (actor.name.empty() || actor.name.size() > 200) {
     return Error::InvalidArgument("the actor of a change must be named (1-200 bytes)");
@@ -139,7 +129,7 @@ Result<Account> AccountStore::Create(const NewAccount& input, const Actor& actor
     Execute(s, kInsertSql, [&](soci::statement& st) { row.BindUpdate(st); });
     WriteAudit(s, now, actor, "account.create", a.id.str(), "state=active");
     if (a.marketing_consent) {
-      WriteConsentEvent(s, a.id, true, now, valid->consent_source, actor);
+      AppendConsent(s, a.id, true, now, valid->consent_source, actor.name);
       WriteAudit(s, now, actor, "consent.grant", a.id.str(), "");
     }
     return a;
@@ -349,6 +339,11 @@ Result<PublicKey> AccountStore::AddKey(const AccountId& id, std::string_view aut
   return r;
 }
 
+void AccountStore::DeleteRow(soci::session& s, const AccountId& id) {
+  std::string sid = id.str();
+  db::OneShot(s, "DELETE FROM accounts WHERE id = :id", soci::use(sid)).execute(true);
+}
+
 int64_t AccountStore::DeleteKeys(soci::session& s, const AccountId& id) {
   std::string sid = id.str();
   soci::statement st =
@@ -402,29 +397,25 @@ Result<std::vector<PublicKey>> AccountStore::ListKeys(const AccountId& id) {
     if (!a) {
       return a.error();
     }
-    std::vector<PublicKey> out;
-    std::string account_id = id.str();
-    long long key_id = 0, added = 0;
-    std::string type, b64, fp, comment;
-    soci::statement st =
-        (s.prepare << "SELECT id, key_type, key_base64, fingerprint, comment, added_at "
-                      "FROM public_keys WHERE account_id = :a ORDER BY id",
-         soci::use(account_id), soci::into(key_id), soci::into(type), soci::into(b64),
-         soci::into(fp), soci::into(comment), soci::into(added));
-    st.execute(false);
-    while (st.fetch()) {
-      PublicKey k;
-      k.id = key_id;
-      k.account_id = id;
-      k.key_type = type;
-      k.key_base64 = b64;
-      k.fingerprint = fp;
-      k.comment = comment;
-      k.added_at = FromUnix(added);
-      out.push_back(std::move(k));
-    }
-    return out;
+    return LoadKeys(s, id);
   });
+}
+
+std::vector<PublicKey> AccountStore::LoadKeys(soci::session& s, const AccountId& id) {
+  std::vector<PublicKey> out;
+  std::string account_id = id.str();
+  long long key_id = 0, added = 0;
+  std::string type, b64, fp, comment;
+  soci::statement st =
+      (s.prepare << "SELECT id, key_type, key_base64, fingerprint, comment, added_at "
+                    "FROM public_keys WHERE account_id = :a ORDER BY id",
+       soci::use(account_id), soci::into(key_id), soci::into(type), soci::into(b64), soci::into(fp),
+       soci::into(comment), soci::into(added));
+  st.execute(false);
+  while (st.fetch()) {
+    out.push_back({key_id, id, type, b64, fp, comment, FromUnix(added)});
+  }
+  return out;
 }
 
 Result<Account> AccountStore::Close(const AccountId& id, CloseReason reason, const Actor& actor) {
@@ -504,7 +495,7 @@ Status AccountStore::GrantConsent(const AccountId& id, std::string_view source,
     a->consent_withdrawn_at.reset();
     a->updated_at = now;
     SaveAccount(s, *a);
-    WriteConsentEvent(s, id, true, now, src, actor);
+    AppendConsent(s, id, true, now, src, actor.name);
     WriteAudit(s, now, actor, "consent.grant", id.str(), "");
     return true;
   });
@@ -537,7 +528,7 @@ Status AccountStore::WithdrawConsent(const AccountId& id, std::string_view sourc
     a->updated_at = now;
     Unschedule(*a);
     SaveAccount(s, *a);
-    WriteConsentEvent(s, id, false, now, src, actor);
+    AppendConsent(s, id, false, now, src, actor.name);
     WriteAudit(s, now, actor, "consent.withdraw", id.str(), "");
     return true;
   });
@@ -549,30 +540,42 @@ Status AccountStore::WithdrawConsent(const AccountId& id, std::string_view sourc
 
 Result<std::vector<ConsentEvent>> AccountStore::ListConsent(const AccountId& id) {
   return db_.Read<std::vector<ConsentEvent>>(
-      [&](soci::session& s) -> Result<std::vector<ConsentEvent>> {
-        std::vector<ConsentEvent> out;
-        std::string account_id = id.str();
-        long long event_id = 0, at = 0;
-        int granted = 0;
-        std::string source, who;
-        soci::statement st =
-            (s.prepare << "SELECT id, granted, at, source, actor FROM consent_events "
-                          "WHERE account_id = :a ORDER BY id",
-             soci::use(account_id), soci::into(event_id), soci::into(granted), soci::into(at),
-             soci::into(source), soci::into(who));
-        st.execute(false);
-        while (st.fetch()) {
-          ConsentEvent e;
-          e.id = event_id;
-          e.account_id = id;
-          e.granted = granted != 0;
-          e.at = FromUnix(at);
-          e.source = source;
-          e.actor = who;
-          out.push_back(std::move(e));
-        }
-        return out;
-      });
+      [&](soci::session& s) -> Result<std::vector<ConsentEvent>> { return LoadConsent(s, id); });
+}
+
+void AccountStore::AppendConsent(soci::session& s, const AccountId& id, bool granted, TimePoint at,
+                                 const std::string& source, const std::string& actor) {
+  std::string account_id = id.str(), src = source, who = actor;
+  int g = granted ? 1 : 0;
+  long long t = ToUnix(at);
+  s << "INSERT INTO consent_events (account_id, granted, at, source, actor) "
+       "VALUES (:account_id, :granted, :at, :source, :actor)",
+      soci::use(account_id), soci::use(g), soci::use(t), soci::use(src), soci::use(who);
+}
+
+std::vector<ConsentEvent> AccountStore::LoadConsent(soci::session& s, const AccountId& id) {
+  std::vector<ConsentEvent> out;
+  std::string account_id = id.str();
+  long long event_id = 0, at = 0;
+  int granted = 0;
+  std::string source, who;
+  soci::statement st = (s.prepare << "SELECT id, granted, at, source, actor FROM consent_events "
+                                     "WHERE account_id = :a ORDER BY id",
+                        soci::use(account_id), soci::into(event_id), soci::into(granted),
+                        soci::into(at), soci::into(source), soci::into(who));
+  st.execute(false);
+  while (st.fetch()) {
+    out.push_back({event_id, id, granted != 0, FromUnix(at), source, who});
+  }
+  return out;
+}
+
+int64_t AccountStore::DeleteConsent(soci::session& s, const AccountId& id) {
+  std::string sid = id.str();
+  soci::statement st =
+      db::OneShot(s, "DELETE FROM consent_events WHERE account_id = :id", soci::use(sid));
+  st.execute(true);
+  return static_cast<int64_t>(st.get_affected_rows());
 }
 
 Result<Account> AccountStore::RecordLogin(const AccountId& id) {
@@ -647,35 +650,13 @@ Result<std::vector<AuditEvent>> AccountStore::ListAudit(const std::optional<Acco
   if (limit <= 0 || limit > 100000) {
     limit = 1000;
   }
+  std::optional<std::string> filter;
+  if (id) {
+    filter = id->str();
+  }
   return db_.Read<std::vector<AuditEvent>>(
       [&](soci::session& s) -> Result<std::vector<AuditEvent>> {
-        std::vector<AuditEvent> out;
-        long long event_id = 0, at = 0;
-        std::string who, action, account_id, detail;
-        std::string filter = id ? id->str() : std::string();
-        int lim = limit;
-        soci::statement st(s);
-        st.exchange(soci::into(event_id));
-        st.exchange(soci::into(at));
-        st.exchange(soci::into(who));
-        st.exchange(soci::into(action));
-        st.exchange(soci::into(account_id));
-        st.exchange(soci::into(detail));
-        std::string sql = "SELECT id, at, actor, action, account_id, detail FROM audit_events ";
-        if (id) {
-          st.exchange(soci::use(filter));
-          sql += "WHERE account_id = :a ";
-        }
-        st.exchange(soci::use(lim));
-        sql += "ORDER BY id DESC LIMIT :lim";
-        st.alloc();
-        st.prepare(sql);
-        st.define_and_bind();
-        st.execute(false);
-        while (st.fetch()) {
-          out.push_back({event_id, FromUnix(at), who, action, account_id, detail});
-        }
-        return out;
+        return db::AuditLog::List(s, filter, limit);
       });
 }
 

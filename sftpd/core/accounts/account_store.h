@@ -4,6 +4,13 @@
 // of admin actions, on SQLite or PostgreSQL (one implementation over db::Database).
 // Every change writes an audit_events row (actor, action, account id, time; no personal values)
 // in the same transaction. Thread-safe: each call takes its own pooled connection.
+//
+// The one owner of `consent_events` and `public_keys`: every statement on those tables is
+// in account_store.cc. The ledger belongs here rather than in lifecycle::ContactStore because
+// core/lifecycle depends on core/accounts and never the reverse: the account store writes the
+// first row at account creation and cannot call into the lifecycle module, while the lifecycle
+// (the purged account's contact, the purge, the access export) calls the static methods below
+// inside its own transaction.
 
 #include <memory>
 #include <optional>
@@ -14,6 +21,7 @@
 #include "sftpd/core/accounts/account.h"
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/result.h"
+#include "sftpd/core/db/audit_log.h"
 
 namespace soci {
 class session;
@@ -21,18 +29,12 @@ class session;
 
 namespace sftplc::db {
 class Database;
-}
+}  // namespace sftplc::db
 
 namespace sftplc::accounts {
 
-struct AuditEvent {
-  int64_t id = 0;
-  TimePoint at{};
-  std::string actor;
-  std::string action;      // "account.create", "account.update", "key.add", ...
-  std::string account_id;  // may be empty for actions on no account
-  std::string detail;      // no personal values: field names, fingerprints, states
-};
+// An audit_events row (db::AuditLog owns the table).
+using AuditEvent = db::AuditEvent;
 
 class AccountStore {
  public:
@@ -63,10 +65,16 @@ class AccountStore {
                            const Actor& actor);
   // kNotFound when the account has no key with that fingerprint.
   Status RemoveKey(const AccountId& id, std::string_view fingerprint, const Actor& actor);
+  // Deletes the accounts row of `id` on `s`, inside the purge's write transaction (the purge
+  // deletes the account's other rows first, through their owners). May throw soci::soci_error.
+  static void DeleteRow(soci::session& s, const AccountId& id);
   // Deletes every public key of account `id` on `s`, inside the purge's write transaction.
   // Returns the keys deleted. May throw soci::soci_error (Write turns it into an Error).
   static int64_t DeleteKeys(soci::session& s, const AccountId& id);
   Result<std::vector<PublicKey>> ListKeys(const AccountId& id);
+  // The keys of account `id` on `s`, inside the caller's transaction, ordered by id. May throw
+  // soci::soci_error.
+  static std::vector<PublicKey> LoadKeys(soci::session& s, const AccountId& id);
 
   // Closure by request or by an admin: login is refused at once; the purge is scheduled by the
   // lifecycle engine at closed_at + purge_after_closure. kAlreadyExists if already closed.
@@ -78,6 +86,16 @@ class AccountStore {
   Status GrantConsent(const AccountId& id, std::string_view source, const Actor& actor);
   Status WithdrawConsent(const AccountId& id, std::string_view source, const Actor& actor);
   Result<std::vector<ConsentEvent>> ListConsent(const AccountId& id);
+  // The ledger on `s`, inside the caller's transaction (a purged account's marketing contact
+  // keeps its ledger; the purge and the contact's deletion delete it). May throw
+  // soci::soci_error (Write/Read turn it into an Error).
+  // Appends one event; `actor` as Actor::name.
+  static void AppendConsent(soci::session& s, const AccountId& id, bool granted, TimePoint at,
+                            const std::string& source, const std::string& actor);
+  // The events of account `id`, oldest first.
+  static std::vector<ConsentEvent> LoadConsent(soci::session& s, const AccountId& id);
+  // Deletes the events of account `id`; returns how many were deleted.
+  static int64_t DeleteConsent(soci::session& s, const AccountId& id);
 
   // A successful login: last_login_at = last_activity_at = now; a confirmation_pending account
   // becomes active again (recorded). Returns the updated account.

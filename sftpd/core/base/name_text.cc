@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 
 namespace sftplc {
 namespace {
@@ -47,63 +49,59 @@ bool NeedsCodePointEscape(char32_t cp) {
          cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
 }
 
-}  // namespace
-
-bool IsValidUtf8(std::string_view bytes) {
+// Calls fn(seq, cp) for each piece of `bytes` in order: a well-formed UTF-8 sequence with its
+// code point, or a byte that starts none with nullopt.
+template <class Fn>
+void ForEachSequence(std::string_view bytes, Fn&& fn) {
   while (!bytes.empty()) {
     char32_t cp = 0;
     size_t n = DecodeOne(bytes, cp);
-    if (n == 0) {
-      return false;
-    }
-    bytes.remove_prefix(n);
+    fn(bytes.substr(0, std::max<size_t>(n, 1)), n == 0 ? std::nullopt : std::optional(cp));
+    bytes.remove_prefix(std::max<size_t>(n, 1));
   }
-  return true;
+}
+
+}  // namespace
+
+bool IsValidUtf8(std::string_view bytes) {
+  bool valid = true;
+  ForEachSequence(bytes, [&](std::string_view, std::optional<char32_t> cp) {
+    valid = valid && cp.has_value();
+  });
+  return valid;
 }
 
 std::string Utf8Lossy(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
-  while (!bytes.empty()) {
-    char32_t cp = 0;
-    size_t n = DecodeOne(bytes, cp);
-    if (n == 0) {
-      out += "\xEF\xBF\xBD";  // U+FFFD
-      n = 1;
-    } else {
-      out.append(bytes.substr(0, n));
-    }
-    bytes.remove_prefix(n);
-  }
+  ForEachSequence(bytes, [&](std::string_view seq, std::optional<char32_t> cp) {
+    out += cp ? seq : "\xEF\xBF\xBD";  // U+FFFD
+  });
   return out;
 }
 
 std::string EscapeName(std::string_view bytes) {
   std::string out;
   out.reserve(bytes.size());
-  while (!bytes.empty()) {
-    char32_t cp = 0;
-    size_t n = DecodeOne(bytes, cp);
-    if (n == 0) {
-      out += fmt::format("\\x{:02x}", static_cast<uint8_t>(bytes[0]));
-      n = 1;
-    } else if (cp == '\\') {
+  ForEachSequence(bytes, [&](std::string_view seq, std::optional<char32_t> cp) {
+    if (!cp) {
+      out += fmt::format("\\x{:02x}", static_cast<uint8_t>(seq[0]));
+    } else if (*cp == '\\') {
       out += "\\\\";
-    } else if (cp == '\n') {
+    } else if (*cp == '\n') {
       out += "\\n";
-    } else if (cp == '\r') {
+    } else if (*cp == '\r') {
       out += "\\r";
-    } else if (cp == '\t') {
+    } else if (*cp == '\t') {
       out += "\\t";
-    } else if (cp < 0x20 || cp == 0x7F) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp));
-    } else if (NeedsCodePointEscape(cp)) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp));
+    } else if (*cp < 0x20 || *cp == 0x7F) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned>(*cp));
+    } else if (NeedsCodePointEscape(*cp)) {
+      out += fmt::format("\\u{:04x}", static_cast<unsigned>(*cp));
     } else {
-      out.append(bytes.substr(0, n));
+      out += seq;
     }
-    bytes.remove_prefix(n);
-  }
+  });
   return out;
 }
 

@@ -16,6 +16,30 @@ void AuditLog::Append(soci::session& s, TimePoint at, std::string_view actor,
       soci::use(t), soci::use(who), soci::use(what), soci::use(id), soci::use(det);
 }
 
+std::vector<AuditEvent> AuditLog::List(soci::session& s,
+                                       const std::optional<std::string>& account_id, int limit) {
+  std::vector<AuditEvent> out;
+  long long event_id = 0, at = 0;
+  std::string who, action, account, detail;
+  std::string filter = account_id.value_or("");
+  int lim = limit;
+  std::string sql = std::string(
+                        "SELECT id, at, actor, action, account_id, detail FROM "
+                        "audit_events ") +
+                    (account_id ? "WHERE account_id = :a " : "") + "ORDER BY id DESC LIMIT :lim";
+  auto prepare = [&](auto&&... uses) {
+    return OneShot(s, sql, soci::into(event_id), soci::into(at), soci::into(who),
+                   soci::into(action), soci::into(account), soci::into(detail), uses...);
+  };
+  soci::statement st =
+      account_id ? prepare(soci::use(filter), soci::use(lim)) : prepare(soci::use(lim));
+  st.execute(false);
+  while (st.fetch()) {
+    out.push_back({event_id, FromUnix(at), who, action, account, detail});
+  }
+  return out;
+}
+
 int64_t AuditLog::Redact(soci::session& s, std::string_view action, TimePoint before,
                          std::string_view replacement) {
   long long b = ToUnix(before);

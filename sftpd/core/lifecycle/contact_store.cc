@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/accounts/validation.h"
 #include "sftpd/core/db/audit_log.h"
 #include "sftpd/core/db/sql.h"
@@ -109,7 +110,7 @@ void ContactStore::Delete(soci::session& s, const AccountId& id, TimePoint now,
   std::string sid = id.str(), rs = reason;
   long long t = ToUnix(now);
   Exec(s, "DELETE FROM marketing_contacts WHERE account_id = :id", sid);
-  Exec(s, "DELETE FROM consent_events WHERE account_id = :id", sid);
+  accounts::AccountStore::DeleteConsent(s, id);
   s << "UPDATE purge_receipts SET contact_deleted_at = :t, contact_deleted_reason = :r "
        "WHERE account_id = :id",
       soci::use(t), soci::use(rs), soci::use(sid);
@@ -247,6 +248,27 @@ Result<std::optional<MarketingContact>> ContactStore::GetContact(const AccountId
       });
 }
 
+Result<std::vector<AccountId>> ContactStore::ReceiptsChangedSince(TimePoint since) {
+  return db_.Read<std::vector<AccountId>>([&](soci::session& s) -> Result<std::vector<AccountId>> {
+    long long t = ToUnix(since);
+    std::string id;
+    std::vector<AccountId> out;
+    soci::statement q = db::OneShot(s,
+                                    "SELECT account_id FROM purge_receipts WHERE purged_at >= :t "
+                                    "OR contact_deleted_at >= :t2 ORDER BY account_id",
+                                    soci::into(id), soci::use(t, "t"), soci::use(t, "t2"));
+    q.execute(false);
+    while (q.fetch()) {
+      auto parsed = AccountId::Parse(id);
+      if (!parsed) {
+        return Error::Internal("purge_receipts holds a malformed account id");
+      }
+      out.push_back(*parsed);
+    }
+    return out;
+  });
+}
+
 Status ContactStore::WithdrawConsent(const AccountId& id, TimePoint now, const std::string& source,
                                      const std::string& actor) {
   if (auto st = accounts::ValidateConsentSource(source); !st) {
@@ -263,11 +285,8 @@ Status ContactStore::WithdrawConsent(const AccountId& id, TimePoint now, const s
     }
     ContactRetention cr{false, now, c->last_communication_at};
     long long t = ToUnix(now), due = ToUnix(ContactDeadline(cr, cfg_));
-    std::string sid = id.str(), src = source, act = actor;
-    int granted = 0;
-    s << "INSERT INTO consent_events (account_id, granted, at, source, actor) VALUES (:id, :g, "
-         ":at, :s, :a)",
-        soci::use(sid), soci::use(granted), soci::use(t), soci::use(src), soci::use(act);
+    std::string sid = id.str();
+    accounts::AccountStore::AppendConsent(s, id, false, now, source, actor);
     s << "UPDATE marketing_contacts SET consent = 0, consent_withdrawn_at = :t, delete_due = :d "
          "WHERE account_id = :id",
         soci::use(t), soci::use(due), soci::use(sid);

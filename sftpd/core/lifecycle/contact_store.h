@@ -58,6 +58,12 @@ class ContactStore {
 
   Result<std::optional<PurgeReceipt>> GetReceipt(const AccountId& id);
   Result<std::optional<MarketingContact>> GetContact(const AccountId& id);
+  // The accounts whose purge receipt was written at or after `since` (purged_at), or whose
+  // marketing contact was deleted at or after `since` (contact_deleted_at), ordered by id: the
+  // receipts an operator keeps outside a database backup, to replay after a restore (sftpctl
+  // db export-receipts, docs/operations.md "Backup and restore"). kUnavailable when the
+  // database cannot be read; kInternal for a malformed id.
+  Result<std::vector<AccountId>> ReceiptsChangedSince(TimePoint since);
 
   // Consent withdrawn on a purged account's marketing contact: ledger row, audit row
   // (consent.withdraw, detail record=marketing_contact), and deletion scheduled at

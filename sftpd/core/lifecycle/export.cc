@@ -2,17 +2,18 @@
 
 #include <fmt/format.h>
 
+#include "sftpd/core/accounts/account_store.h"
 #include "sftpd/core/base/calendar.h"
 #include "sftpd/core/base/name_text.h"
 #include "sftpd/core/base/time_format.h"
 #include "sftpd/core/db/audit_log.h"
-#include "sftpd/core/db/sql.h"
 #include "sftpd/core/files/storage_root.h"
 #include "sftpd/core/lifecycle/account_rows.h"
 #include "sftpd/core/lifecycle/contact_store.h"
 #include "sftpd/core/lifecycle/notice_queue.h"
 #include "sftpd/core/lifecycle/policy.h"
 #include "sftpd/core/lifecycle/retention_sweep.h"
+#include "sftpd/core/usage/usage_store.h"
 
 namespace sftplc::lifecycle {
 namespace {
@@ -40,51 +41,38 @@ json Category(const std::string& name, const std::string& description, const std
 
 json ConsentLedger(soci::session& s, const AccountId& id) {
   json out = json::array();
-  std::string sid = id.str(), source, actor;
-  int granted = 0;
-  long long at = 0;
-  soci::statement st =
-      (s.prepare << "SELECT granted, at, source, actor FROM consent_events "
-                    "WHERE account_id = :id ORDER BY id",
-       soci::into(granted), soci::into(at), soci::into(source), soci::into(actor), soci::use(sid));
-  st.execute();
-  while (st.fetch()) {
-    out.push_back({{"event", granted ? "granted" : "withdrawn"},
-                   {"at", FormatTime(FromUnix(at))},
-                   {"how", source},
-                   {"recorded_by", actor}});
+  for (const auto& e : accounts::AccountStore::LoadConsent(s, id)) {
+    out.push_back({{"event", e.granted ? "granted" : "withdrawn"},
+                   {"at", FormatTime(e.at)},
+                   {"how", e.source},
+                   {"recorded_by", e.actor}});
   }
   return out;
 }
 
-json UsageSessions(soci::session& s, const AccountId& id, const config::LifecycleConfig& lc) {
+Result<json> UsageSessions(soci::session& s, const AccountId& id,
+                           const config::LifecycleConfig& lc) {
+  auto sessions = usage::UsageStore::AllSessions(s, id);
+  if (!sessions) {
+    return sessions.error();
+  }
   json out = json::array();
-  std::string sid = id.str(), ip, client, method, reason;
-  long long started = 0, ended = 0, in = 0, outb = 0, up = 0, down = 0, removed = 0;
-  soci::indicator i_ended, i_reason;
-  soci::statement st =
-      (s.prepare << "SELECT started_at, ended_at, remote_ip, client_version, auth_method, "
-                    "bytes_in, bytes_out, files_uploaded, files_downloaded, files_removed, "
-                    "end_reason FROM usage_sessions WHERE account_id = :id ORDER BY started_at",
-       soci::into(started), soci::into(ended, i_ended), soci::into(ip), soci::into(client),
-       soci::into(method), soci::into(in), soci::into(outb), soci::into(up), soci::into(down),
-       soci::into(removed), soci::into(reason, i_reason), soci::use(sid));
-  st.execute();
-  while (st.fetch()) {
-    json row = {
-        {"started_at", FormatTime(FromUnix(started))},
-        {"ended_at", i_ended == soci::i_ok ? json(FormatTime(FromUnix(ended))) : json(nullptr)},
-        {"remote_ip", ip},
-        {"remote_ip_deleted_by",
-         ip.empty() ? json(nullptr) : json(FormatTime(AddressDeadline(FromUnix(started), lc)))}};
-    PutName(row, "client", client);  // the client's SSH banner: any bytes
-    row.update(json{{"auth_method", method},
-                    {"bytes_uploaded", in},
-                    {"bytes_downloaded", outb},
-                    {"files_uploaded", up},
-                    {"files_downloaded", down},
-                    {"files_removed", removed},
-                    {"end_reason", i_reason == soci::i_ok ? json(reason) : json(nullptr)}});
+  for (const usage::SessionRecord& u : *sessions) {
+    json row = {{"started_at", FormatTime(u.started_at)},
+                {"ended_at", TimeOrNull(u.ended_at)},
+                {"remote_ip", u.remote_ip},
+                {"remote_ip_deleted_by",
+                 u.remote_ip.empty() ? json(nullptr)
+                                     : json(FormatTime(AddressDeadline(u.started_at, lc)))}};
+    PutName(row, "client", u.client_version);  // the client's SSH banner: any bytes
+    // end_reason is NULL exactly while the session is open (UsageStore::Close sets it).
+    row.update(json{{"auth_method", u.auth_method},
+                    {"bytes_uploaded", u.counters.bytes_in},
+                    {"bytes_downloaded", u.counters.bytes_out},
+                    {"files_uploaded", u.counters.files_uploaded},
+                    {"files_downloaded", u.counters.files_downloaded},
+                    {"files_removed", u.counters.files_removed},
+                    {"end_reason", u.end_reason.empty() ? json(nullptr) : json(u.end_reason)}});
     out.push_back(std::move(row));
   }
   return out;
@@ -92,35 +80,22 @@ json UsageSessions(soci::session& s, const AccountId& id, const config::Lifecycl
 
 json FailedLogins(soci::session& s, const AccountId& id, const config::LifecycleConfig& lc) {
   json out = json::array();
-  std::string sid = id.str(), ip, method;
-  long long at = 0;
-  soci::statement st = (s.prepare << "SELECT at, remote_ip, auth_method FROM usage_failed_logins "
-                                     "WHERE account_id = :id ORDER BY at",
-                        soci::into(at), soci::into(ip), soci::into(method), soci::use(sid));
-  st.execute();
-  while (st.fetch()) {
-    out.push_back({{"at", FormatTime(FromUnix(at))},
-                   {"remote_ip", ip},
-                   {"auth_method", method},
-                   {"deleted_by", FormatTime(AddressDeadline(FromUnix(at), lc))}});
+  for (const usage::FailedLogin& f : usage::UsageStore::AllFailedLogins(s, id)) {
+    out.push_back({{"at", FormatTime(f.at)},
+                   {"remote_ip", f.remote_ip},
+                   {"auth_method", f.auth_method},
+                   {"deleted_by", FormatTime(AddressDeadline(f.at, lc))}});
   }
   return out;
 }
 
 json Keys(soci::session& s, const AccountId& id) {
   json out = json::array();
-  std::string sid = id.str(), type, fp, comment;
-  long long added = 0;
-  soci::statement st =
-      (s.prepare << "SELECT key_type, fingerprint, comment, added_at FROM "
-                    "public_keys WHERE account_id = :id ORDER BY id",
-       soci::into(type), soci::into(fp), soci::into(comment), soci::into(added), soci::use(sid));
-  st.execute();
-  while (st.fetch()) {
-    out.push_back({{"type", type},
-                   {"fingerprint", fp},
-                   {"comment", comment},
-                   {"added_at", FormatTime(FromUnix(added))}});
+  for (const auto& k : accounts::AccountStore::LoadKeys(s, id)) {
+    out.push_back({{"type", k.key_type},
+                   {"fingerprint", k.fingerprint},
+                   {"comment", k.comment},
+                   {"added_at", FormatTime(k.added_at)}});
   }
   return out;
 }
@@ -129,28 +104,16 @@ json Keys(soci::session& s, const AccountId& id) {
 json Notices(soci::session& s, const AccountId& id, const Period& retention,
              std::optional<TimePoint>& latest) {
   json out = json::array();
-  std::string sid = id.str(), kind, state, subject;
-  long long created = 0, sent = 0;
-  soci::indicator i_sent;
-  soci::statement st = (s.prepare << "SELECT kind, state, created_at, sent_at, subject FROM "
-                                     "outbox WHERE account_id = :id ORDER BY id",
-                        soci::into(kind), soci::into(state), soci::into(created),
-                        soci::into(sent, i_sent), soci::into(subject), soci::use(sid));
-  st.execute();
-  while (st.fetch()) {
-    std::optional<TimePoint> sent_at;
-    if (i_sent == soci::i_ok) {
-      sent_at = FromUnix(sent);
-    }
-    auto deleted_by = NoticeQueue::CopyDeadline(state, FromUnix(created), sent_at, retention);
+  for (const Notice& n : NoticeQueue::OfAccount(s, id)) {
+    auto deleted_by = NoticeQueue::CopyDeadline(n.state, n.created_at, n.sent_at, retention);
     if (deleted_by && (!latest || *deleted_by > *latest)) {
       latest = deleted_by;
     }
-    out.push_back({{"kind", kind},
-                   {"state", state},
-                   {"queued_at", FormatTime(FromUnix(created))},
-                   {"sent_at", TimeOrNull(sent_at)},
-                   {"subject", subject},
+    out.push_back({{"kind", n.kind},
+                   {"state", n.state},
+                   {"queued_at", FormatTime(n.created_at)},
+                   {"sent_at", TimeOrNull(n.sent_at)},
+                   {"subject", n.subject},
                    {"copy_deleted_by", TimeOrNull(deleted_by)}});
   }
   return out;
@@ -206,6 +169,10 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
           "not stored - and your SSH public keys.",
           "To check that it is you when you log in.", "contract", while_open, deadline,
           json{{"password_set", !a.password_hash.empty()}, {"public_keys", Keys(s, id)}}));
+      auto sessions = UsageSessions(s, id, lc);
+      if (!sessions) {
+        return sessions.error();
+      }
       categories.push_back(
           Category("usage",
                    "Your sessions on the facility: when, from which address, with which "
@@ -216,7 +183,7 @@ Result<json> ExportAccount(db::Database& db, const config::Config& cfg, const Ac
                          fmt::format("the address of a session is deleted {} after the session "
                                      "started (the session stays); a failed login {} after it",
                                      lc.ip_retention.ToWords(), lc.ip_retention.ToWords())},
-                        {"sessions", UsageSessions(s, id, lc)},
+                        {"sessions", *sessions},
                         {"failed_logins", FailedLogins(s, id, lc)}}));
       json file_list = json::array();
       for (const auto& f : *files) {

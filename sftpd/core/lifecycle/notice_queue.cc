@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 
 #include "sftpd/core/db/audit_log.h"
@@ -16,6 +17,8 @@ constexpr const char* kColumns =
     "SELECT id, account_id, kind, event_key, state, created_at, next_attempt_at, attempts, "
     "last_error, sent_at, subject FROM outbox";
 
+// Every query of whole rows: kColumns + `where` + `order` + LIMIT, with `account` bound to the
+// ":a" of `where` when given.
 std::vector<Notice> Fetch(soci::session& s, const std::string& where, const std::string& order,
                           const std::optional<std::string>& account, int limit) {
   std::vector<Notice> out;
@@ -25,16 +28,14 @@ std::vector<Notice> Fetch(soci::session& s, const std::string& where, const std:
   soci::indicator i_next, i_sent;
   std::string sql = std::string(kColumns) + where + order + " LIMIT :lim";
   std::string acc = account.value_or("");
-  // Two shapes of the same query: with and without the account filter.
+  auto prepare = [&](auto&&... uses) {
+    return db::OneShot(s, sql, soci::into(id), soci::into(aid), soci::into(n.kind),
+                       soci::into(n.event_key), soci::into(n.state), soci::into(created),
+                       soci::into(next, i_next), soci::into(n.attempts), soci::into(n.last_error),
+                       soci::into(sent, i_sent), soci::into(n.subject), uses...);
+  };
   soci::statement st =
-      account ? (s.prepare << sql, soci::into(id), soci::into(aid), soci::into(n.kind),
-                 soci::into(n.event_key), soci::into(n.state), soci::into(created),
-                 soci::into(next, i_next), soci::into(n.attempts), soci::into(n.last_error),
-                 soci::into(sent, i_sent), soci::into(n.subject), soci::use(acc), soci::use(limit))
-              : (s.prepare << sql, soci::into(id), soci::into(aid), soci::into(n.kind),
-                 soci::into(n.event_key), soci::into(n.state), soci::into(created),
-                 soci::into(next, i_next), soci::into(n.attempts), soci::into(n.last_error),
-                 soci::into(sent, i_sent), soci::into(n.subject), soci::use(limit));
+      account ? prepare(soci::use(acc), soci::use(limit)) : prepare(soci::use(limit));
   st.execute();
   while (st.fetch()) {
     Notice copy = n;
@@ -50,6 +51,8 @@ std::vector<Notice> Fetch(soci::session& s, const std::string& where, const std:
   }
   return out;
 }
+
+constexpr int kNoLimit = std::numeric_limits<int>::max();
 
 }  // namespace
 
@@ -68,10 +71,13 @@ Result<std::vector<Notice>> NoticeQueue::List(bool failed_only,
   });
 }
 
-Result<std::vector<Notice>> NoticeQueue::Undelivered(int limit) {
-  return db_.Read<std::vector<Notice>>([&](soci::session& s) -> Result<std::vector<Notice>> {
-    return Fetch(s, " WHERE state IN ('pending', 'sending')", " ORDER BY id", std::nullopt, limit);
-  });
+std::vector<Notice> NoticeQueue::OfAccount(soci::session& s, const AccountId& id) {
+  return Fetch(s, " WHERE account_id = :a", " ORDER BY id", id.str(), kNoLimit);
+}
+
+std::vector<Notice> NoticeQueue::Unsettled(soci::session& s) {
+  return Fetch(s, " WHERE state IN ('pending', 'sending', 'failed')", " ORDER BY id", std::nullopt,
+               kNoLimit);
 }
 
 Result<int64_t> NoticeQueue::RetryFailed(const std::vector<int64_t>& ids, TimePoint now,

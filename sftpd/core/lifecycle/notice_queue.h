@@ -62,10 +62,14 @@ class NoticeQueue {
   // nothing is changed. Idempotent.
   Result<int64_t> RetryFailed(const std::vector<int64_t>& ids, TimePoint now,
                               const std::string& actor);
-  // Notices not yet delivered (pending or sending), oldest first.
-  Result<std::vector<Notice>> Undelivered(int limit);
 
-  // --- Inside the caller's write transaction (may throw soci::soci_error) ---
+  // --- Inside the caller's transaction (may throw soci::soci_error) ---
+
+  // Every notice of account `id`, oldest first (the access export).
+  static std::vector<Notice> OfAccount(soci::session& s, const AccountId& id);
+  // Every notice still to be delivered or given up ("pending", "sending", "failed"), oldest
+  // first (the retention report). Account ids that do not parse are left empty.
+  static std::vector<Notice> Unsettled(soci::session& s);
 
   // When a notice is due at ":now": the one statement of the rule (claims, plans, dry runs and
   // the sweep's "anything due" read all use it). Answered by the outbox_due index.

@@ -18,13 +18,6 @@ namespace {
 
 constexpr const char* kActor = "lifecycle";
 
-int64_t Exec(soci::session& s, const std::string& sql, const std::string& id) {
-  std::string v = id;
-  soci::statement st = db::OneShot(s, sql, soci::use(v));
-  st.execute(true);
-  return st.get_affected_rows();
-}
-
 TimePoint LastCommunicationOrActivity(const Account& a) {
   TimePoint t = LastActivity(a);
   if (a.last_communication_at && *a.last_communication_at > t) {
@@ -61,9 +54,9 @@ PurgeReceipt PurgeRowsInTx(soci::session& s, const config::Config& cfg, const Ac
     mc.delete_due = ContactDeadline(c, cfg.lifecycle);
     ContactStore::Insert(s, mc);
   } else {
-    r.consent_events_deleted = Exec(s, "DELETE FROM consent_events WHERE account_id = :id", id);
+    r.consent_events_deleted = accounts::AccountStore::DeleteConsent(s, a.id);
   }
-  Exec(s, "DELETE FROM accounts WHERE id = :id", id);
+  accounts::AccountStore::DeleteRow(s, a.id);
   ContactStore::InsertReceipt(s, r);
   FailureLog::Clear(s, a.id, "account");
   FailureLog::Clear(s, a.id, "purge");

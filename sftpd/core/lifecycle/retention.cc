@@ -97,42 +97,29 @@ Result<RetentionReport> BuildRetentionReport(db::Database& db, const config::Con
       }
       rep.entries.push_back(std::move(e));
     });
-    {
-      std::string id, kind, state, err;
-      long long created = 0;
-      int attempts = 0;
-      soci::statement st =
-          (s.prepare << "SELECT account_id, kind, state, created_at, attempts, last_error FROM "
-                        "outbox WHERE state IN ('pending', 'sending', 'failed') ORDER BY id",
-           soci::into(id), soci::into(kind), soci::into(state), soci::into(created),
-           soci::into(attempts), soci::into(err));
-      st.execute();
-      while (st.fetch()) {
-        auto aid = AccountId::Parse(id);
-        if (!aid) {
-          continue;
-        }
-        RetentionEntry e;
-        e.record = "notice";
-        e.account_id = *aid;
-        e.state = state;
-        e.rule = kind;
-        e.deadline = std::nullopt;
-        if (state == "failed") {
-          e.status = "failed";
-          e.note = fmt::format(
-              "gave up after {} attempts ({}); fix the mail setup and run "
-              "`sftpctl notices retry`",
-              attempts, err);
-          rep.failed++;
-        } else {
-          e.status = "waiting";
-          rep.waiting++;
-          e.note =
-              fmt::format("queued {}, {} attempts so far", FormatTime(FromUnix(created)), attempts);
-        }
-        rep.entries.push_back(std::move(e));
+    for (const Notice& n : NoticeQueue::Unsettled(s)) {
+      if (n.account_id.empty()) {
+        continue;
       }
+      RetentionEntry e;
+      e.record = "notice";
+      e.account_id = n.account_id;
+      e.state = n.state;
+      e.rule = n.kind;
+      e.deadline = std::nullopt;
+      if (n.state == "failed") {
+        e.status = "failed";
+        e.note = fmt::format(
+            "gave up after {} attempts ({}); fix the mail setup and run "
+            "`sftpctl notices retry`",
+            n.attempts, n.last_error);
+        rep.failed++;
+      } else {
+        e.status = "waiting";
+        rep.waiting++;
+        e.note = fmt::format("queued {}, {} attempts so far", FormatTime(n.created_at), n.attempts);
+      }
+      rep.entries.push_back(std::move(e));
     }
     rep.receipts = ContactStore::CountReceipts(s);
     // What the sweep could not do for an account: shown, with the reason, until it succeeds.

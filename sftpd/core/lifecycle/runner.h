@@ -73,6 +73,10 @@ class LifecycleRunner {
   Result<std::optional<MarketingContact>> GetContact(const AccountId& id) {
     return contacts_->GetContact(id);
   }
+  // ContactStore::ReceiptsChangedSince.
+  Result<std::vector<AccountId>> ReceiptsChangedSince(TimePoint since) {
+    return contacts_->ReceiptsChangedSince(since);
+  }
 
   const config::Config& config() const { return *cfg_; }
 

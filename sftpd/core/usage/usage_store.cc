@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <limits>
 #include <map>
 
 #include "sftpd/core/db/sql.h"
@@ -71,6 +72,72 @@ Result<SessionRecord> ReadSession(const soci::row& r) {
     s.end_reason = r.get<std::string>(14);
   }
   return s;
+}
+
+// A limit of 0 or less lists at most this many (sftpctl usage without --limit).
+constexpr int kDefaultLimit = 1000000;
+constexpr int kNoLimit = std::numeric_limits<int>::max();
+
+// Calls `fn` for each row of `select` (ending "WHERE account_id = :a AND <time> >= :s") for
+// `account` from `since`, ordered by `order`, at most `limit` rows; stops at the first error.
+template <class Fn>
+Status ForEachRow(soci::session& sql, const std::string& select, const AccountId& account,
+                  std::optional<TimePoint> since, int limit, const std::string& order, Fn&& fn) {
+  std::string id = account.str();
+  long long from = since ? ToUnix(*since) : 0;
+  int n = limit > 0 ? limit : kDefaultLimit;
+  soci::rowset<soci::row> rows = (sql.prepare << select << " ORDER BY " << order << " LIMIT :n",
+                                  soci::use(id), soci::use(from), soci::use(n));
+  for (const soci::row& r : rows) {
+    if (Status st = fn(r); !st) {
+      return st;
+    }
+  }
+  return {};
+}
+
+// The sessions of `account` started at or after `since`, ordered by `order`, at most `limit`.
+Result<std::vector<SessionRecord>> QuerySessions(soci::session& sql, const AccountId& account,
+                                                 std::optional<TimePoint> since, int limit,
+                                                 const std::string& order) {
+  std::vector<SessionRecord> out;
+  Status st = ForEachRow(sql,
+                         std::string("SELECT ") + kSessionColumns +
+                             " FROM usage_sessions WHERE account_id = :a AND started_at >= :s",
+                         account, since, limit, order, [&](const soci::row& r) -> Status {
+                           auto s = ReadSession(r);
+                           if (!s) {
+                             return s.error();
+                           }
+                           out.push_back(std::move(*s));
+                           return {};
+                         });
+  if (!st) {
+    return st.error();
+  }
+  return out;
+}
+
+// The failed logins of `account` at or after `since`, ordered by `order`, at most `limit`.
+std::vector<FailedLogin> QueryFailedLogins(soci::session& sql, const AccountId& account,
+                                           std::optional<TimePoint> since, int limit,
+                                           const std::string& order) {
+  std::vector<FailedLogin> out;
+  // The callback cannot fail, so neither can the walk.
+  static_cast<void>(
+      ForEachRow(sql,
+                 "SELECT at, remote_ip, auth_method FROM usage_failed_logins WHERE account_id = :a "
+                 "AND at >= :s",
+                 account, since, limit, order, [&](const soci::row& r) -> Status {
+                   FailedLogin f;
+                   f.account = account;
+                   f.at = FromUnix(Int64(r, 0));
+                   f.remote_ip = r.get<std::string>(1);
+                   f.auth_method = r.get<std::string>(2);
+                   out.push_back(std::move(f));
+                   return {};
+                 }));
+  return out;
 }
 
 }  // namespace
@@ -196,52 +263,28 @@ Status UsageStore::RecordFailedLogin(const FailedLogin& f) {
 Result<std::vector<SessionRecord>> UsageStore::ListSessions(const AccountId& account,
                                                             std::optional<TimePoint> since,
                                                             int limit) {
-  std::string id = account.str();
-  long long from = since ? ToUnix(*since) : 0;
-  int n = limit > 0 ? limit : 1000000;
   return db_.Read<std::vector<SessionRecord>>(
       [&](soci::session& sql) -> Result<std::vector<SessionRecord>> {
-        std::vector<SessionRecord> out;
-        soci::rowset<soci::row> rows =
-            (sql.prepare << "SELECT " << kSessionColumns
-                         << " FROM usage_sessions WHERE account_id = :a AND started_at >= :s "
-                            "ORDER BY started_at DESC, id DESC LIMIT :n",
-             soci::use(id), soci::use(from), soci::use(n));
-        for (const soci::row& r : rows) {
-          auto s = ReadSession(r);
-          if (!s) {
-            return s.error();
-          }
-          out.push_back(std::move(*s));
-        }
-        return out;
+        return QuerySessions(sql, account, since, limit, "started_at DESC, id DESC");
       });
 }
 
 Result<std::vector<FailedLogin>> UsageStore::ListFailedLogins(const AccountId& account,
                                                               std::optional<TimePoint> since,
                                                               int limit) {
-  std::string id = account.str();
-  long long from = since ? ToUnix(*since) : 0;
-  int n = limit > 0 ? limit : 1000000;
   return db_.Read<std::vector<FailedLogin>>(
       [&](soci::session& sql) -> Result<std::vector<FailedLogin>> {
-        std::vector<FailedLogin> out;
-        soci::rowset<soci::row> rows =
-            (sql.prepare << "SELECT at, remote_ip, auth_method FROM usage_failed_logins "
-                            "WHERE account_id = :a AND at >= :s ORDER BY at DESC, id DESC "
-                            "LIMIT :n",
-             soci::use(id), soci::use(from), soci::use(n));
-        for (const soci::row& r : rows) {
-          FailedLogin f;
-          f.account = account;
-          f.at = FromUnix(Int64(r, 0));
-          f.remote_ip = r.get<std::string>(1);
-          f.auth_method = r.get<std::string>(2);
-          out.push_back(std::move(f));
-        }
-        return out;
+        return QueryFailedLogins(sql, account, since, limit, "at DESC, id DESC");
       });
+}
+
+Result<std::vector<SessionRecord>> UsageStore::AllSessions(soci::session& sql,
+                                                           const AccountId& account) {
+  return QuerySessions(sql, account, std::nullopt, kNoLimit, "started_at, id");
+}
+
+std::vector<FailedLogin> UsageStore::AllFailedLogins(soci::session& sql, const AccountId& account) {
+  return QueryFailedLogins(sql, account, std::nullopt, kNoLimit, "at, id");
 }
 
 Result<std::vector<AccountUsage>> UsageStore::Report(std::optional<TimePoint> since) {

@@ -107,6 +107,11 @@ class UsageStore {
   // Failed logins of one account, newest first.
   Result<std::vector<FailedLogin>> ListFailedLogins(const AccountId& account,
                                                     std::optional<TimePoint> since, int limit);
+  // Every session and every failed login of `account`, oldest first, on `s` inside the
+  // caller's transaction (the access export reads them with the rest of the account, in one
+  // snapshot). May throw soci::soci_error (Write/Read turn it into an Error).
+  static Result<std::vector<SessionRecord>> AllSessions(soci::session& s, const AccountId& account);
+  static std::vector<FailedLogin> AllFailedLogins(soci::session& s, const AccountId& account);
   // Totals per account (sessions started at or after `since`), ordered by account id. Accounts
   // without sessions or failures in the range do not appear.
   Result<std::vector<AccountUsage>> Report(std::optional<TimePoint> since);
