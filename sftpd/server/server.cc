@@ -392,8 +392,9 @@ void Server::Accept(int listen_fd) {
 }
 
 void Server::Refuse(int fd, const char* reason, const std::string& detail) {
-  close(fd);
+  // Counted before the close: a client that sees the close finds the refusal counted.
   deps_.metrics->ConnectionRefused(reason);
+  close(fd);
   auto& throttle = refusal_log_.try_emplace(reason, kRefusalLogInterval).first->second;
   if (uint64_t n = throttle.Count(deps_.clock->SteadyNow()); n > 0) {
     // `refused` counts this reason's refusals since its previous line.
