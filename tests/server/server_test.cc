@@ -79,7 +79,12 @@ class ServerTest : public ::testing::Test {
   sftplc::testing::CommandResult Python(const std::string& script) {
     std::string prelude =
         "import paramiko, socket, struct, sys, time\nPORT = " + std::to_string(port_) +
-        "\nPASSWORD = '" + kPassword + "'\n";
+        "\nPASSWORD = '" + kPassword +
+        "'\n"
+        "def connect(source='127.0.0.1'):\n"
+        "    s = socket.socket(); s.bind((source, 0)); s.connect(('127.0.0.1', PORT))\n"
+        "    s.settimeout(30)\n"
+        "    return s\n";
     WriteFile(dir_.Sub("client.py"), prelude + script);
     return RunCommand("/usr/bin/python3 '" + dir_.Sub("client.py") + "'");
   }
@@ -297,20 +302,12 @@ TEST_F(ServerTest, PerSourceStartupsRefusedBeforeBannerUntilLogin) {
   cfg_.per_source_max_startups = 1;
   Start();
   auto r = Python(R"(
-a = socket.create_connection(('127.0.0.1', PORT)); a.settimeout(30)
-first = a.recv(100)
-b = socket.create_connection(('127.0.0.1', PORT)); b.settimeout(30)
-second = b.recv(100)
-o = socket.socket(); o.bind(('127.0.0.2', 0)); o.connect(('127.0.0.1', PORT)); o.settimeout(30)
-other = o.recv(100)
-print('first', first[:7], 'second', second, 'other', other[:7])
-def from4():
-    s = socket.socket(); s.bind(('127.0.0.4', 0)); s.connect(('127.0.0.1', PORT)); s.settimeout(30)
-    return s
+held = [connect() for i in range(2)] + [connect('127.0.0.2')]
+print('first', held[0].recv(100)[:7], 'second', held[1].recv(100), 'other', held[2].recv(100)[:7])
 c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
-c.connect('127.0.0.1', PORT, 'alice', PASSWORD, sock=from4(), allow_agent=False,
+c.connect('127.0.0.1', PORT, 'alice', PASSWORD, sock=connect('127.0.0.4'), allow_agent=False,
           look_for_keys=False)
-d = from4()
+d = connect('127.0.0.4')
 print('after login', d.recv(100)[:7])
 )");
   EXPECT_NE(r.out.find("first b'SSH-2.0' second b'' other b'SSH-2.0'"), std::string::npos)
@@ -330,9 +327,8 @@ TEST_F(ServerTest, MaxStartupsDropsEarlyThenAll) {
 got = []
 held = []
 for i in range(5):
-    s = socket.create_connection(('127.0.0.1', PORT)); s.settimeout(30)
-    got.append(s.recv(100)[:7])
-    held.append(s)
+    held.append(connect())
+    got.append(held[-1].recv(100)[:7])
 print(got)
 )");
   EXPECT_NE(r.out.find("[b'SSH-2.0', b'SSH-2.0', b'', b'SSH-2.0', b'']"), std::string::npos)
@@ -346,10 +342,9 @@ TEST_F(ServerTest, KnownBannedSourceDroppedAtAccept) {
   gate_.known_banned.insert("127.0.0.3");
   Start();
   auto r = Python(R"(
-s = socket.socket(); s.bind(('127.0.0.3', 0)); s.connect(('127.0.0.1', PORT)); s.settimeout(30)
-banned = s.recv(100)
-o = socket.create_connection(('127.0.0.1', PORT)); o.settimeout(30)
-print('banned', banned, 'other', o.recv(100)[:7])
+banned = connect('127.0.0.3')
+other = connect()
+print('banned', banned.recv(100), 'other', other.recv(100)[:7])
 )");
   EXPECT_NE(r.out.find("banned b'' other b'SSH-2.0'"), std::string::npos) << r.out << r.err;
   EXPECT_EQ(gate_.ban_lookups.load(), 1);  // the other connection's only
