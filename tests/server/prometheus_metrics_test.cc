@@ -97,8 +97,7 @@ TEST_F(PrometheusMetricsTest, SessionsAndLogins) {
   EXPECT_EQ(Sample(text, R"(sftpd_sessions_total{logged_in="false",reason="other"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="max_sessions_per_ip"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="max_startups"})"), 2);
-  EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="per_source_max_startups"})"),
-            1);
+  EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="per_source_max_startups"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="banned"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="max_sessions"})"), 0);
   EXPECT_EQ(Sample(text, R"(sftpd_logins_total{method="password",result="success"})"), 1);
