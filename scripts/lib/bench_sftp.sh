@@ -39,6 +39,8 @@ host_keys = ["ssh_host_ed25519_key"]
 allow_root = true
 max_sessions = 2000
 max_sessions_per_ip = 2000
+max_startups = "2000"
+per_source_max_startups = 2000
 [storage]
 root = "files"
 [database]

@@ -32,6 +32,9 @@ class AuthenticatorGate final : public LoginGate {
     return d;
   }
   bool SourceBanned(const std::string& remote_ip) override { return a_.SourceBanned(remote_ip); }
+  bool SourceKnownBanned(const std::string& remote_ip) override {
+    return a_.SourceKnownBanned(remote_ip);
+  }
 
  private:
   auth::Authenticator& a_;

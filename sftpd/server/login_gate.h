@@ -42,6 +42,15 @@ class LoginGate {
     (void)remote_ip;
     return false;
   }
+
+  // True when `remote_ip` is banned as far as the gate knows from memory alone: answered without
+  // any I/O (no database), so the accept loop can ask it for every connection and drop a banned
+  // source before a session thread or a slot is taken. False when not known (SourceBanned, asked
+  // on the session's thread, then has the last word). Thread-safe; never blocks on I/O.
+  virtual bool SourceKnownBanned(const std::string& remote_ip) {
+    (void)remote_ip;
+    return false;
+  }
 };
 
 }  // namespace sftplc::server

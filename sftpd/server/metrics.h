@@ -17,8 +17,8 @@ namespace sftplc::server {
 
 class Metrics : public sftp::RequestObserver {
  public:
-  // A connection refused at accept, before any cryptography: `reason` is "max_sessions" or
-  // "max_sessions_per_ip".
+  // A connection refused at accept, before any cryptography: `reason` is "max_sessions",
+  // "max_sessions_per_ip", "max_startups", "per_source_max_startups" or "banned".
   virtual void ConnectionRefused(std::string_view reason) noexcept = 0;
   // A connection ended. `reason` is the session's end reason as the usage record has it
   // ("closed", "idle_timeout", "shutdown", "error", "protocol_error", "login_timeout");

@@ -40,6 +40,11 @@ constexpr std::size_t kStatusSlots = 9;
 constexpr std::string_view kEndReasons[] = {"closed",         "idle_timeout",  "shutdown", "error",
                                             "protocol_error", "login_timeout", "other"};
 constexpr std::size_t kReasonCount = std::size(kEndReasons);
+// Why a connection was refused at accept (Metrics::ConnectionRefused); unknown words count as the
+// first.
+constexpr std::string_view kRefusals[] = {"max_sessions", "max_sessions_per_ip", "max_startups",
+                                          "per_source_max_startups", "banned"};
+constexpr std::size_t kRefusalCount = std::size(kRefusals);
 
 double ToSeconds(TimePoint t) {
   return std::chrono::duration<double>(t.time_since_epoch()).count();
@@ -82,10 +87,12 @@ class PrometheusMetrics::Families {
             {{"reason", std::string(kEndReasons[i])}, {"logged_in", in ? "true" : "false"}});
       }
     }
-    auto& refused = counter("sftpd_connections_refused_total",
-                            "Connections refused at accept because a session limit was reached.");
-    refused_total = &refused.Add({{"limit", "max_sessions"}});
-    refused_per_ip = &refused.Add({{"limit", "max_sessions_per_ip"}});
+    auto& refused_family = counter(
+        "sftpd_connections_refused_total",
+        "Connections refused at accept, before any cryptography, by the limit that refused them.");
+    for (std::size_t i = 0; i < kRefusalCount; ++i) {
+      refused[i] = &refused_family.Add({{"limit", std::string(kRefusals[i])}});
+    }
     sessions_active = &gauge("sftpd_sessions_active", "Connections being served now.").Add({});
     sessions_max = &gauge("sftpd_sessions_max", "server.max_sessions.").Add({});
 
@@ -189,8 +196,7 @@ class PrometheusMetrics::Families {
 
   std::shared_ptr<prometheus::Registry> registry;
   std::array<std::array<Counter*, 2>, kReasonCount> ended{};
-  Counter* refused_total;
-  Counter* refused_per_ip;
+  std::array<Counter*, kRefusalCount> refused{};
   Gauge* sessions_active;
   Gauge* sessions_max;
   std::array<std::array<Counter*, 3>, 2> login{};
@@ -396,7 +402,10 @@ void PrometheusMetrics::OnRequest(const sftp::RequestOutcome& o) noexcept {
 void PrometheusMetrics::OnHandlesClosed(int count) noexcept { f_->handles_open->Decrement(count); }
 
 void PrometheusMetrics::ConnectionRefused(std::string_view reason) noexcept {
-  (reason == "max_sessions_per_ip" ? f_->refused_per_ip : f_->refused_total)->Increment();
+  std::size_t i = kRefusalCount;
+  while (--i > 0 && kRefusals[i] != reason) {
+  }
+  f_->refused[i]->Increment();
 }
 
 void PrometheusMetrics::SessionEnded(std::string_view reason, bool logged_in) noexcept {

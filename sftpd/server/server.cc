@@ -24,6 +24,8 @@ namespace {
 constexpr std::chrono::milliseconds kAcceptBackoff{100};
 // At most one warning about it per this interval.
 constexpr std::chrono::seconds kAcceptWarningInterval{10};
+// At most one line per refusal reason per this interval: a flood must not fill the log.
+constexpr std::chrono::seconds kRefusalLogInterval{10};
 
 bool OutOfResources(int err) {
   return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM;
@@ -77,10 +79,12 @@ SessionLimits LimitsFrom(const config::ServerConfig& cfg) {
 }  // namespace
 
 Server::Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log)
-    : cfg_(cfg), deps_(std::move(deps)), log_(std::move(log)) {
-  limits_ = LimitsFrom(cfg);
-  max_sessions_ = cfg.max_sessions;
-  max_sessions_per_ip_ = cfg.max_sessions_per_ip;
+    : cfg_(cfg),
+      deps_(std::move(deps)),
+      log_(std::move(log)),
+      startups_(deps_.startup_roll ? deps_.startup_roll : RandomPercentRoll()),
+      accept_warnings_(kAcceptWarningInterval) {
+  UpdateLimits(cfg);
 }
 
 Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, ServerDeps deps,
@@ -205,11 +209,18 @@ void Server::UpdateLimits(const config::ServerConfig& cfg) {
   limits_ = LimitsFrom(cfg);
   max_sessions_ = cfg.max_sessions;
   max_sessions_per_ip_ = cfg.max_sessions_per_ip;
+  max_startups_ = cfg.max_startups;
+  per_source_max_startups_ = cfg.per_source_max_startups;
 }
 
 int Server::active_sessions() const {
   std::lock_guard lock(mu_);
   return active_;
+}
+
+int Server::unauthenticated_sessions() const {
+  std::lock_guard lock(mu_);
+  return startups_.total();
 }
 
 Status Server::Run() {
@@ -271,8 +282,8 @@ void Server::WaitForSessions() {
   force_stop_.store(true);
   // Wake sessions blocked in the network (key exchange, a write to a client that does not
   // read): with their socket shut down every libssh call returns at once.
-  for (const auto& [number, fd] : session_fds_) {
-    shutdown(fd, SHUT_RDWR);
+  for (const auto& [number, slot] : slots_) {
+    shutdown(slot.fd, SHUT_RDWR);
   }
   while (active_ > 0) {
     idle_cv_.wait_for(lock, std::chrono::seconds(5));
@@ -301,39 +312,58 @@ void Server::Accept(int listen_fd) {
       return;
     }
     std::string ip = PeerAddress(peer);
-    uint64_t number;
+    // Memory only, no I/O: a banned source costs no thread, no slot and no cryptography. Debug
+    // only, so a banned flood cannot fill the log.
+    if (deps_.gate->SourceKnownBanned(ip)) {
+      SPDLOG_LOGGER_DEBUG(log_, "connection dropped: source banned ip={}", ip);
+      deps_.metrics->ConnectionRefused("banned");
+      close(fd);
+      continue;
+    }
+    std::string source = SourceKey(ip);
+    uint64_t number = 0;
     SessionLimits limits;
+    const char* refused = nullptr;
+    std::string detail;
     {
       std::lock_guard lock(mu_);
       if (active_ >= max_sessions_) {
-        SPDLOG_LOGGER_WARN(log_, "connection refused: max_sessions reached sessions={}", active_);
-        deps_.metrics->ConnectionRefused("max_sessions");
-        close(fd);
-        continue;
+        refused = "max_sessions";
+        detail = fmt::format("sessions={}", active_);
+      } else if (auto it = per_source_.find(source);
+                 it != per_source_.end() && it->second >= max_sessions_per_ip_) {
+        refused = "max_sessions_per_ip";
+        detail = fmt::format("ip={}", ip);
+      } else {
+        refused = startups_.Admit(source, max_startups_, per_source_max_startups_);
+        if (refused == Startups::kFull) {
+          detail = fmt::format("unauthenticated={}", startups_.total());
+        } else if (refused != nullptr) {
+          detail = fmt::format("ip={}", ip);
+        } else {
+          ++active_;
+          ++per_source_[source];
+          number = next_number_++;
+          slots_[number] = Slot{fd, source, true};
+          limits = limits_;
+        }
       }
-      if (per_ip_[ip] >= max_sessions_per_ip_) {
-        SPDLOG_LOGGER_WARN(log_, "connection refused: max_sessions_per_ip reached ip={}", ip);
-        deps_.metrics->ConnectionRefused("max_sessions_per_ip");
-        close(fd);
-        continue;
-      }
-      ++active_;
-      ++per_ip_[ip];
-      number = next_number_++;
-      session_fds_[number] = fd;
-      limits = limits_;
+    }
+    if (refused != nullptr) {
+      Refuse(fd, refused, detail);
+      continue;
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     // libssh closes the socket it is given whenever it likes (ssh_disconnect, a failed write):
     // it gets a duplicate, and `fd` stays open, ours, until the session is over, so the shutdown
-    // sweep over session_fds_ never hits a number that was handed out again.
+    // sweep over slots_ never hits a number that was handed out again.
     int ssh_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
     ssh_session session = ssh_fd >= 0 ? ssh_new() : nullptr;
     bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, ssh_fd) == SSH_OK;
     if (ok) {
       try {
-        std::thread(&Server::SessionThread, this, number, session, fd, ssh_fd, ip, limits).detach();
+        std::thread(&Server::SessionThread, this, number, session, ssh_fd, ip, limits).detach();
       } catch (const std::exception& e) {
         SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a session thread: {}", number, e.what());
         ok = false;
@@ -351,43 +381,73 @@ void Server::Accept(int listen_fd) {
                           LogSafe(bind_ != nullptr ? ssh_get_error(bind_) : ""));
     }
     if (!ok) {
-      {
-        std::lock_guard lock(mu_);
-        session_fds_.erase(number);
-      }
       if (session != nullptr) {
         ssh_free(session);  // the session owns ssh_fd once ssh_bind_accept_fd has seen it
       } else if (ssh_fd >= 0) {
         close(ssh_fd);
       }
-      close(fd);
-      std::lock_guard lock(mu_);
-      --active_;
-      if (--per_ip_[ip] == 0) {
-        per_ip_.erase(ip);
-      }
-      idle_cv_.notify_all();
+      Release(number);
     }
   }
 }
 
-void Server::PauseAccepting(int err) {
-  accept_paused_ = true;
-  ++accept_failures_;
-  auto now = deps_.clock->SteadyNow();
-  if (now >= next_accept_warning_) {
-    // One line per kAcceptWarningInterval, however long the shortage lasts.
-    SPDLOG_LOGGER_WARN(log_, "accept paused: out of resources error={} failures={}",
-                       std::strerror(err), accept_failures_);
-    accept_failures_ = 0;
-    next_accept_warning_ = now + kAcceptWarningInterval;
+void Server::Refuse(int fd, const char* reason, const std::string& detail) {
+  // Counted before the close: a client that sees the close finds the refusal counted.
+  deps_.metrics->ConnectionRefused(reason);
+  close(fd);
+  auto& throttle = refusal_log_.try_emplace(reason, kRefusalLogInterval).first->second;
+  if (uint64_t n = throttle.Count(deps_.clock->SteadyNow()); n > 0) {
+    // `refused` counts this reason's refusals since its previous line.
+    SPDLOG_LOGGER_WARN(log_, "connection refused: {} reached {} refused={}", reason, detail, n);
   }
 }
 
-void Server::SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
-                           const std::string& ip, SessionLimits limits) noexcept {
-  SessionEnv env{*deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock,
-                 log_,        force_stop_,     *deps_.metrics};
+void Server::LoggedIn(uint64_t number) {
+  std::lock_guard lock(mu_);
+  auto it = slots_.find(number);
+  if (it != slots_.end() && it->second.unauthenticated) {
+    it->second.unauthenticated = false;
+    startups_.Leave(it->second.source);
+  }
+}
+
+void Server::Release(uint64_t number) {
+  int fd = -1;
+  {
+    std::lock_guard lock(mu_);
+    auto it = slots_.find(number);
+    if (it == slots_.end()) {
+      return;
+    }
+    // Forget our fd before closing it, so a shutdown sweep never hits a reused number.
+    fd = it->second.fd;
+    if (it->second.unauthenticated) {
+      startups_.Leave(it->second.source);
+    }
+    if (auto p = per_source_.find(it->second.source); p != per_source_.end() && --p->second <= 0) {
+      per_source_.erase(p);
+    }
+    slots_.erase(it);
+    --active_;
+    idle_cv_.notify_all();
+  }
+  close(fd);
+}
+
+void Server::PauseAccepting(int err) {
+  accept_paused_ = true;
+  // One line per kAcceptWarningInterval, however long the shortage lasts.
+  if (uint64_t failures = accept_warnings_.Count(deps_.clock->SteadyNow()); failures > 0) {
+    SPDLOG_LOGGER_WARN(log_, "accept paused: out of resources error={} failures={}",
+                       std::strerror(err), failures);
+  }
+}
+
+void Server::SessionThread(uint64_t number, ssh_session session, int ssh_fd, const std::string& ip,
+                           SessionLimits limits) noexcept {
+  SessionEnv env{
+      *deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock,
+      log_,        force_stop_,     *deps_.metrics, [this, number] { LoggedIn(number); }};
   {
     // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); libssh's close of
     // ssh_fd unregisters it at once.
@@ -395,18 +455,7 @@ void Server::SessionThread(uint64_t number, ssh_session session, int fd, int ssh
     RunSession(env, limits, session, ip, number);
   }
   ssh_free(session);
-  // Forget our fd before closing it, so a shutdown sweep never hits a reused number.
-  {
-    std::lock_guard lock(mu_);
-    session_fds_.erase(number);
-  }
-  close(fd);
-  std::lock_guard lock(mu_);
-  --active_;
-  if (--per_ip_[ip] == 0) {
-    per_ip_.erase(ip);
-  }
-  idle_cv_.notify_all();
+  Release(number);
 }
 
 }  // namespace sftplc::server

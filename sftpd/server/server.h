@@ -3,8 +3,11 @@
 // Server: the SSH listener of sftpd. It owns its listening sockets (a real backlog; libssh's own
 // ssh_bind_listen hard-codes 10), hands each accepted connection to libssh with
 // ssh_bind_accept_fd, and runs every connection on its own thread (docs/architecture.md says
-// why). Limits enforced here: sessions in total and per source IP (checked at accept, before any
-// cryptography); the per-session limits are enforced by the session (session.h).
+// why). Limits enforced here, at accept, before any cryptography and before a thread is started:
+// banned sources (as far as the gate knows from memory), sessions in total and per source, and
+// connections not logged in yet (max_startups with random early drop, per_source_max_startups;
+// startups.h). A source is an IPv4 address or an IPv6 /64, as the defender bans. The
+// per-session limits are enforced by the session (session.h).
 //
 // Lifecycle: Create() -> Listen() -> Run() (blocks) ... RequestStop() from another thread ->
 // Run() stops accepting, gives running sessions shutdown_grace to finish, then ends the rest
@@ -28,9 +31,11 @@
 #include "sftpd/core/config/config.h"
 #include "sftpd/server/channel_protocol.h"
 #include "sftpd/server/host_keys.h"
+#include "sftpd/server/log_throttle.h"
 #include "sftpd/server/login_gate.h"
 #include "sftpd/server/metrics.h"
 #include "sftpd/server/session_recorder.h"
+#include "sftpd/server/startups.h"
 
 namespace sftplc::server {
 
@@ -41,6 +46,7 @@ struct ServerDeps {
   ProtocolFactory protocol;
   const Clock* clock = nullptr;
   Metrics* metrics = &NoMetrics();
+  PercentRoll startup_roll;  // max_startups' early drop; empty: RandomPercentRoll()
 };
 
 // The limits a session reads when it starts (SIGHUP may change them for later sessions).
@@ -83,14 +89,23 @@ class Server {
 
   // Connections being served now. Thread-safe.
   int active_sessions() const;
+  // Connections being served now that have not logged in (yet). Thread-safe.
+  int unauthenticated_sessions() const;
 
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
   void Accept(int listen_fd);
   // `fd` is the accepted socket (ours, closed here at the end); `ssh_fd` its duplicate, owned
   // by libssh.
-  void SessionThread(uint64_t number, ssh_session session, int fd, int ssh_fd,
-                     const std::string& ip, SessionLimits limits) noexcept;
+  void SessionThread(uint64_t number, ssh_session session, int ssh_fd, const std::string& ip,
+                     SessionLimits limits) noexcept;
+  // Accept thread: closes a refused connection, counts it under `reason` and logs it, at most
+  // one line per reason per interval.
+  void Refuse(int fd, const char* reason, const std::string& detail);
+  // Session `number` logged in: it no longer counts against the startup limits.
+  void LoggedIn(uint64_t number);
+  // Session `number` is over: frees its slot and closes our fd of it.
+  void Release(uint64_t number);
   void WaitForSessions();
   // Accept thread: descriptors or memory ran out (`err`); rest the listeners, warn rate-limited.
   void PauseAccepting(int err);
@@ -105,17 +120,26 @@ class Server {
 
   mutable std::mutex mu_;
   std::condition_variable idle_cv_;
-  SessionLimits limits_;                 // guarded by mu_
-  int max_sessions_ = 0;                 // guarded by mu_
-  int max_sessions_per_ip_ = 0;          // guarded by mu_
-  int active_ = 0;                       // guarded by mu_
-  std::map<std::string, int> per_ip_;    // guarded by mu_
-  std::map<uint64_t, int> session_fds_;  // guarded by mu_ (our fds, ended at shutdown)
+  SessionLimits limits_;              // guarded by mu_
+  int max_sessions_ = 0;              // guarded by mu_
+  int max_sessions_per_ip_ = 0;       // guarded by mu_
+  config::MaxStartups max_startups_;  // guarded by mu_
+  int per_source_max_startups_ = 0;   // guarded by mu_
+  int active_ = 0;                    // guarded by mu_
+  // A connection being served.
+  struct Slot {
+    int fd = -1;         // ours (libssh has a duplicate), shut down at shutdown
+    std::string source;  // SourceKey of its address
+    bool unauthenticated = true;
+  };
+  std::map<uint64_t, Slot> slots_;         // guarded by mu_
+  std::map<std::string, int> per_source_;  // guarded by mu_: slots per source
+  Startups startups_;                      // guarded by mu_
   uint64_t next_number_ = 1;
   // Accept thread only: descriptors (or memory) ran out, rest the listeners.
   bool accept_paused_ = false;
-  uint64_t accept_failures_ = 0;
-  std::chrono::steady_clock::time_point next_accept_warning_{};
+  LogThrottle accept_warnings_;                     // accept thread only
+  std::map<std::string, LogThrottle> refusal_log_;  // accept thread only, per reason
   std::atomic<bool> force_stop_{false};
 };
 

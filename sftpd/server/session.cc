@@ -247,6 +247,9 @@ int Session::AfterDecision(const auth::AuthDecision& d, auth::AuthMethod method)
     usage_id_ = *id;
     usage_open_ = true;
     authenticated_ = true;
+    if (env_.logged_in) {
+      env_.logged_in();
+    }
     account_ = d.account;
     method_ = method;
     credential_.method = method;

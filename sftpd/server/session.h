@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "sftpd/core/base/clock.h"
@@ -36,6 +37,9 @@ struct SessionEnv {
   Logger log;
   const std::atomic<bool>& stop;  // set: end now (reason "shutdown")
   Metrics& metrics;
+  // Called once, on the session's thread, when its login succeeds (the server stops counting it
+  // against the startup limits).
+  std::function<void()> logged_in;
 };
 
 // Runs the connection to its end (disconnected, not freed: the caller frees `session`, which

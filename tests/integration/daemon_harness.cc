@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <string_view>
 #include <thread>
 
@@ -282,6 +283,16 @@ int DaemonHarness::Stop(int sig, int wait_s) {
     // at a short interval (this bounds a wait, it does not order events).
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+std::string DaemonHarness::ScrapeMetrics() const {
+  std::string log = Log();
+  std::smatch m;
+  if (!std::regex_search(log, m, std::regex(R"(metrics on (127\.0\.0\.1:[0-9]+))"))) {
+    return "";
+  }
+  CommandResult r = RunCommand("curl -sf http://" + m[1].str() + "/metrics");
+  return r.exit_code == 0 ? r.out : "";
 }
 
 bool DaemonHarness::WaitForLog(const std::string& text, int timeout_s, std::size_t from) const {

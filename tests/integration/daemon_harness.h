@@ -83,6 +83,10 @@ class DaemonHarness {
   // (e.g. Log().size() taken before the action whose line is awaited); true if it did.
   bool WaitForLog(const std::string& text, int timeout_s = 30, std::size_t from = 0) const;
 
+  // The daemon's Prometheus text, scraped from the address it logged ("metrics on ADDRESS"),
+  // or "" when it serves none (Set("metrics", "listen = \"127.0.0.1:0\"") before Start()).
+  std::string ScrapeMetrics() const;
+
   // Runs the built sftpctl with this config: `sftpctl --config FILE <args>` as the service user
   // (on the daemon's fake clock, if any). Its stderr is also appended to SftpctlLog().
   CommandResult Sftpctl(const std::string& args, const std::string& stdin_data = "");

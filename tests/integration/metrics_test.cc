@@ -39,17 +39,12 @@ class MetricsTest : public ::testing::Test {
     ASSERT_TRUE(d_.Start()) << d_.error();
     // sftpd prints (and logs) "metrics on ADDRESS:PORT" before its "listening on" lines.
     ASSERT_TRUE(d_.WaitForLog("metrics on ")) << d_.Log();
-    std::smatch m;
-    std::string log = d_.Log();
-    ASSERT_TRUE(std::regex_search(log, m, std::regex(R"(metrics on (127\.0\.0\.1:[0-9]+))")))
-        << log;
-    address_ = m[1];
   }
 
   std::string Scrape() {
-    auto r = RunCommand("curl -sf http://" + address_ + "/metrics");
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out;
+    std::string text = d_.ScrapeMetrics();
+    EXPECT_FALSE(text.empty()) << d_.Log();
+    return text;
   }
 
   // Scrapes until `series` reaches `want` (the end of a session is counted once the server
@@ -70,7 +65,6 @@ class MetricsTest : public ::testing::Test {
   }
 
   DaemonHarness d_;
-  std::string address_;
 };
 
 // A login and an upload move the login, session, request and byte counters; promtool accepts

@@ -5,11 +5,16 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -250,6 +255,171 @@ TEST_F(BannedSourceTest, BannedSourceGetsNoBannerNorKeyExchange) {
   ASSERT_TRUE(d_.WaitForLog("ip banned")) << d_.Log();
   EXPECT_EQ(FirstBytesFrom(d_.port(), "127.0.0.5"), "");
   EXPECT_EQ(FirstBytesFrom(d_.port(), "127.0.0.6").rfind("SSH-2.0-", 0), 0u);
+}
+
+// Counts how often `text` occurs in `log`.
+std::size_t Occurrences(const std::string& log, const std::string& text) {
+  std::size_t n = 0;
+  for (std::size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+// Connections flooding the daemon from one source that never log in, with the Prometheus
+// endpoint on, and the default startup limits (max_startups 10:30:100, 5 per source).
+class StartupFloodTest : public HostileClientTest {
+ protected:
+  void Configure() override { d_.Set("metrics", "listen = \"127.0.0.1:0\""); }
+
+  // Opens `n` connections from `source` that send `first` (maybe nothing) and then stall, and
+  // sorts them by the daemon's first answer: the SSH banner (admitted) or a close before any
+  // byte (refused). The connections stay open (in `held`) until the test ends.
+  void Flood(int n, const std::string& source, const std::string& first) {
+    // This process (never the daemon) needs a descriptor per connection.
+    rlimit nofile{};
+    getrlimit(RLIMIT_NOFILE, &nofile);
+    if (nofile.rlim_cur < static_cast<rlim_t>(n) + 256) {
+      nofile.rlim_cur = std::min<rlim_t>(nofile.rlim_max, static_cast<rlim_t>(n) + 256);
+      setrlimit(RLIMIT_NOFILE, &nofile);
+    }
+    std::vector<pollfd> waiting;
+    for (int i = 0; i < n; ++i) {
+      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      ASSERT_GE(fd, 0) << std::strerror(errno);
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      inet_pton(AF_INET, source.c_str(), &local.sin_addr);
+      ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(d_.port()));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << std::strerror(errno);
+      if (!first.empty()) {
+        // A refused connection may already be closed: its send may fail, which is fine.
+        [[maybe_unused]] ssize_t sent = send(fd, first.data(), first.size(), MSG_NOSIGNAL);
+      }
+      held_.push_back(fd);
+      waiting.push_back({fd, POLLIN, 0});
+    }
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (!waiting.empty() && std::chrono::steady_clock::now() < deadline) {
+      ASSERT_GE(poll(waiting.data(), waiting.size(), 1000), 0);
+      std::vector<pollfd> still;
+      for (const pollfd& p : waiting) {
+        if (p.revents == 0) {
+          still.push_back({p.fd, POLLIN, 0});
+          continue;
+        }
+        char buf[64];
+        ssize_t got = recv(p.fd, buf, sizeof(buf), 0);
+        if (got > 0 && std::string(buf, static_cast<std::size_t>(got)).rfind("SSH-2.0-", 0) == 0) {
+          ++admitted_;
+        } else if (got <= 0) {
+          ++refused_;
+        } else {
+          ADD_FAILURE() << "unexpected first bytes";
+        }
+      }
+      waiting = std::move(still);
+    }
+    EXPECT_TRUE(waiting.empty()) << waiting.size() << " connections got no answer";
+  }
+
+  void TearDown() override {
+    for (int fd : held_) {
+      close(fd);
+    }
+  }
+
+  std::vector<int> held_;
+  int admitted_ = 0;
+  int refused_ = 0;
+};
+
+// 1,000 connections from one source that never log in (half send nothing, half the SSH version
+// line and stall): the source holds per_source_max_startups of them, the rest are closed before
+// the banner and counted under their reason, with a few log lines instead of one per refusal;
+// a user from another address still logs in and transfers a file within the grace time.
+TEST_F(StartupFloodTest, OneSourceCannotLockOthersOut) {
+  std::size_t from = d_.Log().size();
+  ASSERT_NO_FATAL_FAILURE(Flood(500, "127.0.0.1", ""));
+  ASSERT_NO_FATAL_FAILURE(Flood(500, "127.0.0.1", "SSH-2.0-flood_1.0\r\n"));
+  EXPECT_EQ(admitted_, 5);
+  EXPECT_EQ(refused_, 995);
+
+  std::string src = d_.dir().Sub("legit.bin");
+  RunCommand("head -c 1048576 /dev/urandom > '" + src + "'");
+  std::string back = d_.dir().Sub("legit.back");
+  auto r = Sftp("put " + src + " legit.bin\nget legit.bin " + back + "\n", "alice", "127.0.0.2");
+  ASSERT_EQ(r.exit_code, 0) << r.err << d_.Log().substr(from);
+  EXPECT_EQ(Sha(Home() + "/legit.bin"), Sha(src));
+  EXPECT_EQ(Sha(back), Sha(src));
+
+  std::string text = d_.ScrapeMetrics();
+  ASSERT_FALSE(text.empty()) << d_.Log();
+  EXPECT_EQ(
+      PrometheusSample(text, R"(sftpd_connections_refused_total{limit="per_source_max_startups"})"),
+      995);
+  EXPECT_EQ(PrometheusSample(text, R"(sftpd_connections_refused_total{limit="max_startups"})"), 0);
+  EXPECT_EQ(
+      PrometheusSample(text, R"(sftpd_connections_refused_total{limit="max_sessions_per_ip"})"), 0);
+  EXPECT_EQ(PrometheusSample(text, R"(sftpd_logins_total{method="password",result="success"})"), 1);
+  // One line per reason per 10 s, not one per refusal.
+  std::size_t lines =
+      Occurrences(d_.Log().substr(from), "connection refused: per_source_max_startups reached");
+  EXPECT_GE(lines, 1u);
+  EXPECT_LT(lines, 10u);
+}
+
+// With per_source_max_startups out of the way, the total of connections not logged in is capped
+// by max_startups: past `full` every new one is refused before the banner, counted under
+// "max_startups"; between `start` and `full` some are.
+class MaxStartupsFloodTest : public StartupFloodTest {
+ protected:
+  void Configure() override {
+    StartupFloodTest::Configure();
+    d_.Set("server", "max_startups = \"4:50:8\"");
+    d_.Set("server", "per_source_max_startups = 1000");
+  }
+};
+
+TEST_F(MaxStartupsFloodTest, UnauthenticatedTotalIsCapped) {
+  ASSERT_NO_FATAL_FAILURE(Flood(1000, "127.0.0.1", ""));
+  EXPECT_GE(admitted_, 4);
+  EXPECT_LE(admitted_, 8);
+  EXPECT_EQ(admitted_ + refused_, 1000);
+  std::string text = d_.ScrapeMetrics();
+  EXPECT_EQ(PrometheusSample(text, R"(sftpd_connections_refused_total{limit="max_startups"})"),
+            refused_);
+}
+
+// 100 sessions each hold max_handles_per_session open files; one handle more gets an SFTP
+// failure status (not a crash); another session still opens, writes and reads files correctly.
+class HandleFloodTest : public HostileClientTest {
+ protected:
+  void Configure() override {
+    d_.Set("server", "max_handles_per_session = 32");
+    d_.Set("server", "max_sessions_per_ip = 200");
+  }
+};
+
+TEST_F(HandleFloodTest, HeldHandlesLeaveOtherSessionsWorking) {
+  auto r = RunCommand("/usr/bin/python3 '" + SourcePath("tests/integration/handle_flood.py") +
+                          "' " + std::to_string(d_.port()) + " alice 100 32",
+                      std::string(kPassword) + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.err << d_.Log().substr(0, 4000);
+  auto out = nlohmann::json::parse(r.out);
+  EXPECT_EQ(out["sessions"], 100);
+  EXPECT_EQ(out["handles"], 3200);
+  ASSERT_EQ(out["extra"].size(), 100u);
+  for (const auto& e : out["extra"]) {
+    EXPECT_NE(e.get<std::string>(), "opened");
+  }
+  EXPECT_TRUE(out["other"].get<bool>());
+  EXPECT_TRUE(d_.running());
+  EXPECT_EQ(d_.Log().find("session failed"), std::string::npos);
 }
 
 // A session that stays open and active while an operator revokes its login.

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -47,6 +48,16 @@ class FakeGate final : public LoginGate {
     }
     return {};
   }
+  // Sources listed in known_banned are banned "from memory" (asked at accept); SourceBanned
+  // (asked on the session's thread) answers from the same list and counts the calls.
+  bool SourceKnownBanned(const std::string& ip) override {
+    std::lock_guard lock(mu_);
+    return known_banned.count(ip) != 0;
+  }
+  bool SourceBanned(const std::string& ip) override {
+    ++ban_lookups;
+    return SourceKnownBanned(ip);
+  }
   auth::AuthDecision Accept() {
     accounts::Account a;
     a.id = id_;
@@ -61,6 +72,8 @@ class FakeGate final : public LoginGate {
   std::atomic<int> password_checks{0};
   std::atomic<int> key_probes{0};
   std::atomic<int> verified_key_checks{0};
+  std::atomic<int> ban_lookups{0};
+  std::set<std::string> known_banned;  // guarded by mu_
   std::string last_version;
 };
 

@@ -83,6 +83,10 @@ TEST_F(PrometheusMetricsTest, SessionsAndLogins) {
   m_.SessionEnded("idle_timeout", true);
   m_.SessionEnded("a reason from a later version", false);
   m_.ConnectionRefused("max_sessions_per_ip");
+  m_.ConnectionRefused("max_startups");
+  m_.ConnectionRefused("max_startups");
+  m_.ConnectionRefused("per_source_max_startups");
+  m_.ConnectionRefused("banned");
   m_.LoginDecided(auth::AuthMethod::kPassword, auth::AuthOutcome::kAccepted);
   m_.LoginDecided(auth::AuthMethod::kPassword, auth::AuthOutcome::kRejected);
   m_.LoginDecided(auth::AuthMethod::kPublicKey, auth::AuthOutcome::kBanned);
@@ -92,6 +96,10 @@ TEST_F(PrometheusMetricsTest, SessionsAndLogins) {
   EXPECT_EQ(Sample(text, R"(sftpd_sessions_total{logged_in="true",reason="idle_timeout"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_sessions_total{logged_in="false",reason="other"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="max_sessions_per_ip"})"), 1);
+  EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="max_startups"})"), 2);
+  EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="per_source_max_startups"})"), 1);
+  EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="banned"})"), 1);
+  EXPECT_EQ(Sample(text, R"(sftpd_connections_refused_total{limit="max_sessions"})"), 0);
   EXPECT_EQ(Sample(text, R"(sftpd_logins_total{method="password",result="success"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_logins_total{method="password",result="failure"})"), 1);
   EXPECT_EQ(Sample(text, R"(sftpd_logins_total{method="publickey",result="banned"})"), 1);

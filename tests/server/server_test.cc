@@ -43,6 +43,7 @@ class ServerTest : public ::testing::Test {
     deps.gate = &gate_;
     deps.recorder = &recorder_;
     deps.clock = &SystemClock::Instance();
+    deps.startup_roll = roll_;
     deps.protocol = [](const accounts::Account&,
                        const std::string&) -> Result<std::unique_ptr<ChannelProtocol>> {
       return std::unique_ptr<ChannelProtocol>(new sftplc::testing::TestProtocol());
@@ -78,7 +79,12 @@ class ServerTest : public ::testing::Test {
   sftplc::testing::CommandResult Python(const std::string& script) {
     std::string prelude =
         "import paramiko, socket, struct, sys, time\nPORT = " + std::to_string(port_) +
-        "\nPASSWORD = '" + kPassword + "'\n";
+        "\nPASSWORD = '" + kPassword +
+        "'\n"
+        "def connect(source='127.0.0.1'):\n"
+        "    s = socket.socket(); s.bind((source, 0)); s.connect(('127.0.0.1', PORT))\n"
+        "    s.settimeout(30)\n"
+        "    return s\n";
     WriteFile(dir_.Sub("client.py"), prelude + script);
     return RunCommand("/usr/bin/python3 '" + dir_.Sub("client.py") + "'");
   }
@@ -91,6 +97,7 @@ class ServerTest : public ::testing::Test {
   std::thread thread_;
   Status run_status_;
   int port_ = 0;
+  PercentRoll roll_;  // empty: the real one
 };
 
 // A first start writes an ed25519 host key with mode 0600 and reports its SHA256 fingerprint.
@@ -285,6 +292,60 @@ print('first', first[:7], 'second', second)
   EXPECT_NE(r.out.find("first b'SSH-2.0' second b''"), std::string::npos) << r.out << r.err;
 }
 
+// A source holding per_source_max_startups connections that have not logged in gets no banner
+// on the next one; another source still does; a login frees the place of its connection.
+TEST_F(ServerTest, PerSourceStartupsRefusedBeforeBannerUntilLogin) {
+  cfg_.per_source_max_startups = 1;
+  Start();
+  auto r = Python(R"(
+held = [connect() for i in range(2)] + [connect('127.0.0.2')]
+print('first', held[0].recv(100)[:7], 'second', held[1].recv(100), 'other', held[2].recv(100)[:7])
+c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+c.connect('127.0.0.1', PORT, 'alice', PASSWORD, sock=connect('127.0.0.4'), allow_agent=False,
+          look_for_keys=False)
+d = connect('127.0.0.4')
+print('after login', d.recv(100)[:7])
+)");
+  EXPECT_NE(r.out.find("first b'SSH-2.0' second b'' other b'SSH-2.0'"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_NE(r.out.find("after login b'SSH-2.0'"), std::string::npos) << r.out << r.err;
+}
+
+// max_startups "2:50:3": at 2 connections not logged in the injected roll decides (49 drops,
+// 50 admits), at 3 every new one is dropped before the banner.
+TEST_F(ServerTest, MaxStartupsDropsEarlyThenAll) {
+  cfg_.max_startups = {2, 50, 3};
+  cfg_.per_source_max_startups = 100;
+  std::atomic<int> rolls{0};
+  roll_ = [&rolls] { return rolls++ == 0 ? 49 : 50; };
+  Start();
+  auto r = Python(R"(
+got = []
+held = []
+for i in range(5):
+    held.append(connect())
+    got.append(held[-1].recv(100)[:7])
+print(got)
+)");
+  EXPECT_NE(r.out.find("[b'SSH-2.0', b'SSH-2.0', b'', b'SSH-2.0', b'']"), std::string::npos)
+      << r.out << r.err;
+  EXPECT_EQ(rolls.load(), 2);
+}
+
+// A source the gate knows to be banned is dropped by the accept loop itself: no banner, and no
+// session thread (which would ask SourceBanned).
+TEST_F(ServerTest, KnownBannedSourceDroppedAtAccept) {
+  gate_.known_banned.insert("127.0.0.3");
+  Start();
+  auto r = Python(R"(
+banned = connect('127.0.0.3')
+other = connect()
+print('banned', banned.recv(100), 'other', other.recv(100)[:7])
+)");
+  EXPECT_NE(r.out.find("banned b'' other b'SSH-2.0'"), std::string::npos) << r.out << r.err;
+  EXPECT_EQ(gate_.ban_lookups.load(), 1);  // the other connection's only
+}
+
 // SIGTERM path: after RequestStop, sessions get shutdown_grace, then are ended with reason
 // "shutdown" and Run() returns; the listener no longer accepts.
 TEST_F(ServerTest, StopEndsSessionsAfterGrace) {
@@ -313,7 +374,11 @@ print('ended' if s.sock.recv(1) == b'' else 'data')
 }
 
 // 50 OpenSSH clients upload at once; every one succeeds and is recorded.
+// (A burst of 50 handshakes from one address at once is what the startup limits refuse by
+// design; here they are raised so the test measures concurrent transfers.)
 TEST_F(ServerTest, FiftyConcurrentUploads) {
+  cfg_.max_startups = {100, 30, 100};
+  cfg_.per_source_max_startups = 100;
   Start();
   RunCommand("head -c 1048576 /dev/urandom > '" + dir_.Sub("f1m") + "'");
   WriteFile(dir_.Sub("batch"), "put " + dir_.Sub("f1m") + " f\n");

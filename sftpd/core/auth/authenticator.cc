@@ -144,6 +144,10 @@ bool Authenticator::SourceBanned(std::string_view ip) {
   return banned && banned->has_value();
 }
 
+bool Authenticator::SourceKnownBanned(std::string_view ip) {
+  return defender_.KnownBan(ip).has_value();
+}
+
 std::optional<AuthDecision> Authenticator::CheckBan(const AuthRequest& request, AuthMethod method) {
   auto banned = defender_.BannedUntil(request.remote_ip);
   if (!banned) {

@@ -142,6 +142,10 @@ class Authenticator {
   // connection before the key exchange. Thread-safe.
   bool SourceBanned(std::string_view ip);
 
+  // True when the defender already holds a ban on `ip` in memory (Defender::KnownBan). Never
+  // reads the database, never blocks on I/O: for the accept loop. Thread-safe.
+  bool SourceKnownBanned(std::string_view ip);
+
  private:
   Authenticator(const AuthenticatorOptions& options, accounts::AccountStore& accounts,
                 usage::UsageStore* usage, Defender& defender, const PasswordHasher& hasher,

@@ -93,6 +93,31 @@ int Defender::PruneAndSum(std::deque<std::pair<TimePoint, int>>& events, TimePoi
   return sum;
 }
 
+std::optional<TimePoint> Defender::CachedBan(const std::string& key, TimePoint now) {
+  auto it = ban_cache_.find(key);
+  if (it == ban_cache_.end()) {
+    return std::nullopt;
+  }
+  if (it->second.first > now && it->second.second + kBanCacheTtl > now) {
+    return it->second.first;
+  }
+  ban_cache_.erase(it);
+  return std::nullopt;
+}
+
+std::optional<TimePoint> Defender::KnownBan(std::string_view ip) {
+  if (!cfg_.enabled) {
+    return std::nullopt;
+  }
+  auto key = BanKey(ip);
+  if (!key) {
+    return std::nullopt;
+  }
+  TimePoint now = clock_.Now();
+  std::lock_guard lock(mu_);
+  return CachedBan(*key, now);
+}
+
 Result<std::optional<TimePoint>> Defender::BannedUntil(std::string_view ip) {
   if (!cfg_.enabled) {
     return std::optional<TimePoint>();
@@ -104,12 +129,8 @@ Result<std::optional<TimePoint>> Defender::BannedUntil(std::string_view ip) {
   TimePoint now = clock_.Now();
   {
     std::lock_guard lock(mu_);
-    auto it = ban_cache_.find(*key);
-    if (it != ban_cache_.end()) {
-      if (it->second.first > now && it->second.second + kBanCacheTtl > now) {
-        return std::optional<TimePoint>(it->second.first);
-      }
-      ban_cache_.erase(it);
+    if (auto until = CachedBan(*key, now)) {
+      return until;
     }
   }
   long long now_s = ToUnix(now);

@@ -63,6 +63,13 @@ class Defender {
   // read: the caller must then treat the address as unchecked and refuse it (fail closed).
   Result<std::optional<TimePoint>> BannedUntil(std::string_view ip);
 
+  // The end of a ban on `ip` this process already holds in memory (made here, or read from the
+  // database by BannedUntil within the cache time), or nullopt. Never reads the database: a map
+  // lookup under the defender's lock, which is never held across I/O, so it cannot block on the
+  // database. For dropping a banned source at accept; a ban made by another node or by sftpctl
+  // is seen here once a BannedUntil call has read it.
+  std::optional<TimePoint> KnownBan(std::string_view ip);
+
   // Records a failed login from `ip` naming `username` (used only as a keyed hash, in memory).
   // Returns the ban when this failure caused one.
   std::optional<Ban> RecordFailure(std::string_view ip, std::string_view username);
@@ -107,6 +114,9 @@ class Defender {
 
  private:
   uint64_t NameKey(std::string_view username) const;
+  // The cached ban on `key` when it is still in force and fresh at `now`; drops it otherwise.
+  // REQUIRES: mu_ held.
+  std::optional<TimePoint> CachedBan(const std::string& key, TimePoint now);
   int PruneAndSum(std::deque<std::pair<TimePoint, int>>& events, TimePoint now) const;
 
   config::DefenderConfig cfg_;

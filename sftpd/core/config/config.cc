@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -478,6 +479,17 @@ void ReadServer(Section& s, Config& c) {
   s.Duration("write_timeout", out.write_timeout, Seconds(1), Seconds(3600));
   s.Integer("max_sessions", out.max_sessions, 1, 1000000);
   s.Integer("max_sessions_per_ip", out.max_sessions_per_ip, 1, 1000000);
+  if (const toml::value* v = s.Find("max_startups")) {
+    if (s.TypeCheck(*v, "max_startups", toml::value_t::string, "a string such as \"10:30:100\"")) {
+      auto m = ParseMaxStartups(v->as_string().str);
+      if (m) {
+        out.max_startups = *m;
+      } else {
+        s.Bad(*v, "max_startups", m.error().message());
+      }
+    }
+  }
+  s.Integer("per_source_max_startups", out.per_source_max_startups, 1, kMaxStartupsLimit);
   s.Integer("max_handles_per_session", out.max_handles_per_session, 1, 65536);
   s.Integer("max_concurrent_verifies", out.max_concurrent_verifies, 1, 256);
   s.Duration("shutdown_grace", out.shutdown_grace, Seconds(0), Seconds(3600));
@@ -741,6 +753,49 @@ std::string SyntaxMessage(const std::string& what) {
 }
 
 }  // namespace
+
+Result<MaxStartups> ParseMaxStartups(std::string_view text) {
+  auto bad = [&](std::string_view why) {
+    return Error::InvalidArgument(
+        fmt::format("'{}' is not a max_startups value ({}): write \"start:rate:full\" such as "
+                    "\"10:30:100\", or one number for a hard cap",
+                    text, why));
+  };
+  std::vector<int> parts;
+  std::string_view rest = text;
+  for (;;) {
+    auto colon = rest.find(':');
+    std::string_view field = rest.substr(0, colon);
+    int n = 0;
+    auto [end, ec] = std::from_chars(field.data(), field.data() + field.size(), n);
+    if (field.empty() || ec != std::errc() || end != field.data() + field.size()) {
+      return bad("each field must be a whole number");
+    }
+    parts.push_back(n);
+    if (colon == std::string_view::npos) {
+      break;
+    }
+    rest.remove_prefix(colon + 1);
+  }
+  if (parts.size() != 1 && parts.size() != 3) {
+    return bad("one or three fields");
+  }
+  MaxStartups m{parts[0], 100, parts[0]};
+  if (parts.size() == 3) {
+    m.rate = parts[1];
+    m.full = parts[2];
+  }
+  if (m.start < 1 || m.full > kMaxStartupsLimit) {
+    return bad(fmt::format("start and full must be between 1 and {}", kMaxStartupsLimit));
+  }
+  if (m.start > m.full) {
+    return bad("start must not be above full");
+  }
+  if (m.rate < 1 || m.rate > 100) {
+    return bad("rate is a percentage from 1 to 100");
+  }
+  return m;
+}
 
 std::string ResolveConfigPath(const std::optional<std::string>& flag) {
   if (flag.has_value() && !flag->empty()) {

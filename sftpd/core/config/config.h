@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sftpd/core/base/calendar.h"
@@ -20,6 +21,22 @@ struct ListenAddress {
   uint16_t port = 0;  // 0 picks a free port (sftpd prints the one it got)
 };
 
+// server.max_startups, OpenSSH's MaxStartups "start:rate:full": with `start` or more connections
+// not yet logged in, a new one is dropped with probability `rate` %, rising linearly to 100 % at
+// `full`. A single number N is "N:100:N" (a hard cap).
+struct MaxStartups {
+  int start = 10;
+  int rate = 30;  // percent, 1-100
+  int full = 100;
+};
+
+// The most a max_startups number may be.
+inline constexpr int kMaxStartupsLimit = 1000000;
+
+// Parses "start:rate:full" or "N" (see MaxStartups). kInvalidArgument, saying what is wrong, for
+// anything else: 1 <= start <= full <= kMaxStartupsLimit, 1 <= rate <= 100.
+Result<MaxStartups> ParseMaxStartups(std::string_view text);
+
 struct ServerConfig {
   std::vector<ListenAddress> listen{{"0.0.0.0", 2222}};
   std::vector<std::string> host_keys;  // default: <config dir>/var/ssh_host_ed25519_key
@@ -29,7 +46,9 @@ struct ServerConfig {
   Seconds idle_timeout{900};           // no SFTP request for this long ends the session
   Seconds write_timeout{30};           // a reply blocked this long (no window) ends it
   int max_sessions = 1000;             // in total
-  int max_sessions_per_ip = 100;
+  int max_sessions_per_ip = 100;       // per source: an IPv4 address or an IPv6 /64
+  MaxStartups max_startups;            // connections not yet logged in, in total
+  int per_source_max_startups = 5;     // connections not yet logged in, per source
   int max_handles_per_session = 256;
   int max_concurrent_verifies = 2;  // Argon2 verifications at once (memory = m_cost x this)
   Seconds shutdown_grace{30};       // SIGTERM: time given to running sessions

@@ -141,6 +141,28 @@ TEST_P(DefenderTest, BansAreSharedThroughTheDatabase) {
   EXPECT_FALSE(Banned(*other_node, "192.0.2.7"));
 }
 
+// KnownBan answers from memory only: a ban made here is known at once (per /64 for IPv6); a ban
+// made by another node is known once a BannedUntil call has read it, and forgotten from memory
+// after the cache time (the database has the last word again) or when the ban ends.
+TEST_P(DefenderTest, KnownBanAnswersFromMemoryOnly) {
+  ASSERT_TRUE(Fail(4, "2001:db8:1:2::1").has_value());
+  EXPECT_TRUE(defender_->KnownBan("2001:db8:1:2::99").has_value());
+  EXPECT_FALSE(defender_->KnownBan("2001:db8:1:3::1").has_value());
+  auto other_node = MakeDefender(SmallConfig());
+  EXPECT_FALSE(other_node->KnownBan("2001:db8:1:2::1").has_value());
+  EXPECT_TRUE(Banned(*other_node, "2001:db8:1:2::1"));
+  EXPECT_EQ(other_node->KnownBan("2001:db8:1:2::1"), defender_->KnownBan("2001:db8:1:2::1"));
+  clock_.Advance(Seconds(10));
+  EXPECT_FALSE(other_node->KnownBan("2001:db8:1:2::1").has_value());
+  EXPECT_TRUE(Banned(*other_node, "2001:db8:1:2::1"));
+  // Once the database cannot be read, memory still answers (and never blocks on it).
+  ASSERT_TRUE(RenameTable(*db_, "auth_bans", "auth_bans_gone").has_value());
+  EXPECT_TRUE(other_node->KnownBan("2001:db8:1:2::1").has_value());
+  ASSERT_TRUE(RenameTable(*db_, "auth_bans_gone", "auth_bans").has_value());
+  clock_.Advance(Seconds(900));
+  EXPECT_FALSE(defender_->KnownBan("2001:db8:1:2::1").has_value());
+}
+
 // ListBans shows bans in force (expired ones on request); RemoveBan lifts one and forgets its
 // history; removing again is kNotFound; garbage is kInvalidArgument.
 TEST_P(DefenderTest, ListAndRemoveBans) {

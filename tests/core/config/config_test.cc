@@ -49,6 +49,10 @@ TEST(ConfigDefaultsTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.server.write_timeout, Seconds(30));
   EXPECT_EQ(c.server.max_sessions, 1000);
   EXPECT_EQ(c.server.max_sessions_per_ip, 100);
+  EXPECT_EQ(c.server.max_startups.start, 10);
+  EXPECT_EQ(c.server.max_startups.rate, 30);
+  EXPECT_EQ(c.server.max_startups.full, 100);
+  EXPECT_EQ(c.server.per_source_max_startups, 5);
   EXPECT_EQ(c.server.max_handles_per_session, 256);
   EXPECT_EQ(c.server.max_concurrent_verifies, 2);
   EXPECT_EQ(c.server.shutdown_grace, Seconds(30));
@@ -127,6 +131,8 @@ idle_timeout = 600
 write_timeout = "5s"
 max_sessions = 50
 max_sessions_per_ip = 5
+max_startups = "4:50:20"
+per_source_max_startups = 2
 max_handles_per_session = 64
 max_concurrent_verifies = 4
 shutdown_grace = "10s"
@@ -176,6 +182,10 @@ ip_retention = "30d"
   EXPECT_EQ(c.server.write_timeout, Seconds(5));
   EXPECT_EQ(c.server.max_sessions, 50);
   EXPECT_EQ(c.server.max_sessions_per_ip, 5);
+  EXPECT_EQ(c.server.max_startups.start, 4);
+  EXPECT_EQ(c.server.max_startups.rate, 50);
+  EXPECT_EQ(c.server.max_startups.full, 20);
+  EXPECT_EQ(c.server.per_source_max_startups, 2);
   EXPECT_EQ(c.server.max_handles_per_session, 64);
   EXPECT_EQ(c.server.max_concurrent_verifies, 4);
   EXPECT_EQ(c.server.shutdown_grace, Seconds(10));
@@ -269,6 +279,36 @@ TEST(ConfigErrorTest, WrongTypes) {
 }
 
 // A TOML syntax error names the file and line.
+// max_startups is "start:rate:full" or one number (a hard cap); anything else names the key, the
+// line and what is wrong.
+TEST(ConfigParseTest, MaxStartupsForms) {
+  MaxStartups hard = MustParse("[server]\nmax_startups = \"7\"\n").server.max_startups;
+  EXPECT_EQ(hard.start, 7);
+  EXPECT_EQ(hard.rate, 100);
+  EXPECT_EQ(hard.full, 7);
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = 10\n"),
+              HasSubstr(":2: server.max_startups: expected a string such as \"10:30:100\""));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"10:30\"\n"),
+              HasSubstr(":2: server.max_startups: '10:30' is not a max_startups value (one or "
+                        "three fields)"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"10:x:100\"\n"),
+              HasSubstr("(each field must be a whole number)"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"10::100\"\n"),
+              HasSubstr("(each field must be a whole number)"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"20:30:10\"\n"),
+              HasSubstr("(start must not be above full)"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"10:0:100\"\n"),
+              HasSubstr("(rate is a percentage from 1 to 100)"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"10:101:100\"\n"),
+              HasSubstr("(rate is a percentage from 1 to 100)"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"0\"\n"),
+              HasSubstr("(start and full must be between 1 and 1000000)"));
+  EXPECT_THAT(ErrorOf("[server]\nmax_startups = \"-1:30:100\"\n"),
+              HasSubstr("(start and full must be between 1 and 1000000)"));
+  EXPECT_THAT(ErrorOf("[server]\nper_source_max_startups = 0\n"),
+              HasSubstr(":2: server.per_source_max_startups: must be between 1 and 1000000"));
+}
+
 TEST(ConfigErrorTest, SyntaxErrorNamesLine) {
   std::string e = ErrorOf("[server]\nmax_sessions = \n");
   EXPECT_THAT(e, HasSubstr("/etc/sftp-lifecycle/sftpd.toml:2: syntax error"));
@@ -413,6 +453,10 @@ TEST(ConfigDocsTest, DocumentedExampleIsValidAndMatchesDefaults) {
   Config def = MustParse("");
   EXPECT_EQ(ex.server.host_keys, def.server.host_keys);
   EXPECT_EQ(ex.server.idle_timeout, def.server.idle_timeout);
+  EXPECT_EQ(ex.server.max_startups.start, def.server.max_startups.start);
+  EXPECT_EQ(ex.server.max_startups.rate, def.server.max_startups.rate);
+  EXPECT_EQ(ex.server.max_startups.full, def.server.max_startups.full);
+  EXPECT_EQ(ex.server.per_source_max_startups, def.server.per_source_max_startups);
   EXPECT_EQ(ex.server.kex, def.server.kex);
   EXPECT_EQ(ex.server.ciphers, def.server.ciphers);
   EXPECT_EQ(ex.server.macs, def.server.macs);
