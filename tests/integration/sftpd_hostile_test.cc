@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "tests/integration/daemon_harness.h"
+#include "tests/testing/openssh_client.h"
 #include "tests/testing/service_user.h"
 
 namespace sftplc::testing {
@@ -76,14 +77,8 @@ class HostileClientTest : public ::testing::Test {
   // local address `source`.
   CommandResult Sftp(const std::string& batch, const std::string& user = "alice",
                      const std::string& source = "127.0.0.1", const std::string& pwfile = "") {
-    WriteFile(d_.dir().Sub("batch"), batch);
-    return RunCommand("sshpass -f '" + (pwfile.empty() ? d_.dir().Sub("pw") : pwfile) +
-                      "' sftp -o BatchMode=no -o PubkeyAuthentication=no"
-                      " -o PreferredAuthentications=password -o NumberOfPasswordPrompts=1"
-                      " -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                      " -o LogLevel=ERROR -o BindAddress=" +
-                      source + " -P " + std::to_string(d_.port()) + " -b '" +
-                      d_.dir().Sub("batch") + "' " + user + "@127.0.0.1");
+    return RunSftpBatch({d_.port(), user, pwfile.empty() ? d_.dir().Sub("pw") : pwfile, source},
+                        d_.dir().Sub("batch"), batch);
   }
   std::string Sha(const std::string& p) {
     return RunCommand("sha256sum '" + p + "' | cut -d' ' -f1").out;
