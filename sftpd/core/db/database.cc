@@ -275,8 +275,7 @@ std::vector<std::string> SplitSqlStatements(std::string_view sql) {
   return out;
 }
 
-Database::Database(Backend backend, std::size_t pool_size, Logger log)
-    : backend_(backend), pool_size_(pool_size), log_(std::move(log)) {}
+Database::Database(Backend backend, Logger log) : backend_(backend), log_(std::move(log)) {}
 
 Database::~Database() = default;
 
@@ -362,7 +361,7 @@ Result<std::unique_ptr<Database>> Database::Open(const config::DatabaseConfig& c
     }
   }
   auto size = static_cast<std::size_t>(cfg.pool_size);
-  std::unique_ptr<Database> db(new Database(url->backend, size, log));
+  std::unique_ptr<Database> db(new Database(url->backend, log));
   db->description_ = url->ToString();
   db->pool_ = std::make_unique<soci::connection_pool>(size);
   // `connect` may hold the password: it is wiped below and never logged; SOCI keeps its own

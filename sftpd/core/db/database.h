@@ -108,7 +108,7 @@ class Database {
   uint64_t error_count() const { return errors_.load(std::memory_order_relaxed); }
 
  private:
-  Database(Backend backend, std::size_t pool_size, Logger log);
+  Database(Backend backend, Logger log);
   Result<void> RunWrite(const std::function<Status(soci::session&)>& fn);
   Result<void> RunRead(const std::function<Status(soci::session&)>& fn);
   // Migrate() one step: applies the next pending migration; returns false when none is left.
@@ -118,7 +118,6 @@ class Database {
 
   Backend backend_;
   std::string description_;
-  std::size_t pool_size_;
   std::unique_ptr<soci::connection_pool> pool_;
   Logger log_;
   std::atomic<uint64_t> errors_{0};
