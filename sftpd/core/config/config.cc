@@ -15,7 +15,10 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <string_view>
 #include <toml.hpp>
+
+#include "sftpd/core/base/name_text.h"
 
 namespace sftplc::config {
 namespace {
@@ -820,6 +823,17 @@ Result<Config> ParseConfig(const std::string& text, const std::string& virtual_p
   c.dir = abs.parent_path().string();
 
   Problems problems(virtual_path);
+  // A TOML document is UTF-8. Refused here, before toml11 sees it: its parser reads past the end
+  // of the text on an invalid sequence inside a multi-line literal string.
+  unsigned line = 1;
+  for (std::size_t at = 0; at <= text.size(); ++line) {
+    std::size_t end = std::min(text.find('\n', at), text.size());
+    if (!IsValidUtf8(std::string_view(text).substr(at, end - at))) {
+      problems.Add(line, "not valid UTF-8 (a TOML file is UTF-8 text)");
+      return problems.ToError();
+    }
+    at = end + 1;
+  }
   toml::value root;
   try {
     std::istringstream in(text);

@@ -246,6 +246,15 @@ TEST(ConfigErrorTest, UnknownKeyNamesKeyAndLine) {
   EXPECT_THAT(e, HasSubstr("unknown key 'server.max_sesions'"));
 }
 
+// A file that is not UTF-8 is refused with the line of the first bad sequence, before the TOML
+// parser sees it (toml11 read past the end of such a multi-line literal string; found by
+// config_fuzz, whose corpus keeps the input).
+TEST(ConfigErrorTest, InvalidUtf8RefusedWithItsLine) {
+  EXPECT_THAT(ErrorOf("[server]\nlisten = '''\n'\xe2\xd8\xd8\xd8'''\n"),
+              HasSubstr(":3: not valid UTF-8"));
+  EXPECT_THAT(ErrorOf("# caf\xe9\n"), HasSubstr(":1: not valid UTF-8"));
+}
+
 // An unknown table and an unknown nested key are refused too.
 TEST(ConfigErrorTest, UnknownTableAndNestedKey) {
   EXPECT_THAT(ErrorOf("\n[sever]\nlisten = 1\n"), HasSubstr(":2: unknown key 'sever'"));
