@@ -218,11 +218,6 @@ int Server::active_sessions() const {
   return active_;
 }
 
-int Server::unauthenticated_sessions() const {
-  std::lock_guard lock(mu_);
-  return startups_.total();
-}
-
 Status Server::Run() {
   std::vector<pollfd> fds;
   fds.push_back({wake_pipe_[0], POLLIN, 0});

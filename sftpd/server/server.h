@@ -89,8 +89,6 @@ class Server {
 
   // Connections being served now. Thread-safe.
   int active_sessions() const;
-  // Connections being served now that have not logged in (yet). Thread-safe.
-  int unauthenticated_sessions() const;
 
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
