@@ -1,6 +1,7 @@
 // sftpd-sftp: the SFTP worker of one session. sftpd spawns it after a login (fork+exec, a clean
 // environment, no descriptor but these) and talks to it over two sockets:
-//   fd 3  the data socket: the SFTP channel's bytes, both ways, relayed by the session
+//   fd 3  the data socket: the SFTP channel's bytes, both ways, relayed by the transport
+//         (sftpd-session), which the monitor hands the other end
 //   fd 4  the control socket (sftpd/server/ipc/ipc.h): Start with the account root's
 //         descriptor in, then Ready, Usage, Requests (tallies for the metrics) and End out
 // It confines itself (sftpd/server/confine/confine.h) before it reads any client byte, then
@@ -17,6 +18,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -42,7 +44,9 @@ long NowNs() {
   return ts.tv_sec * 1000L * 1000 * 1000 + ts.tv_nsec;
 }
 
-bool WriteAll(const std::string& out) {
+// Writes the replies. nullopt: written; else why the worker ends: kClosed when the transport has
+// closed its end (the client left while replies were coming), kError otherwise.
+std::optional<ipc::EndReason> WriteAll(const std::string& out) {
   std::size_t off = 0;
   while (off < out.size()) {
     ssize_t n = write(kDataFd, out.data() + off, out.size() - off);
@@ -50,11 +54,12 @@ bool WriteAll(const std::string& out) {
       continue;
     }
     if (n <= 0) {
-      return false;
+      return n < 0 && (errno == EPIPE || errno == ECONNRESET) ? ipc::EndReason::kClosed
+                                                              : ipc::EndReason::kError;
     }
     off += static_cast<std::size_t>(n);
   }
-  return true;
+  return std::nullopt;
 }
 
 // The requests answered since the last report, summed per type and status: one Requests
@@ -143,7 +148,7 @@ bool Worker::Confine(const files::AccountRoot& root, int max_handles) {
     }
   }
   if (st) {
-    st = confine::InstallSeccomp();
+    st = confine::InstallSeccomp(confine::Profile::kWorker);
   }
   if (!st) {
     SPDLOG_LOGGER_ERROR(log_, "{} sftp worker cannot confine itself: {}", tag_, st.error());
@@ -185,8 +190,8 @@ ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol) {
     out.clear();
     Status st = protocol.OnData(buf.get(), static_cast<std::size_t>(n), out);
     for (;;) {
-      if (!WriteAll(out)) {
-        return ipc::EndReason::kError;
+      if (auto ended = WriteAll(out)) {
+        return *ended;
       }
       if (!st) {
         return ipc::EndReason::kProtocolError;  // the processor logged it

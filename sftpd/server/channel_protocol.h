@@ -1,12 +1,12 @@
 #pragma once
 
-// ChannelProtocol: what runs inside an accepted "sftp" subsystem channel. The transport feeds it
-// the channel's bytes and writes back what it returns. The production implementation wraps
-// sftp::Processor (sftp_protocol.h); the transport's tests use a minimal stand-in.
+// ChannelProtocol: what answers an "sftp" subsystem channel's bytes. The SFTP worker feeds it
+// what comes from its data socket and writes back what it returns. The production
+// implementation wraps sftp::Processor (sftp_protocol.h); the transport's tests serve it, or a
+// minimal stand-in, on a thread (tests/testing/in_process_sftp.h).
 
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
 
@@ -28,15 +28,6 @@ class ChannelProtocol {
   virtual bool HasPendingRequests() const { return false; }
   // False while the protocol holds too much unhandled input: the transport drains first.
   virtual bool WantsInput() const { return true; }
-  // A protocol served by another process (the SFTP worker): a descriptor the transport polls,
-  // for ReadyEvents(), together with the client's socket, and calls OnReady() when it has an
-  // event. OnReady() moves what is ready along and appends replies to `out`; an Error ends the
-  // session after `out` has been sent. -1: every reply comes from OnData.
-  virtual int ReadyFd() const { return -1; }
-  virtual short ReadyEvents() const { return 0; }
-  virtual Status OnReady(std::string& /*out*/) { return {}; }
-  // The end reason recorded when OnData or OnReady ended the session with an Error.
-  virtual std::string FailureReason() const { return "protocol_error"; }
   // Transfer counters so far (for the usage record).
   virtual usage::Counters counters() const = 0;
   // True if a transfer happened since the last call (resets the flag).
@@ -44,10 +35,5 @@ class ChannelProtocol {
   // Closes whatever the protocol holds open (end of session).
   virtual void CloseAll() = 0;
 };
-
-// Creates the protocol for a logged-in account. `tag` ("[c42]") starts every log line.
-// An Error (e.g. the account root cannot be opened) ends the session.
-using ProtocolFactory = std::function<Result<std::unique_ptr<ChannelProtocol>>(
-    const accounts::Account& account, const std::string& tag)>;
 
 }  // namespace sftplc::server

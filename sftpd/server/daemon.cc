@@ -33,9 +33,9 @@
 #include "sftpd/server/confine/confine.h"
 #include "sftpd/server/db_session_recorder.h"
 #include "sftpd/server/prometheus_metrics.h"
-#include "sftpd/server/read_ahead.h"
 #include "sftpd/server/server.h"
-#include "sftpd/server/worker_protocol.h"
+#include "sftpd/server/spawn.h"
+#include "sftpd/server/worker_backend.h"
 
 namespace sftplc::server {
 namespace {
@@ -171,12 +171,16 @@ int RunDaemon(const std::string& config_path) {
     SPDLOG_LOGGER_INFO(log, "descriptor limit nofile={}", static_cast<uint64_t>(nofile.rlim_cur));
   }
 
-  // Every session's SFTP worker confines itself; say at every start what the kernel allows.
-  const std::string worker = DefaultWorkerBinary();
-  if (access(worker.c_str(), X_OK) != 0) {
-    SPDLOG_LOGGER_ERROR(log, "cannot run the sftp worker path={}: install sftpd-sftp next to sftpd",
-                        worker);
-    return 1;
+  // Every connection's transport and SFTP worker confine themselves; say at every start what
+  // the kernel allows.
+  const std::string worker = SiblingBinary("sftpd-sftp");
+  const std::string transport = SiblingBinary("sftpd-session");
+  for (const std::string& helper : {worker, transport}) {
+    if (access(helper.c_str(), X_OK) != 0) {
+      SPDLOG_LOGGER_ERROR(log, "cannot run {}: install sftpd-sftp and sftpd-session next to sftpd",
+                          helper);
+      return 1;
+    }
   }
   const int landlock_abi = confine::LandlockAbi();
   if (landlock_abi == 0) {
@@ -188,9 +192,12 @@ int RunDaemon(const std::string& config_path) {
     }
     SPDLOG_LOGGER_WARN(log,
                        "this kernel has no Landlock: sftp workers are confined by seccomp "
-                       "and rlimits only, not to their account's folder (docs/security.md)");
+                       "and rlimits only, not to their account's folder, and transports by "
+                       "seccomp only (docs/security.md)");
   } else {
-    SPDLOG_LOGGER_INFO(log, "sftp workers confined: landlock_abi={} seccomp=on no_new_privs=on",
+    SPDLOG_LOGGER_INFO(log,
+                       "transports and sftp workers confined: landlock_abi={} seccomp=on "
+                       "no_new_privs=on",
                        landlock_abi);
   }
 
@@ -260,7 +267,9 @@ int RunDaemon(const std::string& config_path) {
   worker_options.require_landlock = cfg.server.confinement == "required";
   worker_options.log = log;
   worker_options.requests = &metrics;
-  deps.protocol = MakeWorkerProtocolFactory(std::move(worker_options));
+  deps.sftp = MakeWorkerBackendFactory(std::move(worker_options));
+  deps.transport_binary = transport;
+  deps.transport_log_level = cfg.log.level;
   auto server = Server::Create(cfg.server, std::move(deps), log);
   if (!server) {
     SPDLOG_LOGGER_ERROR(log, "{}", server.error());
@@ -269,11 +278,6 @@ int RunDaemon(const std::string& config_path) {
   for (const HostKey& k : (*server)->host_keys()) {
     SPDLOG_LOGGER_INFO(log, "host key {}type={} fingerprint={} path={}",
                        k.generated ? "generated " : "", k.type, k.fingerprint, k.path);
-  }
-  if (!SocketReadAhead::InEffect()) {
-    SPDLOG_LOGGER_WARN(log,
-                       "socket read-ahead not in effect (recv/poll/close not exported "
-                       "by this build): uploads cost more CPU");
   }
   Server& srv = **server;
   // The metrics' sources read the server, the authenticator and the database: serving stops

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "sftpd/core/base/secret.h"
+
 namespace sftplc::server {
 namespace {
 
@@ -25,6 +27,20 @@ Status EnsureParent(const std::string& path) {
   }
   ::chmod(parent.c_str(), 0700);
   return {};
+}
+
+// The private key as OpenSSH's text format, for the transports (sent over their control socket,
+// never written anywhere else).
+Result<std::string> PrivateText(ssh_key key, const std::string& path) {
+  char* b64 = nullptr;
+  if (ssh_pki_export_privkey_base64(key, nullptr, nullptr, nullptr, &b64) != SSH_OK ||
+      b64 == nullptr) {
+    return Error::Internal("cannot export host key " + path);
+  }
+  std::string text(b64);
+  SecureZero(b64, text.size());
+  ssh_string_free_char(b64);
+  return text;
 }
 
 Result<HostKey> Generate(const std::string& path) {
@@ -49,6 +65,11 @@ Result<HostKey> Generate(const std::string& path) {
   hk.type = ssh_key_type_to_char(ssh_key_type(key.get()));
   hk.fingerprint = KeyFingerprint(key.get());
   hk.generated = true;
+  auto text = PrivateText(key.get(), path);
+  if (!text) {
+    return text.error();
+  }
+  hk.private_key = std::move(*text);
   return hk;
 }
 
@@ -97,6 +118,11 @@ Result<std::vector<HostKey>> LoadOrCreateHostKeys(const std::vector<std::string>
     hk.path = path;
     hk.type = ssh_key_type_to_char(ssh_key_type(key.get()));
     hk.fingerprint = KeyFingerprint(key.get());
+    auto text = PrivateText(key.get(), path);
+    if (!text) {
+      return text.error();
+    }
+    hk.private_key = std::move(*text);
     out.push_back(std::move(hk));
   }
   return out;

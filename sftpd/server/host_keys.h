@@ -41,6 +41,8 @@ struct HostKey {
   std::string type;         // "ssh-ed25519", ...
   std::string fingerprint;  // "SHA256:..."
   bool generated = false;   // created by this call
+  // The private key in OpenSSH's text format: what each transport is handed (its Hello).
+  std::string private_key;
 };
 
 // Loads every key (generating missing ones). kInvalidArgument when the list is empty or a file

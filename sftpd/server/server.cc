@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -14,8 +16,7 @@
 #include <cstring>
 #include <thread>
 
-#include "sftpd/server/read_ahead.h"
-#include "sftpd/server/session.h"
+#include "sftpd/server/spawn.h"
 
 namespace sftplc::server {
 namespace {
@@ -59,6 +60,12 @@ uint16_t BoundPort(int fd) {
   return ntohs(reinterpret_cast<sockaddr_in&>(ss).sin_port);
 }
 
+// An owned ssh_bind, for checking the configuration (the transports use their own).
+struct BindDeleter {
+  void operator()(ssh_bind b) const { ssh_bind_free(b); }
+};
+using Bind = std::unique_ptr<ssh_bind_struct, BindDeleter>;
+
 Status SetBindOption(ssh_bind bind, ssh_bind_options_e opt, const void* value, const char* what) {
   if (ssh_bind_options_set(bind, opt, value) != SSH_OK) {
     return Error::InvalidArgument(
@@ -89,7 +96,7 @@ Server::Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log)
 
 Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, ServerDeps deps,
                                                Logger log) {
-  if (deps.gate == nullptr || deps.recorder == nullptr || !deps.protocol || deps.clock == nullptr) {
+  if (deps.gate == nullptr || deps.recorder == nullptr || !deps.sftp || deps.clock == nullptr) {
     return Error::InvalidArgument("server dependencies missing");
   }
   if (cfg.listen.empty()) {
@@ -99,24 +106,11 @@ Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, 
   if (!keys) {
     return keys.error();
   }
-  std::unique_ptr<Server> s(new Server(cfg, std::move(deps), std::move(log)));
-  s->host_keys_ = std::move(*keys);
-  s->bind_ = ssh_bind_new();
-  if (s->bind_ == nullptr) {
+  // The algorithm lists are checked here, with libssh, so a bad one stops the start instead of
+  // every connection.
+  Bind bind(ssh_bind_new());
+  if (bind == nullptr) {
     return Error::Internal("ssh_bind_new failed");
-  }
-  // Never read /etc/ssh/libssh_server_config: the TOML file is the only configuration.
-  bool process_config = false;
-  if (auto st = SetBindOption(s->bind_, SSH_BIND_OPTIONS_PROCESS_CONFIG, &process_config,
-                              "process_config");
-      !st) {
-    return st.error();
-  }
-  for (const HostKey& k : s->host_keys_) {
-    if (auto st = SetBindOption(s->bind_, SSH_BIND_OPTIONS_HOSTKEY, k.path.c_str(), "host_keys");
-        !st) {
-      return st.error();
-    }
   }
   struct {
     ssh_bind_options_e opt;
@@ -125,19 +119,35 @@ Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, 
   } algos[] = {
       {SSH_BIND_OPTIONS_KEY_EXCHANGE, cfg.kex, "kex"},
       {SSH_BIND_OPTIONS_CIPHERS_C_S, cfg.ciphers, "ciphers"},
-      {SSH_BIND_OPTIONS_CIPHERS_S_C, cfg.ciphers, "ciphers"},
       {SSH_BIND_OPTIONS_HMAC_C_S, cfg.macs, "macs"},
-      {SSH_BIND_OPTIONS_HMAC_S_C, cfg.macs, "macs"},
       {SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, cfg.hostkey_algorithms, "hostkey_algorithms"},
   };
   for (const auto& a : algos) {
     if (a.value.empty()) {
       continue;
     }
-    if (auto st = SetBindOption(s->bind_, a.opt, a.value.c_str(), a.name); !st) {
+    if (auto st = SetBindOption(bind.get(), a.opt, a.value.c_str(), a.name); !st) {
       return st.error();
     }
   }
+  std::string binary =
+      deps.transport_binary.empty() ? SiblingBinary("sftpd-session") : deps.transport_binary;
+  if (access(binary.c_str(), X_OK) != 0) {
+    return Error::InvalidArgument(
+        fmt::format("the transport {} cannot be run: {}", binary, std::strerror(errno)));
+  }
+  std::unique_ptr<Server> s(new Server(cfg, std::move(deps), std::move(log)));
+  s->host_keys_ = std::move(*keys);
+  TransportSetup& t = s->transport_;
+  t.binary = std::move(binary);
+  t.log_level = s->deps_.transport_log_level;
+  for (const HostKey& k : s->host_keys_) {
+    t.host_keys.push_back(k.private_key);
+  }
+  t.kex = cfg.kex;
+  t.ciphers = cfg.ciphers;
+  t.macs = cfg.macs;
+  t.hostkey_algorithms = cfg.hostkey_algorithms;
   if (pipe2(s->wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return Error::Internal(fmt::format("pipe2: {}", std::strerror(errno)));
   }
@@ -152,9 +162,6 @@ Server::~Server() {
     if (fd >= 0) {
       close(fd);
     }
-  }
-  if (bind_ != nullptr) {
-    ssh_bind_free(bind_);
   }
 }
 
@@ -274,12 +281,8 @@ void Server::WaitForSessions() {
     return;
   }
   SPDLOG_LOGGER_INFO(log_, "grace over: ending sessions={}", active_);
+  // Each connection tells its transport to stop, and kills it if it does not within a second.
   force_stop_.store(true);
-  // Wake sessions blocked in the network (key exchange, a write to a client that does not
-  // read): with their socket shut down every libssh call returns at once.
-  for (const auto& [number, slot] : slots_) {
-    shutdown(slot.fd, SHUT_RDWR);
-  }
   while (active_ > 0) {
     idle_cv_.wait_for(lock, std::chrono::seconds(5));
     if (active_ > 0) {
@@ -339,7 +342,7 @@ void Server::Accept(int listen_fd) {
           ++active_;
           ++per_source_[source];
           number = next_number_++;
-          slots_[number] = Slot{fd, source, true};
+          slots_[number] = Slot{source, true};
           limits = limits_;
         }
       }
@@ -350,37 +353,11 @@ void Server::Accept(int listen_fd) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    // libssh closes the socket it is given whenever it likes (ssh_disconnect, a failed write):
-    // it gets a duplicate, and `fd` stays open, ours, until the session is over, so the shutdown
-    // sweep over slots_ never hits a number that was handed out again.
-    int ssh_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    ssh_session session = ssh_fd >= 0 ? ssh_new() : nullptr;
-    bool ok = session != nullptr && ssh_bind_accept_fd(bind_, session, ssh_fd) == SSH_OK;
-    if (ok) {
-      try {
-        std::thread(&Server::SessionThread, this, number, session, ssh_fd, ip, limits).detach();
-      } catch (const std::exception& e) {
-        SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a session thread: {}", number, e.what());
-        ok = false;
-      }
-    } else if (ssh_fd < 0) {
-      int err = errno;
-      if (OutOfResources(err)) {
-        PauseAccepting(err);  // the connection is dropped; the listeners rest
-      } else {
-        SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot duplicate the socket: {}", number,
-                            std::strerror(err));
-      }
-    } else {
-      SPDLOG_LOGGER_ERROR(log_, "[c{}] ssh_bind_accept_fd failed: {}", number,
-                          LogSafe(bind_ != nullptr ? ssh_get_error(bind_) : ""));
-    }
-    if (!ok) {
-      if (session != nullptr) {
-        ssh_free(session);  // the session owns ssh_fd once ssh_bind_accept_fd has seen it
-      } else if (ssh_fd >= 0) {
-        close(ssh_fd);
-      }
+    try {
+      std::thread(&Server::ConnectionThread, this, number, fd, ip, limits).detach();
+    } catch (const std::exception& e) {
+      SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a connection thread: {}", number, e.what());
+      close(fd);
       Release(number);
     }
   }
@@ -407,15 +384,12 @@ void Server::LoggedIn(uint64_t number) {
 }
 
 void Server::Release(uint64_t number) {
-  int fd = -1;
   {
     std::lock_guard lock(mu_);
     auto it = slots_.find(number);
     if (it == slots_.end()) {
       return;
     }
-    // Forget our fd before closing it, so a shutdown sweep never hits a reused number.
-    fd = it->second.fd;
     if (it->second.unauthenticated) {
       startups_.Leave(it->second.source);
     }
@@ -426,7 +400,6 @@ void Server::Release(uint64_t number) {
     --active_;
     idle_cv_.notify_all();
   }
-  close(fd);
 }
 
 void Server::PauseAccepting(int err) {
@@ -438,18 +411,18 @@ void Server::PauseAccepting(int err) {
   }
 }
 
-void Server::SessionThread(uint64_t number, ssh_session session, int ssh_fd, const std::string& ip,
-                           SessionLimits limits) noexcept {
-  SessionEnv env{
-      *deps_.gate, *deps_.recorder, deps_.protocol, *deps_.clock,
-      log_,        force_stop_,     *deps_.metrics, [this, number] { LoggedIn(number); }};
-  {
-    // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h); libssh's close of
-    // ssh_fd unregisters it at once.
-    SocketReadAhead read_ahead(ssh_fd);
-    RunSession(env, limits, session, ip, number);
-  }
-  ssh_free(session);
+void Server::ConnectionThread(uint64_t number, int fd, const std::string& ip,
+                              SessionLimits limits) noexcept {
+  ConnectionEnv env{*deps_.gate,
+                    *deps_.recorder,
+                    deps_.sftp,
+                    *deps_.clock,
+                    log_,
+                    force_stop_,
+                    *deps_.metrics,
+                    transport_,
+                    [this, number] { LoggedIn(number); }};
+  RunConnection(env, limits, fd, ip, number);
   Release(number);
 }
 

@@ -1,20 +1,17 @@
 #pragma once
 
-// Server: the SSH listener of sftpd. It owns its listening sockets (a real backlog; libssh's own
-// ssh_bind_listen hard-codes 10), hands each accepted connection to libssh with
-// ssh_bind_accept_fd, and runs every connection on its own thread (docs/architecture.md says
-// why). Limits enforced here, at accept, before any cryptography and before a thread is started:
+// Server: the listener of sftpd, the monitor. It owns its listening sockets (a real backlog) and
+// runs every accepted connection on its own thread (connection.h), which spawns the
+// connection's transport process and answers it (docs/architecture.md, "Process model"). Limits
+// enforced here, at accept, before any process or cryptography and before a thread is started:
 // banned sources (as far as the gate knows from memory), sessions in total and per source, and
 // connections not logged in yet (max_startups with random early drop, per_source_max_startups;
 // startups.h). A source is an IPv4 address or an IPv6 /64, as the defender bans. The
-// per-session limits are enforced by the session (session.h).
+// per-session limits are enforced by the transport (session.h) and its connection.
 //
 // Lifecycle: Create() -> Listen() -> Run() (blocks) ... RequestStop() from another thread ->
 // Run() stops accepting, gives running sessions shutdown_grace to finish, then ends the rest
 // (their usage rows are closed with reason "shutdown") and returns.
-
-#include <libssh/libssh.h>
-#include <libssh/server.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -29,12 +26,13 @@
 #include "sftpd/core/base/log.h"
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/config/config.h"
-#include "sftpd/server/channel_protocol.h"
+#include "sftpd/server/connection.h"
 #include "sftpd/server/host_keys.h"
 #include "sftpd/server/log_throttle.h"
 #include "sftpd/server/login_gate.h"
 #include "sftpd/server/metrics.h"
 #include "sftpd/server/session_recorder.h"
+#include "sftpd/server/sftp_backend.h"
 #include "sftpd/server/startups.h"
 
 namespace sftplc::server {
@@ -43,23 +41,17 @@ namespace sftplc::server {
 struct ServerDeps {
   LoginGate* gate = nullptr;
   SessionRecorder* recorder = nullptr;
-  ProtocolFactory protocol;
+  SftpBackendFactory sftp;
+  std::string transport_binary;  // sftpd-session; empty: next to this executable
+  std::string transport_log_level = "info";
   const Clock* clock = nullptr;
   Metrics* metrics = &NoMetrics();
   PercentRoll startup_roll;  // max_startups' early drop; empty: RandomPercentRoll()
 };
 
-// The limits a session reads when it starts (SIGHUP may change them for later sessions).
-struct SessionLimits {
-  Seconds login_grace_time{30};
-  int max_auth_tries = 6;
-  Seconds idle_timeout{900};
-  Seconds write_timeout{30};
-};
-
 class Server {
  public:
-  // Loads (or creates) the host keys and prepares libssh with the configured algorithms; does
+  // Loads (or creates) the host keys and checks the configured algorithms with libssh; does
   // not listen. kInvalidArgument for a bad configuration (missing deps, bad algorithm list, bad
   // key), kUnavailable when a key cannot be written.
   static Result<std::unique_ptr<Server>> Create(const config::ServerConfig& cfg, ServerDeps deps,
@@ -93,16 +85,15 @@ class Server {
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
   void Accept(int listen_fd);
-  // `fd` is the accepted socket (ours, closed here at the end); `ssh_fd` its duplicate, owned
-  // by libssh.
-  void SessionThread(uint64_t number, ssh_session session, int ssh_fd, const std::string& ip,
-                     SessionLimits limits) noexcept;
+  // `fd` is the accepted socket (handed to the transport, closed here).
+  void ConnectionThread(uint64_t number, int fd, const std::string& ip,
+                        SessionLimits limits) noexcept;
   // Accept thread: closes a refused connection, counts it under `reason` and logs it, at most
   // one line per reason per interval.
   void Refuse(int fd, const char* reason, const std::string& detail);
   // Session `number` logged in: it no longer counts against the startup limits.
   void LoggedIn(uint64_t number);
-  // Session `number` is over: frees its slot and closes our fd of it.
+  // Session `number` is over: frees its slot.
   void Release(uint64_t number);
   void WaitForSessions();
   // Accept thread: descriptors or memory ran out (`err`); rest the listeners, warn rate-limited.
@@ -112,7 +103,7 @@ class Server {
   ServerDeps deps_;
   Logger log_;
   std::vector<HostKey> host_keys_;
-  ssh_bind bind_ = nullptr;
+  TransportSetup transport_;
   std::vector<int> listen_fds_;
   int wake_pipe_[2] = {-1, -1};
 
@@ -126,7 +117,6 @@ class Server {
   int active_ = 0;                    // guarded by mu_
   // A connection being served.
   struct Slot {
-    int fd = -1;         // ours (libssh has a duplicate), shut down at shutdown
     std::string source;  // SourceKey of its address
     bool unauthenticated = true;
   };

@@ -1,62 +1,63 @@
 #include "sftpd/server/session.h"
 
+#include <fcntl.h>
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <exception>
 #include <memory>
 #include <optional>
 
-#include "sftpd/server/host_keys.h"
-#include "sftpd/server/server.h"
+#include "sftpd/core/base/secret.h"
 
 namespace sftplc::server {
 namespace {
 
 using std::chrono::milliseconds;
-using SteadyTime = std::chrono::steady_clock::time_point;
+using SteadyClock = std::chrono::steady_clock;
+using SteadyTime = SteadyClock::time_point;
 
-// How often the pump wakes up when nothing arrives (to check idle time and the stop flag).
+// How often the pump wakes up when nothing arrives (to check idle time).
 constexpr int kTickMs = 1000;
 // Reads between two window top-ups ask for this much (less than the window left: no adjust).
 constexpr uint32_t kSteadyReadSize = 256 * 1024;
 // The window is topped up to kChannelReadSize once this much of it has been read.
 constexpr uint32_t kWindowTopUp = kChannelReadSize / 2;
-// Progress (counters, last_activity_at) is written at most this often per session.
-constexpr Seconds kProgressInterval{60};
-// How often a running session asks whether its login still stands (account closed or erased,
-// key removed, password changed): a revocation ends it within this plus one pump tick.
-constexpr milliseconds kRevocationPoll{1000};
 // How long a clean close waits for the client to close its side.
 constexpr milliseconds kCloseWait{3000};
-
-const char* MethodName(auth::AuthMethod m) {
-  return m == auth::AuthMethod::kPublicKey ? "publickey" : "password";
-}
+// Client bytes buffered for a worker that does not read them yet; past this the transport stops
+// reading the channel until the worker catches up.
+constexpr std::size_t kMaxPending = 4 * 1024 * 1024;
+// One pass moves at most this much of the worker's replies to the client.
+constexpr std::size_t kMaxReplyBatch = 1024 * 1024;
+constexpr std::size_t kReadChunk = 256 * 1024;
 
 class Session {
  public:
-  Session(const SessionEnv& env, const SessionLimits& limits, ssh_session session,
-          const std::string& remote_ip, uint64_t number)
-      : env_(env),
-        limits_(limits),
+  Session(const ipc::Hello& hello, ssh_session session, int control_fd, Logger log)
+      : hello_(hello),
         session_(session),
-        ip_(remote_ip),
-        tag_(fmt::format("[c{}]", number)) {}
+        control_(control_fd),
+        log_(std::move(log)),
+        tag_(fmt::format("[c{}]", hello.connection)) {}
 
   ~Session() {
-    env_.metrics.SessionEnded(end_reason_, authenticated_);
     if (event_ != nullptr) {
       ssh_event_free(event_);
     }
+    if (data_ >= 0) {
+      close(data_);
+    }
   }
 
-  void Run();
+  ipc::ByeReason Run();
 
  private:
   // --- libssh trampolines: noexcept, never let an exception into C code. ---
@@ -77,25 +78,35 @@ class Session {
   int PublicKey(const char* user, ssh_key key, char state);
   ssh_channel ChannelOpen();
   int Subsystem(ssh_channel channel, const char* name);
-  int AfterDecision(const auth::AuthDecision& d, auth::AuthMethod method);
-  auth::AuthRequest Request(const char* user) const;
+  // Sends a login attempt to the monitor and waits for its answer (at most until the login
+  // deadline). Anything but an answer ends the connection (rejected).
+  ipc::AuthOutcome Ask(const ipc::Message& attempt);
+  int Decided(ipc::AuthOutcome outcome);
+  // Waits for the monitor's next message, at most until `deadline`. nullopt: nothing came,
+  // the monitor is gone or broke the protocol (end_ set), or a Stop came (end_ set).
+  std::optional<ipc::Received> AwaitMonitor(SteadyTime deadline);
+  // Reads what the monitor sent while serving (a Stop). False: end now (end_ set).
+  bool CheckMonitor();
 
   bool Handshake();
   bool Authenticate();
   void Pump();
-  bool Feed(const uint8_t* data, std::size_t len, std::string& out);
+  // The relay to the worker: queue client bytes (Relayed told first), write what the data
+  // socket takes, move the worker's replies to `out`. False: the worker is gone (end_ set).
+  bool Queue(const uint8_t* data, std::size_t len);
+  bool Flush();
+  bool MoveReplies(std::string& out);
   bool Send(const std::string& out);
   void Close(bool clean);
   bool Closed() const {
     int st = ssh_get_status(session_);
     return (st & (SSH_CLOSED | SSH_CLOSED_ERROR)) != 0;
   }
-  void Progress(bool final_record);
 
-  const SessionEnv& env_;
-  SessionLimits limits_;
+  const ipc::Hello& hello_;
   ssh_session session_;
-  std::string ip_;
+  int control_;
+  Logger log_;
   std::string tag_;
   std::string client_version_;
 
@@ -106,21 +117,15 @@ class Session {
   int failures_ = 0;
   bool banned_ = false;
   bool authenticated_ = false;
-  std::optional<accounts::Account> account_;
-  auth::AuthMethod method_ = auth::AuthMethod::kPassword;
-  LoginCredential credential_;
-  OfferedKey offered_key_;  // the key of the signature being checked (key logins)
   ssh_channel channel_ = nullptr;
   bool sftp_ = false;
   bool window_exceeded_ = false;
   SteadyTime login_deadline_{};  // connect + login_grace_time
+  std::optional<ipc::ByeReason> end_;
 
-  std::unique_ptr<ChannelProtocol> protocol_;
-  int64_t usage_id_ = 0;
-  bool usage_open_ = false;
-  bool activity_pending_ = false;
-  std::string end_reason_ = "closed";
-  SteadyTime last_progress_{};
+  int data_ = -1;  // the worker's data socket (non-blocking)
+  std::string pending_;
+  uint64_t relayed_in_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -131,9 +136,9 @@ int Session::OnPassword(ssh_session, const char* user, const char* password, voi
   try {
     return self->Password(user, password);
   } catch (const std::exception& e) {
-    SPDLOG_LOGGER_ERROR(self->env_.log, "{} password check failed: {}", self->tag_, e.what());
+    SPDLOG_LOGGER_ERROR(self->log_, "{} password check failed: {}", self->tag_, e.what());
   } catch (...) {
-    SPDLOG_LOGGER_ERROR(self->env_.log, "{} password check failed", self->tag_);
+    SPDLOG_LOGGER_ERROR(self->log_, "{} password check failed", self->tag_);
   }
   return SSH_AUTH_DENIED;
 }
@@ -144,9 +149,9 @@ int Session::OnPublicKey(ssh_session, const char* user, ssh_key_struct* key, cha
   try {
     return self->PublicKey(user, key, state);
   } catch (const std::exception& e) {
-    SPDLOG_LOGGER_ERROR(self->env_.log, "{} key check failed: {}", self->tag_, e.what());
+    SPDLOG_LOGGER_ERROR(self->log_, "{} key check failed: {}", self->tag_, e.what());
   } catch (...) {
-    SPDLOG_LOGGER_ERROR(self->env_.log, "{} key check failed", self->tag_);
+    SPDLOG_LOGGER_ERROR(self->log_, "{} key check failed", self->tag_);
   }
   return SSH_AUTH_DENIED;
 }
@@ -156,7 +161,7 @@ ssh_channel Session::OnChannelOpen(ssh_session, void* ud) noexcept {
   try {
     return self->ChannelOpen();
   } catch (...) {
-    SPDLOG_LOGGER_ERROR(self->env_.log, "{} channel open failed", self->tag_);
+    SPDLOG_LOGGER_ERROR(self->log_, "{} channel open failed", self->tag_);
   }
   return nullptr;
 }
@@ -166,7 +171,7 @@ int Session::OnSubsystem(ssh_session, ssh_channel channel, const char* name, voi
   try {
     return self->Subsystem(channel, name);
   } catch (...) {
-    SPDLOG_LOGGER_ERROR(self->env_.log, "{} subsystem request failed", self->tag_);
+    SPDLOG_LOGGER_ERROR(self->log_, "{} subsystem request failed", self->tag_);
   }
   return SSH_ERROR;
 }
@@ -174,19 +179,19 @@ int Session::OnSubsystem(ssh_session, ssh_channel channel, const char* name, voi
 // Refusals: a non-zero return makes libssh answer SSH_MSG_CHANNEL_FAILURE.
 int Session::OnPty(ssh_session, ssh_channel, const char*, int, int, int, int, void* ud) noexcept {
   auto* self = static_cast<Session*>(ud);
-  SPDLOG_LOGGER_INFO(self->env_.log, "{} pty request refused", self->tag_);
+  SPDLOG_LOGGER_INFO(self->log_, "{} pty request refused", self->tag_);
   return -1;
 }
 
 int Session::OnShell(ssh_session, ssh_channel, void* ud) noexcept {
   auto* self = static_cast<Session*>(ud);
-  SPDLOG_LOGGER_INFO(self->env_.log, "{} shell request refused", self->tag_);
+  SPDLOG_LOGGER_INFO(self->log_, "{} shell request refused", self->tag_);
   return -1;
 }
 
 int Session::OnExec(ssh_session, ssh_channel, const char*, void* ud) noexcept {
   auto* self = static_cast<Session*>(ud);
-  SPDLOG_LOGGER_INFO(self->env_.log, "{} exec request refused", self->tag_);
+  SPDLOG_LOGGER_INFO(self->log_, "{} exec request refused", self->tag_);
   return -1;
 }
 
@@ -208,7 +213,7 @@ int Session::ChannelData(uint32_t unread, int is_stderr) {
   }
   if (!window_exceeded_ && unread > kMaxUnreadChannelData) {
     window_exceeded_ = true;
-    SPDLOG_LOGGER_WARN(env_.log, "{} client sent past its window, ending session unread={}", tag_,
+    SPDLOG_LOGGER_WARN(log_, "{} client sent past its window, ending session unread={}", tag_,
                        unread);
     // Ends every libssh call of this session at its next read (a write waiting for window
     // included) without closing the fd under libssh.
@@ -218,106 +223,135 @@ int Session::ChannelData(uint32_t unread, int is_stderr) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Authentication.
+// Authentication: every attempt is decided by the monitor.
 
-auth::AuthRequest Session::Request(const char* user) const {
-  auth::AuthRequest r;
-  r.username = user != nullptr ? user : "";
-  r.remote_ip = ip_;
-  r.client_version = client_version_;
-  return r;
+std::optional<ipc::Received> Session::AwaitMonitor(SteadyTime deadline) {
+  for (;;) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - SteadyClock::now()).count();
+    if (left <= 0) {
+      end_ = ipc::ByeReason::kLoginTimeout;
+      return std::nullopt;
+    }
+    pollfd p{control_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(std::min<long long>(left, kTickMs))) < 0 && errno != EINTR) {
+      end_ = ipc::ByeReason::kError;
+      return std::nullopt;
+    }
+    if (p.revents == 0) {
+      continue;
+    }
+    auto got = ipc::Receive(control_, /*block=*/false);
+    if (!got) {
+      SPDLOG_LOGGER_WARN(log_, "{} monitor gone: {}", tag_, got.error());
+      end_ = ipc::ByeReason::kError;
+      return std::nullopt;
+    }
+    if (!got->has_value()) {
+      continue;
+    }
+    if (const auto* stop = std::get_if<ipc::Stop>(&(*got)->message)) {
+      (void)stop;
+      if ((*got)->fd >= 0) {
+        close((*got)->fd);
+      }
+      end_ = ipc::ByeReason::kStopped;
+      return std::nullopt;
+    }
+    return std::move(**got);
+  }
 }
 
-int Session::AfterDecision(const auth::AuthDecision& d, auth::AuthMethod method) {
-  if (d.outcome == auth::AuthOutcome::kAccepted && d.account.has_value()) {
-    LoginInfo info;
-    info.account = d.account->id;
-    info.remote_ip = ip_;
-    info.client_version = client_version_;
-    info.method = method;
-    info.at = env_.clock.Now();
-    auto id = env_.recorder.Begin(info);
-    if (!id) {
-      // The usage record is the audit trail of a login: no record, no login.
-      SPDLOG_LOGGER_ERROR(env_.log, "{} login refused: cannot record it account={} error={}", tag_,
-                          d.account->id.short_str(), id.error());
-      ++failures_;
-      return SSH_AUTH_DENIED;
+ipc::AuthOutcome Session::Ask(const ipc::Message& attempt) {
+  if (Status st = ipc::Send(control_, attempt); !st) {
+    end_ = ipc::ByeReason::kError;
+    return ipc::AuthOutcome::kRejected;
+  }
+  auto got = AwaitMonitor(login_deadline_);
+  if (!got) {
+    return ipc::AuthOutcome::kRejected;
+  }
+  const auto* answer = std::get_if<ipc::AuthAnswer>(&got->message);
+  if (answer == nullptr || got->fd >= 0) {
+    if (got->fd >= 0) {
+      close(got->fd);
     }
-    usage_id_ = *id;
-    usage_open_ = true;
+    SPDLOG_LOGGER_WARN(log_, "{} monitor sent something else than a login answer", tag_);
+    end_ = ipc::ByeReason::kError;
+    return ipc::AuthOutcome::kRejected;
+  }
+  return answer->outcome;
+}
+
+int Session::Decided(ipc::AuthOutcome outcome) {
+  if (outcome == ipc::AuthOutcome::kAccepted) {
     authenticated_ = true;
-    if (env_.logged_in) {
-      env_.logged_in();
-    }
-    account_ = d.account;
-    method_ = method;
-    credential_.method = method;
-    if (method == auth::AuthMethod::kPassword) {
-      credential_.password_hash = d.account->password_hash;
-    } else {
-      credential_.key_type = offered_key_.type;
-      credential_.key_base64 = offered_key_.base64;
-    }
-    SPDLOG_LOGGER_INFO(env_.log, "{} login ok account={} method={} ip={}", tag_,
-                       d.account->id.short_str(), MethodName(method), ip_);
     return SSH_AUTH_SUCCESS;
   }
   ++failures_;
-  if (d.outcome == auth::AuthOutcome::kBanned) {
-    banned_ = true;
-    SPDLOG_LOGGER_INFO(env_.log, "{} login refused: source banned ip={}", tag_, ip_);
-  } else {
-    SPDLOG_LOGGER_INFO(env_.log, "{} login failed method={} ip={} attempt={}", tag_,
-                       MethodName(method), ip_, failures_);
-  }
+  banned_ = banned_ || outcome == ipc::AuthOutcome::kBanned;
   return SSH_AUTH_DENIED;
 }
 
+// Strings over their bound never reach the monitor: the attempt goes with every string empty,
+// and fails there like any other (the same timing, the same count).
+bool Fits(std::string_view s, std::size_t max) { return s.size() <= max; }
+
 int Session::Password(const char* user, const char* password) {
-  if (authenticated_ || banned_ || failures_ >= limits_.max_auth_tries) {
+  if (authenticated_ || banned_ || end_ || failures_ >= static_cast<int>(hello_.max_auth_tries)) {
     return SSH_AUTH_DENIED;
   }
-  Secret secret(password != nullptr ? std::string_view(password) : std::string_view());
-  auth::AuthDecision d = env_.gate.CheckPassword(Request(user), secret);
-  return AfterDecision(d, auth::AuthMethod::kPassword);
+  ipc::Password attempt;
+  std::string_view u = user != nullptr ? user : "";
+  std::string_view pw = password != nullptr ? password : "";
+  if (Fits(u, ipc::kMaxUser) && Fits(pw, ipc::kMaxPassword) &&
+      Fits(client_version_, ipc::kMaxClientVersion)) {
+    attempt.user = u;
+    attempt.password = pw;
+    attempt.client_version = client_version_;
+  }
+  ipc::Message m = std::move(attempt);
+  ipc::AuthOutcome outcome = Ask(m);
+  std::string& sent = std::get<ipc::Password>(m).password;
+  SecureZero(sent.data(), sent.size());
+  return Decided(outcome);
 }
 
 int Session::PublicKey(const char* user, ssh_key key, char state) {
-  if (authenticated_ || banned_ || failures_ >= limits_.max_auth_tries || key == nullptr) {
+  if (authenticated_ || banned_ || end_ || failures_ >= static_cast<int>(hello_.max_auth_tries) ||
+      key == nullptr) {
     return SSH_AUTH_DENIED;
   }
   if (state == SSH_PUBLICKEY_STATE_WRONG) {
     ++failures_;
     return SSH_AUTH_DENIED;
   }
-  OfferedKey offered;
   const char* type = ssh_key_type_to_char(ssh_key_type(key));
-  offered.type = type != nullptr ? type : "";
   char* b64 = nullptr;
   if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || b64 == nullptr) {
     ++failures_;
     return SSH_AUTH_DENIED;
   }
-  offered.base64 = b64;
-  ssh_string_free_char(b64);
-  offered.fingerprint = KeyFingerprint(key);
-  bool verified = state == SSH_PUBLICKEY_STATE_VALID;
-  auth::AuthDecision d = env_.gate.CheckPublicKey(Request(user), offered, verified);
-  if (!verified) {
-    // The probe: "this key would do" (SSH_MSG_USERAUTH_PK_OK) or not. A refused probe counts as
-    // an attempt, as in OpenSSH.
-    if (d.outcome == auth::AuthOutcome::kAccepted) {
-      return SSH_AUTH_SUCCESS;
-    }
-    ++failures_;
-    if (d.outcome == auth::AuthOutcome::kBanned) {
-      banned_ = true;
-    }
-    return SSH_AUTH_DENIED;
+  ipc::PublicKey attempt;
+  std::string_view u = user != nullptr ? user : "";
+  std::string_view t = type != nullptr ? type : "";
+  std::string_view blob = b64;
+  if (Fits(u, ipc::kMaxUser) && Fits(t, ipc::kMaxKeyType) && Fits(blob, ipc::kMaxKeyBase64) &&
+      Fits(client_version_, ipc::kMaxClientVersion)) {
+    attempt.user = u;
+    attempt.key_type = t;
+    attempt.key_base64 = blob;
+    attempt.client_version = client_version_;
   }
-  offered_key_ = std::move(offered);
-  return AfterDecision(d, auth::AuthMethod::kPublicKey);
+  ssh_string_free_char(b64);
+  // Verified: libssh has checked the client's signature (docs/security.md, residual risks). Not
+  // verified: the probe ("would this key do?", answered with SSH_MSG_USERAUTH_PK_OK).
+  attempt.verified = state == SSH_PUBLICKEY_STATE_VALID;
+  bool probe = !attempt.verified;
+  ipc::AuthOutcome outcome = Ask(attempt);
+  if (probe && outcome == ipc::AuthOutcome::kAccepted) {
+    return SSH_AUTH_SUCCESS;  // PK_OK; the login comes with the signature
+  }
+  return Decided(outcome);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -325,7 +359,7 @@ int Session::PublicKey(const char* user, ssh_key key, char state) {
 
 ssh_channel Session::ChannelOpen() {
   if (!authenticated_ || channel_ != nullptr) {
-    SPDLOG_LOGGER_INFO(env_.log, "{} session channel refused", tag_);
+    SPDLOG_LOGGER_INFO(log_, "{} session channel refused", tag_);
     return nullptr;
   }
   channel_ = ssh_channel_new(session_);
@@ -350,24 +384,36 @@ ssh_channel Session::ChannelOpen() {
 
 int Session::Subsystem(ssh_channel channel, const char* name) {
   if (channel != channel_ || sftp_ || name == nullptr || std::strcmp(name, "sftp") != 0) {
-    SPDLOG_LOGGER_INFO(env_.log, "{} subsystem refused", tag_);
+    SPDLOG_LOGGER_INFO(log_, "{} subsystem refused", tag_);
     return SSH_ERROR;
   }
-  auto protocol = env_.protocol(*account_, tag_);
-  if (!protocol) {
-    if (protocol.error().IsNotFound()) {
-      // The account's folder is gone (erased after the login): a refusal, not a fault.
-      SPDLOG_LOGGER_INFO(env_.log, "{} sftp refused: no account folder account={}", tag_,
-                         account_->id.short_str());
-      end_reason_ = "revoked";
-      return SSH_ERROR;
+  if (Status st = ipc::Send(control_, ipc::OpenSftp{}); !st) {
+    end_ = ipc::ByeReason::kError;
+    return SSH_ERROR;
+  }
+  auto got = AwaitMonitor(login_deadline_);
+  if (!got) {
+    return SSH_ERROR;
+  }
+  const auto* answer = std::get_if<ipc::SftpAnswer>(&got->message);
+  if (answer == nullptr || answer->opened != (got->fd >= 0)) {
+    if (got->fd >= 0) {
+      close(got->fd);
     }
-    SPDLOG_LOGGER_ERROR(env_.log, "{} cannot start sftp account={} error={}", tag_,
-                        account_->id.short_str(), protocol.error());
-    end_reason_ = "error";
+    SPDLOG_LOGGER_WARN(log_, "{} monitor sent something else than an sftp answer", tag_);
+    end_ = ipc::ByeReason::kError;
     return SSH_ERROR;
   }
-  protocol_ = std::move(*protocol);
+  if (!answer->opened) {
+    // The monitor said why in its log (no account folder, the worker did not start).
+    end_ = ipc::ByeReason::kError;
+    return SSH_ERROR;
+  }
+  data_ = got->fd;
+  if (fcntl(data_, F_SETFL, O_NONBLOCK) != 0) {
+    end_ = ipc::ByeReason::kError;
+    return SSH_ERROR;
+  }
   sftp_ = true;
   return SSH_OK;
 }
@@ -377,8 +423,8 @@ int Session::Subsystem(ssh_channel channel, const char* name) {
 
 bool Session::Handshake() {
   // Bounds every blocking libssh call (key exchange, a write to a client that stopped reading).
-  login_deadline_ = env_.clock.SteadyNow() + limits_.login_grace_time;
-  long timeout = std::max<long>(1, limits_.login_grace_time.count());
+  login_deadline_ = SteadyClock::now() + milliseconds(hello_.login_grace_ms);
+  long timeout = std::max<long>(1, static_cast<long>(hello_.login_grace_ms / 1000));
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
 
   server_cb_ = {};
@@ -391,8 +437,9 @@ bool Session::Handshake() {
 
   if (ssh_handle_key_exchange(session_) != SSH_OK) {
     // libssh's message quotes the client's name-lists and banner: escaped, never raw.
-    SPDLOG_LOGGER_INFO(env_.log, "{} key exchange failed ip={} error={}", tag_, ip_,
+    SPDLOG_LOGGER_INFO(log_, "{} key exchange failed error={}", tag_,
                        LogSafe(ssh_get_error(session_)));
+    end_ = Closed() ? ipc::ByeReason::kClosed : ipc::ByeReason::kError;
     return false;
   }
   const char* banner = ssh_get_clientbanner(session_);
@@ -404,35 +451,33 @@ bool Session::Handshake() {
 bool Session::Authenticate() {
   event_ = ssh_event_new();
   if (event_ == nullptr || ssh_event_add_session(event_, session_) != SSH_OK) {
+    end_ = ipc::ByeReason::kError;
     return false;
   }
   // One grace time from connect to the sftp subsystem: the key exchange used part of it.
-  SteadyTime deadline = login_deadline_;
   while (!sftp_) {
-    if (env_.stop.load()) {
-      end_reason_ = "shutdown";
+    if (end_) {
       return false;
     }
-    if (banned_) {
+    if (banned_ || failures_ >= static_cast<int>(hello_.max_auth_tries)) {
+      SPDLOG_LOGGER_INFO(log_, "{} too many authentication failures", tag_);
+      end_ = ipc::ByeReason::kAuthFailed;
       return false;
     }
-    if (failures_ >= limits_.max_auth_tries) {
-      SPDLOG_LOGGER_INFO(env_.log, "{} too many authentication failures ip={}", tag_, ip_);
+    SteadyTime now = SteadyClock::now();
+    if (now >= login_deadline_) {
+      SPDLOG_LOGGER_INFO(log_, "{} login grace time over", tag_);
+      end_ = ipc::ByeReason::kLoginTimeout;
       return false;
     }
-    SteadyTime now = env_.clock.SteadyNow();
-    if (now >= deadline) {
-      SPDLOG_LOGGER_INFO(env_.log, "{} login grace time over ip={}", tag_, ip_);
-      end_reason_ = "login_timeout";
-      return false;
-    }
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - now).count();
+    auto left = std::chrono::duration_cast<milliseconds>(login_deadline_ - now).count();
     int wait = static_cast<int>(std::min<long long>(left, kTickMs));
     if (ssh_event_dopoll(event_, std::max(wait, 1)) == SSH_ERROR || Closed()) {
-      end_reason_ = "closed";
+      end_ = end_.value_or(ipc::ByeReason::kClosed);
       return false;
     }
-    if (end_reason_ == "error" || end_reason_ == "revoked") {
+    // A Stop (shutdown) before the login.
+    if (!sftp_ && !CheckMonitor()) {
       return false;
     }
   }
@@ -441,27 +486,23 @@ bool Session::Authenticate() {
   return true;
 }
 
-void Session::Progress(bool final_record) {
-  if (protocol_ != nullptr && protocol_->TakeActivity()) {
-    activity_pending_ = true;
-  }
-  if (!usage_open_) {
-    return;
-  }
-  usage::Counters c = protocol_ != nullptr ? protocol_->counters() : usage::Counters{};
-  TimePoint now = env_.clock.Now();
-  Status st =
-      final_record
-          ? env_.recorder.End(usage_id_, account_->id, c, activity_pending_, end_reason_, now)
-          : env_.recorder.Progress(usage_id_, account_->id, c, activity_pending_, now);
-  if (!st) {
-    SPDLOG_LOGGER_WARN(env_.log, "{} cannot record usage account={} error={}", tag_,
-                       account_->id.short_str(), st.error());
-    return;
-  }
-  activity_pending_ = false;
-  if (final_record) {
-    usage_open_ = false;
+bool Session::CheckMonitor() {
+  for (;;) {
+    auto got = ipc::Receive(control_, /*block=*/false);
+    if (!got) {
+      end_ = got.error().IsNotFound() ? ipc::ByeReason::kStopped : ipc::ByeReason::kError;
+      return false;
+    }
+    if (!got->has_value()) {
+      return true;
+    }
+    if ((*got)->fd >= 0) {
+      close((*got)->fd);
+    }
+    // The monitor sends nothing unasked but a Stop.
+    end_ = std::holds_alternative<ipc::Stop>((*got)->message) ? ipc::ByeReason::kStopped
+                                                              : ipc::ByeReason::kError;
+    return false;
   }
 }
 
@@ -472,39 +513,71 @@ bool Session::Send(const std::string& out) {
   int w = ssh_channel_write(channel_, out.data(), static_cast<uint32_t>(out.size()));
   if (w != static_cast<int>(out.size())) {
     if (window_exceeded_) {
-      end_reason_ = "window_exceeded";
+      end_ = ipc::ByeReason::kWindowExceeded;
       return false;
     }
-    SPDLOG_LOGGER_INFO(env_.log, "{} write to client failed account={}", tag_,
-                       account_->id.short_str());
-    end_reason_ = "error";
+    SPDLOG_LOGGER_INFO(log_, "{} write to client failed", tag_);
+    end_ = Closed() ? ipc::ByeReason::kClosed : ipc::ByeReason::kError;
     return false;
   }
   return true;
 }
 
-// Hands bytes to the protocol and sends its coalesced replies; then, while the protocol holds
-// complete requests it has not handled yet (its reply bound was reached), sends and asks again
-// before reading more. Returns false when the session must end (end_reason_ set).
-bool Session::Feed(const uint8_t* data, std::size_t len, std::string& out) {
-  out.clear();
-  Status st = protocol_->OnData(data, len, out);
-  for (;;) {
-    if (!Send(out)) {
-      return false;
-    }
-    if (!st) {
-      end_reason_ = protocol_->FailureReason();
-      SPDLOG_LOGGER_WARN(env_.log, "{} {}, ending session account={} error={}", tag_, end_reason_,
-                         account_->id.short_str(), st.error());
-      return false;
-    }
-    if (!protocol_->HasPendingRequests()) {
-      return true;
-    }
-    out.clear();
-    st = protocol_->OnData(nullptr, 0, out);
+bool Session::Queue(const uint8_t* data, std::size_t len) {
+  // The monitor hears of the bytes before the worker can: its bound of what the worker may
+  // claim is never behind.
+  relayed_in_ += len;
+  if (Status st = ipc::Send(control_, ipc::Relayed{relayed_in_}); !st) {
+    end_ = ipc::ByeReason::kStopped;
+    return false;
   }
+  pending_.append(reinterpret_cast<const char*>(data), len);
+  return Flush();
+}
+
+bool Session::Flush() {
+  std::size_t off = 0;
+  while (off < pending_.size()) {
+    ssize_t n =
+        send(data_, pending_.data() + off, pending_.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        break;
+      }
+      end_ = ipc::ByeReason::kWorkerGone;
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  pending_.erase(0, off);
+  return true;
+}
+
+bool Session::MoveReplies(std::string& out) {
+  std::size_t moved = 0;
+  while (moved < kMaxReplyBatch) {
+    std::size_t at = out.size();
+    out.resize(at + kReadChunk);
+    ssize_t n = recv(data_, out.data() + at, kReadChunk, MSG_DONTWAIT);
+    if (n > 0) {
+      out.resize(at + static_cast<std::size_t>(n));
+      moved += static_cast<std::size_t>(n);
+      continue;
+    }
+    out.resize(at);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      break;
+    }
+    end_ = ipc::ByeReason::kWorkerGone;  // the worker closed its socket or failed
+    return false;
+  }
+  return true;
 }
 
 void Session::Pump() {
@@ -512,21 +585,41 @@ void Session::Pump() {
   // really be N bytes. It is allocated uninitialised: only the pages data lands in get touched.
   std::unique_ptr<uint8_t[]> buf(new uint8_t[kChannelReadSize]);
   std::string out;
-  out.reserve(256 * 1024);
+  out.reserve(kMaxReplyBatch + kReadChunk);
   // Bounds a reply blocked by a client that grants no window; reads have their own timeout.
-  long timeout = std::max<long>(1, limits_.write_timeout.count());
+  long timeout = std::max<long>(1, static_cast<long>(hello_.write_timeout_s));
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
-  SteadyTime last_request = env_.clock.SteadyNow();
-  last_progress_ = last_request;
-  SteadyTime last_revocation_check = last_request;
+  const auto idle_timeout = std::chrono::seconds(hello_.idle_timeout_s);
+  SteadyTime last_request = SteadyClock::now();
   uint32_t consumed = kWindowTopUp;  // bytes read since the window was last topped up
   for (;;) {
-    if (env_.stop.load()) {
-      end_reason_ = "shutdown";
+    // Wait for the client, the worker and the monitor together, then read the channel without
+    // waiting. Channel data libssh already holds is not seen by poll.
+    const bool wants_input = pending_.size() < kMaxPending;
+    int held = wants_input ? ssh_channel_poll(channel_, 0) : 0;
+    pollfd p[3] = {{wants_input ? ssh_get_fd(session_) : -1, POLLIN, 0},
+                   {data_, static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0},
+                   {control_, POLLIN, 0}};
+    int ready = poll(p, 3, held != 0 ? 0 : kTickMs);
+    if (ready < 0 && errno != EINTR) {
+      end_ = ipc::ByeReason::kError;
       return;
     }
-    if (!protocol_->WantsInput() && !Feed(nullptr, 0, out)) {
+    if (ready > 0 && p[2].revents != 0 && !CheckMonitor()) {
       return;
+    }
+    if (ready > 0 && p[1].revents != 0) {
+      out.clear();
+      if (!Flush()) {
+        return;
+      }
+      bool alive = MoveReplies(out);
+      if (!Send(out) || !alive) {
+        return;
+      }
+    }
+    if (!wants_input) {
+      continue;
     }
     // Ask for the full window only once half of it has been used: each such read sends one
     // WINDOW_ADJUST, so the client gets a 4 MiB credit per adjust instead of one per packet.
@@ -534,36 +627,12 @@ void Session::Pump() {
     // serves without growing it.
     bool top_up = consumed >= kWindowTopUp;
     uint32_t count = top_up ? kChannelReadSize : kSteadyReadSize;
-    int wait_ms = kTickMs;
-    if (protocol_->ReadyFd() >= 0) {
-      // Served by another process: wait for the client and the worker together, then read
-      // the channel without waiting. Channel data libssh already holds is not seen by poll.
-      int held = protocol_->WantsInput() ? ssh_channel_poll(channel_, 0) : 0;
-      pollfd p[2] = {{protocol_->WantsInput() ? ssh_get_fd(session_) : -1, POLLIN, 0},
-                     {protocol_->ReadyFd(), protocol_->ReadyEvents(), 0}};
-      int ready = poll(p, 2, held != 0 ? 0 : kTickMs);
-      if (ready > 0 && p[1].revents != 0) {
-        out.clear();
-        Status st = protocol_->OnReady(out);
-        if (!Send(out)) {
-          return;
-        }
-        if (!st) {
-          end_reason_ = protocol_->FailureReason();
-          SPDLOG_LOGGER_WARN(env_.log, "{} {}, ending session account={} error={}", tag_,
-                             end_reason_, account_->id.short_str(), st.error());
-          return;
-        }
-      }
-      if (!protocol_->WantsInput()) {
-        continue;
-      }
-      wait_ms = 0;
-    }
-    int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, wait_ms);
-    SteadyTime now = env_.clock.SteadyNow();
+    int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, 0);
+    SteadyTime now = SteadyClock::now();
     if (n == SSH_ERROR || window_exceeded_) {
-      end_reason_ = window_exceeded_ ? "window_exceeded" : Closed() ? "closed" : "error";
+      end_ = window_exceeded_ ? ipc::ByeReason::kWindowExceeded
+             : Closed()       ? ipc::ByeReason::kClosed
+                              : ipc::ByeReason::kError;
       return;
     }
     if (top_up) {
@@ -572,36 +641,19 @@ void Session::Pump() {
     consumed += static_cast<uint32_t>(n);
     if (n == 0) {
       if (ssh_channel_is_eof(channel_) || ssh_channel_is_closed(channel_) || Closed()) {
-        end_reason_ = "closed";
+        end_ = ipc::ByeReason::kClosed;
         return;
       }
-      if (now - last_request >= limits_.idle_timeout) {
-        SPDLOG_LOGGER_INFO(env_.log, "{} idle timeout account={}", tag_, account_->id.short_str());
-        end_reason_ = "idle_timeout";
+      if (now - last_request >= idle_timeout) {
+        SPDLOG_LOGGER_INFO(log_, "{} idle timeout", tag_);
+        end_ = ipc::ByeReason::kIdleTimeout;
         return;
       }
     } else {
       last_request = now;
-      if (!Feed(buf.get(), static_cast<std::size_t>(n), out)) {
+      if (!Queue(buf.get(), static_cast<std::size_t>(n))) {
         return;
       }
-    }
-    if (now - last_revocation_check >= kRevocationPoll) {
-      last_revocation_check = now;
-      if (Status st = env_.recorder.StillAuthorized(account_->id, credential_); !st) {
-        if (st.error().code() == ErrorCode::kPermissionDenied) {
-          SPDLOG_LOGGER_INFO(env_.log, "{} login revoked, ending session account={} why={}", tag_,
-                             account_->id.short_str(), st.error().message());
-          end_reason_ = "revoked";
-          return;
-        }
-        SPDLOG_LOGGER_WARN(env_.log, "{} cannot check the login account={} error={}", tag_,
-                           account_->id.short_str(), st.error());
-      }
-    }
-    if (now - last_progress_ >= kProgressInterval) {
-      last_progress_ = now;
-      Progress(false);
     }
   }
 }
@@ -614,8 +666,8 @@ void Session::Close(bool clean) {
       ssh_channel_send_eof(channel_);
       ssh_channel_close(channel_);
       if (event_ != nullptr && ssh_event_add_session(event_, session_) == SSH_OK) {
-        SteadyTime until = env_.clock.SteadyNow() + kCloseWait;
-        while (!Closed() && env_.clock.SteadyNow() < until && !env_.stop.load()) {
+        SteadyTime until = SteadyClock::now() + kCloseWait;
+        while (!Closed() && SteadyClock::now() < until) {
           if (ssh_event_dopoll(event_, 100) == SSH_ERROR) {
             break;
           }
@@ -635,50 +687,40 @@ void Session::Close(bool clean) {
   }
 }
 
-void Session::Run() {
-  if (env_.gate.SourceBanned(ip_)) {
-    // Before the banner: no key exchange for a banned source. Debug only, so a banned flood
-    // cannot fill the log.
-    SPDLOG_LOGGER_DEBUG(env_.log, "{} connection dropped: source banned ip={}", tag_, ip_);
-    shutdown(ssh_get_fd(session_), SHUT_RDWR);  // ssh_disconnect would send a DISCONNECT
-    return;
-  }
+ipc::ByeReason Session::Run() {
   if (!Handshake()) {
     ssh_disconnect(session_);
-    return;
+    return end_.value_or(ipc::ByeReason::kError);
   }
   bool ok = Authenticate();
   if (ok) {
     Pump();
   }
-  if (env_.stop.load() && (end_reason_ == "closed" || end_reason_ == "error")) {
-    end_reason_ = "shutdown";  // the server ended it (its socket was shut down)
+  if (data_ >= 0) {
+    // EOF on the data socket: the worker closes its handles, reports its last usage and exits.
+    pending_.clear();
+    shutdown(data_, SHUT_WR);
   }
-  if (protocol_ != nullptr) {
-    protocol_->CloseAll();
-  }
-  Progress(true);
-  if (account_.has_value()) {
-    SPDLOG_LOGGER_INFO(env_.log, "{} session ended account={} reason={}", tag_,
-                       account_->id.short_str(), end_reason_);
-  }
-  Close(ok && end_reason_ != "error" && !window_exceeded_);
+  ipc::ByeReason reason = end_.value_or(ipc::ByeReason::kError);
+  Close(ok && (reason == ipc::ByeReason::kClosed || reason == ipc::ByeReason::kIdleTimeout ||
+               reason == ipc::ByeReason::kStopped));
+  return reason;
 }
 
 }  // namespace
 
-void RunSession(const SessionEnv& env, const SessionLimits& limits, ssh_session session,
-                const std::string& remote_ip, uint64_t number) noexcept {
+ipc::ByeReason RunTransport(const ipc::Hello& hello, ssh_session session, int control_fd,
+                            const Logger& log) noexcept {
   try {
-    Session s(env, limits, session, remote_ip, number);
-    s.Run();
+    Session s(hello, session, control_fd, log);
+    return s.Run();
   } catch (const std::exception& e) {
-    SPDLOG_LOGGER_ERROR(env.log, "[c{}] session failed: {}", number, e.what());
-    ssh_disconnect(session);
+    SPDLOG_LOGGER_ERROR(log, "[c{}] transport failed: {}", hello.connection, e.what());
   } catch (...) {
-    SPDLOG_LOGGER_ERROR(env.log, "[c{}] session failed", number);
-    ssh_disconnect(session);
+    SPDLOG_LOGGER_ERROR(log, "[c{}] transport failed", hello.connection);
   }
+  ssh_disconnect(session);
+  return ipc::ByeReason::kError;
 }
 
 }  // namespace sftplc::server

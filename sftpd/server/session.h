@@ -1,52 +1,33 @@
 #pragma once
 
-// One SSH connection, run on its own thread: key exchange, authentication through the
-// LoginGate (password, and publickey with the probe), one session channel with the "sftp"
-// subsystem (shell, exec, pty, forwarding, agent and X11 are refused), the byte pump between
-// the channel and the ChannelProtocol, the usage record, and a clean close.
+// The transport of one SSH connection, run by sftpd-session (sftpd/session_main.cc), confined
+// before it reads a byte of the client: key exchange, authentication (each attempt is decided
+// by the monitor over the control socket), one session channel with the "sftp" subsystem
+// (shell, exec, pty, forwarding, agent and X11 are refused), the relay between the channel and
+// the SFTP worker's data socket (which the monitor hands over after the login), and a clean
+// close.
 //
 // Limits enforced here (libssh enforces none): login grace time (connect -> sftp subsystem
-// running), auth attempts per connection, idle timeout (no request for that long), and an
-// external stop flag (server shutdown). Nothing throws out of a libssh callback: the
-// trampolines are noexcept and an unexpected exception ends this session only.
+// running), auth attempts per connection, idle timeout (no request for that long), the window
+// granted to the client, and a Stop from the monitor (shutdown, revocation). The monitor
+// enforces the grace time and the attempts again, and kills the process when it must. Nothing
+// throws out of a libssh callback: the trampolines are noexcept and an unexpected exception
+// ends the connection.
 
 #include <libssh/libssh.h>
 
-#include <atomic>
 #include <cstdint>
-#include <functional>
-#include <string>
 
-#include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/log.h"
-#include "sftpd/server/channel_protocol.h"
-#include "sftpd/server/login_gate.h"
-#include "sftpd/server/metrics.h"
-#include "sftpd/server/session_recorder.h"
+#include "sftpd/server/ipc/ipc.h"
 
 namespace sftplc::server {
 
-struct SessionLimits;
-
-// Everything a session borrows from the server; outlives every session.
-struct SessionEnv {
-  LoginGate& gate;
-  SessionRecorder& recorder;
-  const ProtocolFactory& protocol;
-  const Clock& clock;
-  Logger log;
-  const std::atomic<bool>& stop;  // set: end now (reason "shutdown")
-  Metrics& metrics;
-  // Called once, on the session's thread, when its login succeeds (the server stops counting it
-  // against the startup limits).
-  std::function<void()> logged_in;
-};
-
-// Runs the connection to its end (disconnected, not freed: the caller frees `session`, which
-// owns the socket).
-// `number` makes the log tag "[c<number>]". Never throws.
-void RunSession(const SessionEnv& env, const SessionLimits& limits, ssh_session session,
-                const std::string& remote_ip, uint64_t number) noexcept;
+// Runs the connection described by `hello` to its end (disconnected, not freed) and returns
+// why it ended (what the transport says in its Bye). `control_fd` is the socket to the
+// monitor. Never throws.
+ipc::ByeReason RunTransport(const ipc::Hello& hello, ssh_session session, int control_fd,
+                            const Logger& log) noexcept;
 
 // How many bytes one channel read asks for. In libssh 0.10, ssh_channel_read grows the channel
 // window to the count asked for, so this is also the upload window (see

@@ -11,9 +11,9 @@
 
 #include "sftpd/core/base/ids.h"
 #include "sftpd/server/server.h"
-#include "sftpd/server/sftp/sftp_protocol.h"
 #include "tests/server/fakes.h"
 #include "tests/testing/cli_world.h"
+#include "tests/testing/in_process_sftp.h"
 #include "tests/testing/openssh_client.h"
 #include "tests/testing/test_env.h"
 
@@ -55,8 +55,9 @@ class FilesCmdTransportTest : public ::testing::Test, protected ::sftplc::testin
     deps.gate = gate_.get();
     deps.recorder = &recorder_;
     deps.clock = &SystemClock::Instance();
-    deps.protocol =
-        sftp::MakeSftpProtocolFactory(dir().Sub("files"), sftp::Limits{}, GetLogger("sftp"));
+    deps.transport_binary = sftplc::testing::kTransportBinary;
+    deps.sftp = sftplc::testing::InProcessBackends(
+        sftplc::testing::SftpProtocols(dir().Sub("files"), sftp::Limits{}, GetLogger("sftp")));
     auto s = server::Server::Create(cfg, std::move(deps), GetLogger("sftpd"));
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
     server_ = std::move(*s);

@@ -1,14 +1,19 @@
-// The SFTP worker process of a session, proven from outside: the real daemon, real clients, and
-// the worker itself made to issue system calls (SyscallInjector). The worker may open its own
+// The processes of a connection, proven from outside: the real daemon, real clients, and each
+// process itself made to issue system calls (SyscallInjector). The transport (sftpd-session)
+// opens no file at all, before the login as after it; the SFTP worker may open its own
 // account's files and nothing else (another account's, the database, the host key, the config,
-// /etc/passwd), create no socket, and holds no capability; killing it ends its session only.
+// /etc/passwd); neither creates a socket or holds a capability; killing either ends its
+// session only.
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -45,8 +50,8 @@ std::string StatusField(pid_t pid, const std::string& key) {
   return "";
 }
 
-// The sftpd-sftp children of `parent`.
-std::set<pid_t> Workers(pid_t parent) {
+// The children of `parent` named `name` (sftpd-sftp, sftpd-session).
+std::set<pid_t> Children(pid_t parent, const std::string& comm) {
   std::set<pid_t> out;
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     std::string name = e.path().filename();
@@ -54,26 +59,54 @@ std::set<pid_t> Workers(pid_t parent) {
       continue;
     }
     pid_t pid = std::stoi(name);
-    if (StatusField(pid, "Name") == "sftpd-sftp" &&
-        StatusField(pid, "PPid") == std::to_string(parent)) {
+    if (StatusField(pid, "Name") == comm && StatusField(pid, "PPid") == std::to_string(parent)) {
       out.insert(pid);
     }
   }
   return out;
 }
 
-// True once `pid` waits in read(2) (/proc/PID/syscall starts with its number), within 30 s.
-bool WaitBlockedInRead(pid_t pid) {
+std::set<pid_t> Workers(pid_t parent) { return Children(parent, "sftpd-sftp"); }
+std::set<pid_t> Transports(pid_t parent) { return Children(parent, "sftpd-session"); }
+
+// True once `pid` waits in system call `nr` (/proc/PID/syscall starts with its number), within
+// 30 s.
+bool WaitBlockedIn(pid_t pid, long want) {
   auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (std::chrono::steady_clock::now() < until) {
     std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
     long nr = -1;
-    if (in >> nr && nr == SYS_read) {
+    if (in >> nr && nr == want) {
       return true;
     }
     std::this_thread::yield();
   }
   return false;
+}
+bool WaitBlockedInRead(pid_t pid) { return WaitBlockedIn(pid, SYS_read); }
+
+// The new member of `now` that `before` lacks, within 30 s of asking `list` again; -1 if none.
+template <typename List>
+pid_t WaitForNew(const std::set<pid_t>& before, List list) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    for (pid_t p : list()) {
+      if (before.count(p) == 0) {
+        return p;
+      }
+    }
+    std::this_thread::yield();
+  }
+  return -1;
+}
+
+// NoNewPrivs, seccomp filtering and no capability at all.
+void ExpectConfinedStatus(pid_t pid) {
+  EXPECT_EQ(StatusField(pid, "NoNewPrivs"), "1");
+  EXPECT_EQ(StatusField(pid, "Seccomp"), "2");
+  for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapAmb"}) {
+    EXPECT_EQ(StatusField(pid, caps), "0000000000000000") << caps;
+  }
 }
 
 class ConfinementTest : public ::testing::Test {
@@ -115,17 +148,14 @@ class ConfinementTest : public ::testing::Test {
     return WaitForNewWorker(before);
   }
   pid_t WaitForNewWorker(const std::set<pid_t>& before) {
-    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < until) {
-      for (pid_t p : Workers(d_.pid())) {
-        if (before.count(p) == 0) {
-          return p;
-        }
-      }
-      std::this_thread::yield();
-    }
-    ADD_FAILURE() << "no new sftp worker\n" << d_.Log();
-    return -1;
+    pid_t p = WaitForNew(before, [this] { return Workers(d_.pid()); });
+    EXPECT_GT(p, 0) << "no new sftp worker\n" << d_.Log();
+    return p;
+  }
+  // The paths no process of a connection may open (besides another account's files).
+  std::vector<std::string> Forbidden() const {
+    return {d_.database_path(), d_.host_key_path(), d_.config_path(), "/etc/passwd",
+            d_.storage_root()};
   }
   std::string Home(const std::string& user) {
     auto show = nlohmann::json::parse(d_.Sftpctl("account show " + user + " --json").out);
@@ -162,21 +192,15 @@ TEST_F(ConfinementTest, WorkerCanOpenOnlyItsOwnAccountsFiles) {
   ASSERT_GT(worker, 0);
   // Blocked reading its data socket: confined and serving (it waits for Start in recvmsg).
   ASSERT_TRUE(WaitBlockedInRead(worker));
-  EXPECT_EQ(StatusField(worker, "NoNewPrivs"), "1");
-  EXPECT_EQ(StatusField(worker, "Seccomp"), "2");
-  for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapAmb"}) {
-    EXPECT_EQ(StatusField(worker, caps), "0000000000000000") << caps;
-  }
+  ExpectConfinedStatus(worker);
 
   SyscallInjector inject;
   ASSERT_TRUE(inject.Attach(worker)) << inject.error();
   auto own = inject.OpenAt(Home("alice") + "/own", O_RDONLY);
   ASSERT_FALSE(own.killed);
   EXPECT_GE(own.ret, 0) << "the worker opens its own account's files";
-  const std::string forbidden[] = {
-      Home("bob") + "/secret", d_.database_path(), d_.host_key_path(),
-      d_.config_path(),        "/etc/passwd",      d_.storage_root(),
-  };
+  std::vector<std::string> forbidden = Forbidden();
+  forbidden.push_back(Home("bob") + "/secret");
   for (const std::string& path : forbidden) {
     auto o = inject.OpenAt(path, O_RDONLY);
     ASSERT_FALSE(o.killed) << path;
@@ -231,6 +255,114 @@ TEST_F(ConfinementTest, WorkerCrashEndsOnlyItsSession) {
       << ::testing::PrintToString(bob_reasons);
   auto alice_reasons = EndReasons("alice");
   EXPECT_EQ(std::count(alice_reasons.begin(), alice_reasons.end(), "worker_crashed"), 0);
+}
+
+// The transport opens no file at all and creates no socket: before any byte of the client (a
+// connection that has sent nothing) and after the login (a session serving SFTP), not even its
+// own account's files.
+TEST_F(ConfinementTest, TransportOpensNoFileAndCreatesNoSocket) {
+  if (!SyscallInjector::Supported()) {
+    GTEST_SKIP() << "the syscall injector knows x86_64 only";
+  }
+  WriteFile(d_.dir().Sub("own"), "alice's own file\n");
+  ASSERT_EQ(Sftp("alice", "put " + d_.dir().Sub("own") + " own\n").exit_code, 0) << d_.Log();
+  ASSERT_EQ(Sftp("bob", "put " + d_.dir().Sub("own") + " secret\n").exit_code, 0);
+  std::vector<std::string> forbidden = Forbidden();
+  forbidden.push_back(Home("alice") + "/own");
+  forbidden.push_back(Home("bob") + "/secret");
+  auto prove = [&](pid_t transport, const char* when) {
+    SCOPED_TRACE(when);
+    ExpectConfinedStatus(transport);
+    SyscallInjector inject;
+    ASSERT_TRUE(inject.Attach(transport)) << inject.error();
+    for (const std::string& path : forbidden) {
+      auto o = inject.OpenAt(path, O_RDONLY);
+      ASSERT_FALSE(o.killed) << path;
+      EXPECT_EQ(o.ret, -EACCES) << path;
+    }
+    auto create = inject.OpenAt(Home("alice") + "/planted", O_WRONLY | O_CREAT);
+    ASSERT_FALSE(create.killed);
+    EXPECT_EQ(create.ret, -EACCES);
+    EXPECT_FALSE(std::filesystem::exists(Home("alice") + "/planted"));
+    for (int family : {AF_INET, AF_UNIX}) {
+      auto sock =
+          inject.Syscall(SYS_socket, {static_cast<uint64_t>(family), SOCK_STREAM, 0, 0, 0, 0});
+      ASSERT_FALSE(sock.killed);
+      EXPECT_EQ(sock.ret, -EACCES) << family;
+    }
+    // No program can be run: execve is not on the list at all, and kills.
+    auto exec = inject.Syscall(SYS_execve, {0, 0, 0, 0, 0, 0});
+    EXPECT_TRUE(exec.killed);
+    EXPECT_EQ(exec.signal, SIGSYS);
+  };
+
+  // Before authentication: a TCP connection that has sent nothing.
+  std::set<pid_t> before = Transports(d_.pid());
+  int raw = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(raw, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(d_.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(raw, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  pid_t pre_auth = WaitForNew(before, [this] { return Transports(d_.pid()); });
+  ASSERT_GT(pre_auth, 0) << d_.Log();
+  ASSERT_TRUE(WaitBlockedIn(pre_auth, SYS_poll));  // waiting for the client's version line
+  prove(pre_auth, "before the login");
+  close(raw);
+
+  // After the login, serving SFTP.
+  before = Transports(d_.pid());
+  ASSERT_GT(OpenIdleSession("alice"), 0);
+  pid_t serving = WaitForNew(before, [this] { return Transports(d_.pid()); });
+  ASSERT_GT(serving, 0);
+  ASSERT_TRUE(WaitBlockedIn(serving, SYS_poll));
+  std::size_t from = d_.Log().size();
+  prove(serving, "after the login");
+  EXPECT_TRUE(d_.WaitForLog("reason=transport_crashed", 30, from)) << d_.Log();
+  EXPECT_EQ(Sftp("alice", "get own " + d_.dir().Sub("own.back") + "\n").exit_code, 0);
+  EXPECT_EQ(Sha(d_.dir().Sub("own.back")), Sha(d_.dir().Sub("own")));
+}
+
+// SIGSEGV and SIGKILL to one connection's transport while another session transfers a file:
+// the transfer completes intact, the killed session is recorded as transport_crashed, and its
+// worker goes away with it.
+TEST_F(ConfinementTest, TransportCrashEndsOnlyItsSession) {
+  std::string f = d_.dir().Sub("f32m");
+  RunCommand("head -c 33554432 /dev/urandom > '" + f + "'");
+  int round = 0;
+  for (int sig : {SIGSEGV, SIGKILL}) {
+    SCOPED_TRACE(sig);
+    ++round;
+    std::set<pid_t> transports = Transports(d_.pid());
+    pid_t bob_worker = OpenIdleSession("bob");
+    ASSERT_GT(bob_worker, 0);
+    pid_t bob = WaitForNew(transports, [this] { return Transports(d_.pid()); });
+    ASSERT_GT(bob, 0);
+    std::set<pid_t> before = Workers(d_.pid());
+    std::string back = f + ".back" + std::to_string(round);
+    WriteFile(d_.dir().Sub("batch-alice"), "put " + f + " f\nget f " + back + "\n");
+    FILE* transfer =
+        popen((SftpCommand("alice", d_.dir().Sub("batch-alice")) + " 2>&1").c_str(), "r");
+    ASSERT_NE(transfer, nullptr);
+    ASSERT_GT(WaitForNewWorker(before), 0);  // alice's session is serving
+    std::size_t from = d_.Log().size();
+    ASSERT_EQ(kill(bob, sig), 0);
+    std::string out;
+    char buf[4096];
+    while (std::fgets(buf, sizeof(buf), transfer) != nullptr) {
+      out += buf;
+    }
+    EXPECT_EQ(pclose(transfer), 0) << out << d_.Log();
+    EXPECT_EQ(Sha(back), Sha(f));
+    EXPECT_TRUE(d_.WaitForLog("reason=transport_crashed", 30, from)) << d_.Log();
+    EXPECT_EQ(Workers(d_.pid()).count(bob_worker), 0u);
+  }
+  auto bob_reasons = EndReasons("bob");
+  EXPECT_EQ(std::count(bob_reasons.begin(), bob_reasons.end(), "transport_crashed"), 2)
+      << ::testing::PrintToString(bob_reasons);
+  auto alice_reasons = EndReasons("alice");
+  EXPECT_EQ(std::count(alice_reasons.begin(), alice_reasons.end(), "transport_crashed"), 0);
 }
 
 // A frame error from the client (a length over the maximum) ends the session: the worker

@@ -13,6 +13,7 @@
 #include "sftpd/core/base/ids.h"
 #include "tests/server/fakes.h"
 #include "tests/server/test_protocol.h"
+#include "tests/testing/in_process_sftp.h"
 #include "tests/testing/openssh_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -44,10 +45,12 @@ class ServerTest : public ::testing::Test {
     deps.recorder = &recorder_;
     deps.clock = &SystemClock::Instance();
     deps.startup_roll = roll_;
-    deps.protocol = [](const accounts::Account&,
-                       const std::string&) -> Result<std::unique_ptr<ChannelProtocol>> {
-      return std::unique_ptr<ChannelProtocol>(new sftplc::testing::TestProtocol());
-    };
+    deps.transport_binary = sftplc::testing::kTransportBinary;
+    deps.sftp = sftplc::testing::InProcessBackends(
+        [](const accounts::Account&,
+           const std::string&) -> Result<std::unique_ptr<ChannelProtocol>> {
+          return std::unique_ptr<ChannelProtocol>(new sftplc::testing::TestProtocol());
+        });
     auto s = Server::Create(cfg_, std::move(deps), GetLogger("sftpd"));
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
     server_ = std::move(*s);

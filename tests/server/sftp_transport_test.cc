@@ -10,8 +10,8 @@
 
 #include "sftpd/core/base/ids.h"
 #include "sftpd/server/server.h"
-#include "sftpd/server/sftp/sftp_protocol.h"
 #include "tests/server/fakes.h"
+#include "tests/testing/in_process_sftp.h"
 #include "tests/testing/openssh_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -40,7 +40,9 @@ class SftpTransportTest : public ::testing::Test {
     deps.clock = &SystemClock::Instance();
     sftp::Limits limits;
     limits.max_handles = 64;
-    deps.protocol = sftp::MakeSftpProtocolFactory(dir_.Sub("storage"), limits, GetLogger("sftp"));
+    deps.transport_binary = sftplc::testing::kTransportBinary;
+    deps.sftp = sftplc::testing::InProcessBackends(
+        sftplc::testing::SftpProtocols(dir_.Sub("storage"), limits, GetLogger("sftp")));
     auto s = Server::Create(cfg_, std::move(deps), GetLogger("sftpd"));
     EXPECT_TRUE(s.has_value());
     server_ = std::move(*s);

@@ -1,5 +1,6 @@
 #include "sftpd/server/confine/confine.h"
 
+#include <fcntl.h>
 #include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -82,21 +83,60 @@ struct Allowed {
   const char* why;
 };
 
-// The allow-list. Everything not named here kills the process (SECCOMP_RET_KILL_PROCESS):
-// no socket, connect, bind, sendmsg/recvmsg (no descriptor passing once confined), execve,
-// clone/fork, ptrace, kill, process_vm_*, mount, prctl, seccomp, bpf, io_uring, memfd_create,
-// mknod, chown, setuid and the rest.
-const Allowed kAllowed[] = {
-    // The data and control sockets (already open), files and directories of the root.
-    {__NR_read, "requests from the data socket; file data"},
-    {__NR_write, "replies to the data socket, control messages, log lines on stderr"},
+// The calls both profiles make: memory, locks, time, signals, exit. mmap and mprotect are
+// allowed apart (never with PROT_EXEC), ioctl answers ENOTTY (isatty of the logger).
+const Allowed kCommon[] = {
+    {__NR_read, "the sockets (data, control, the client's)"},
+    {__NR_write, "the sockets, log lines on stderr"},
     {__NR_readv, "stdio"},
     {__NR_writev, "stdio"},
+    {__NR_close, "transient descriptors"},
+    {__NR_fcntl, "descriptor flags (O_NONBLOCK)"},
+    {__NR_fstat, "stdio"},
+    {__NR_brk, "malloc"},
+    {__NR_munmap, "free of large blocks"},
+    {__NR_mremap, "realloc of large blocks"},
+    {__NR_madvise, "free"},
+    {__NR_futex, "locks of the C++ runtime and the logger"},
+    {__NR_clock_gettime, "log timestamps, timeouts (vDSO fallback)"},
+    {__NR_gettimeofday, "vDSO fallback"},
+    {__NR_getrandom, "the C library's allocator; OpenSSL's random numbers (transport)"},
+    {__NR_getpid, "logger"},
+    {__NR_gettid, "logger"},
+    {__NR_rt_sigaction, "abort()"},
+    {__NR_rt_sigprocmask, "abort()"},
+    {__NR_rt_sigreturn, "return from a signal handler"},
+    {__NR_restart_syscall, "a call interrupted by a stop signal"},
+    {__NR_exit, "exit"},
+    {__NR_exit_group, "exit"},
+#if defined(__SANITIZE_ADDRESS__)
+    {__NR_sigaltstack, "AddressSanitizer builds only: it removes its signal stack at exit"},
+#endif
+};
+
+// The transport (sftpd-session): its client's socket, its control socket to the monitor and,
+// after the login, the worker's data socket, which comes over the control socket (recvmsg).
+// No open of any kind (answered EACCES, see BuildFilter), no socket, connect, bind, sendmsg,
+// execve, clone/fork, ptrace, kill and the rest.
+const Allowed kTransport[] = {
+    {__NR_recvfrom, "the client's socket (libssh)"},
+    {__NR_sendto, "the client's socket (libssh), the data socket"},
+    {__NR_recvmsg, "the control socket: answers, the worker's data socket (SCM_RIGHTS)"},
+    {__NR_poll, "libssh's event loop, the relay"},
+    {__NR_ppoll, "poll (glibc)"},
+    {__NR_shutdown, "the client's socket at the end (window exceeded, stop)"},
+};
+
+// The SFTP worker. Everything not named here or in kCommon kills the process
+// (SECCOMP_RET_KILL_PROCESS): no socket, connect, bind, sendmsg/recvmsg (no descriptor passing
+// once confined), execve, clone/fork, ptrace, kill, process_vm_*, mount, prctl, seccomp, bpf,
+// io_uring, memfd_create, mknod, chown, setuid and the rest.
+const Allowed kWorker[] = {
+    {__NR_sendto, "control messages (send with MSG_NOSIGNAL)"},
+    // The data and control sockets (already open), files and directories of the root.
     {__NR_pread64, "SFTP READ"},
     {__NR_pwrite64, "SFTP WRITE"},
     {__NR_lseek, "directory streams"},
-    {__NR_close, "CLOSE, transient descriptors"},
-    {__NR_fcntl, "descriptor flags (fdopendir, O_NONBLOCK)"},
     {__NR_dup, "directory streams"},
     {__NR_fsync, "fsync@openssh.com"},
     {__NR_fdatasync, "fsync@openssh.com"},
@@ -106,7 +146,6 @@ const Allowed kAllowed[] = {
     {__NR_openat, "OPEN, OPENDIR and parent directories, beneath the root"},
     {__NR_openat2, "RESOLVE_BENEATH opens of client paths"},
     {__NR_newfstatat, "STAT, LSTAT, FSTAT (glibc's fstat)"},
-    {__NR_fstat, "FSTAT"},
     {__NR_statx, "stat family"},
     {__NR_getdents64, "READDIR"},
     {__NR_mkdirat, "MKDIR"},
@@ -136,29 +175,10 @@ const Allowed kAllowed[] = {
     {__NR_link, "glibc link"},
 #endif
     // Memory (mmap and mprotect are checked below: never PROT_EXEC).
-    {__NR_brk, "malloc"},
-    {__NR_munmap, "free of large blocks"},
-    {__NR_mremap, "realloc of large blocks"},
-    {__NR_madvise, "free"},
     // The rest of a process's life.
-    {__NR_futex, "locks of the C++ runtime and the logger"},
-    {__NR_clock_gettime, "log timestamps, usage report pacing (vDSO fallback)"},
-    {__NR_gettimeofday, "vDSO fallback"},
-    {__NR_getrandom, "seeds of the C library's allocator"},
-    {__NR_getpid, "logger"},
-    {__NR_gettid, "logger"},
-    {__NR_rt_sigaction, "abort()"},
-    {__NR_rt_sigprocmask, "abort()"},
-    {__NR_rt_sigreturn, "return from a signal handler"},
-    {__NR_restart_syscall, "a call interrupted by a stop signal"},
-    {__NR_exit, "exit"},
-    {__NR_exit_group, "exit"},
-#if defined(__SANITIZE_ADDRESS__)
-    {__NR_sigaltstack, "AddressSanitizer builds only: it removes its signal stack at exit"},
-#endif
 };
 
-std::vector<sock_filter> BuildFilter() {
+std::vector<sock_filter> BuildFilter(Profile profile) {
   std::vector<sock_filter> f;
   const uint32_t kKill = SECCOMP_RET_KILL_PROCESS;
   const uint32_t kAllow = SECCOMP_RET_ALLOW;
@@ -171,9 +191,38 @@ std::vector<sock_filter> BuildFilter() {
   f.push_back(Jump(BPF_JMP | BPF_JGE | BPF_K, 0x40000000U /* __X32_SYSCALL_BIT */, 0, 1));
   f.push_back(Stmt(BPF_RET | BPF_K, kKill));
 #endif
-  for (const Allowed& a : kAllowed) {
+  auto allow = [&](const Allowed& a) {
     f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(a.nr), 0, 1));
     f.push_back(Stmt(BPF_RET | BPF_K, kAllow));
+  };
+  for (const Allowed& a : kCommon) {
+    allow(a);
+  }
+  if (profile == Profile::kWorker) {
+    for (const Allowed& a : kWorker) {
+      allow(a);
+    }
+  } else {
+    for (const Allowed& a : kTransport) {
+      allow(a);
+    }
+    // fstat (glibc's is newfstatat with AT_EMPTY_PATH): on a descriptor only, never a path.
+    f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_newfstatat, 0, 4));
+    f.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[3])));  // low word
+    f.push_back(Jump(BPF_JMP | BPF_JSET | BPF_K, AT_EMPTY_PATH, 0, 1));
+    f.push_back(Stmt(BPF_RET | BPF_K, kAllow));
+    f.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES));
+    // Every way to open a file or make a socket fails with EACCES rather than killing: a
+    // library that tries one lazily (OpenSSL's configuration) gets an error it handles.
+    for (long nr : {
+#ifdef __NR_open
+             static_cast<long>(__NR_open),
+#endif
+             static_cast<long>(__NR_openat), static_cast<long>(__NR_openat2),
+             static_cast<long>(__NR_socket), static_cast<long>(__NR_socketpair)}) {
+      f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
+      f.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES));
+    }
   }
   // isatty() of the logger: "not a terminal", nothing else.
   f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 1));
@@ -202,8 +251,13 @@ uint64_t AddressSpaceLimit(int max_handles) {
 }
 
 Status SetResourceLimits(int max_handles) {
-  rlimit fds{static_cast<rlim_t>(max_handles + kFdMargin),
-             static_cast<rlim_t>(max_handles + kFdMargin)};
+  return SetLimits(max_handles + kFdMargin, AddressSpaceLimit(max_handles));
+}
+
+Status SetTransportLimits() { return SetLimits(kTransportFds, kTransportAddressSpace); }
+
+Status SetLimits(int max_fds, uint64_t address_space) {
+  rlimit fds{static_cast<rlim_t>(max_fds), static_cast<rlim_t>(max_fds)};
   if (setrlimit(RLIMIT_NOFILE, &fds) != 0) {
     return files::SysError(errno, "setrlimit NOFILE");
   }
@@ -211,9 +265,10 @@ Status SetResourceLimits(int max_handles) {
   if (setrlimit(RLIMIT_CORE, &core) != 0) {
     return files::SysError(errno, "setrlimit CORE");
   }
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
-  rlimit as{static_cast<rlim_t>(AddressSpaceLimit(max_handles)),
-            static_cast<rlim_t>(AddressSpaceLimit(max_handles))};
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  (void)address_space;
+#else
+  rlimit as{static_cast<rlim_t>(address_space), static_cast<rlim_t>(address_space)};
   if (setrlimit(RLIMIT_AS, &as) != 0) {
     return files::SysError(errno, "setrlimit AS");
   }
@@ -261,7 +316,9 @@ Status SetNoNewPrivs() {
   return {};
 }
 
-Result<int> RestrictToRoot(int root_fd) {
+namespace {
+// RestrictToRoot, or with root_fd -1 a ruleset without any rule.
+Result<int> Restrict(int root_fd) {
   const int abi = LandlockAbi();
   if (abi == 0) {
     return 0;
@@ -295,7 +352,8 @@ Result<int> RestrictToRoot(int root_fd) {
   }
   files::UniqueFd ruleset_fd(static_cast<int>(ruleset));
   PathBeneathAttr rule{kRootAccess & attr.handled_access_fs, root_fd};
-  if (syscall(__NR_landlock_add_rule, ruleset_fd.get(), kRulePathBeneath, &rule, 0) != 0) {
+  if (root_fd >= 0 &&
+      syscall(__NR_landlock_add_rule, ruleset_fd.get(), kRulePathBeneath, &rule, 0) != 0) {
     return files::SysError(errno, "landlock_add_rule");
   }
   if (syscall(__NR_landlock_restrict_self, ruleset_fd.get(), 0) != 0) {
@@ -303,9 +361,14 @@ Result<int> RestrictToRoot(int root_fd) {
   }
   return abi;
 }
+}  // namespace
 
-Status InstallSeccomp() {
-  std::vector<sock_filter> filter = BuildFilter();
+Result<int> RestrictToRoot(int root_fd) { return Restrict(root_fd); }
+
+Result<int> RestrictToNothing() { return Restrict(-1); }
+
+Status InstallSeccomp(Profile profile) {
+  std::vector<sock_filter> filter = BuildFilter(profile);
   sock_fprog prog{static_cast<unsigned short>(filter.size()), filter.data()};
   if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) != 0) {
     return files::SysError(errno, "PR_SET_SECCOMP");

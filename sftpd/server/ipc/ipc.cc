@@ -5,19 +5,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "sftpd/core/files/account_root.h"
 
 namespace sftplc::ipc {
 namespace {
-
-// Datagram sizes: the type byte plus the fields.
-constexpr std::size_t kStartSize = 1 + 4 + 1 + 8;
-constexpr std::size_t kReadySize = 1 + 4;
-constexpr std::size_t kUsageSize = 1 + 5 * 8 + 1;
-constexpr std::size_t kEndSize = 1 + 1;
-constexpr std::size_t kRequestsSize = 1 + 1 + 4 + 4 + 8 + 8 + 4;
-static_assert(kUsageSize <= kMaxMessage && kRequestsSize <= kMaxMessage);
 
 void Put(std::string& out, uint64_t v, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) {
@@ -25,36 +18,86 @@ void Put(std::string& out, uint64_t v, int bytes) {
   }
 }
 
-uint64_t Get(const uint8_t*& p, int bytes) {
-  uint64_t v = 0;
-  for (int i = 0; i < bytes; ++i) {
-    v = (v << 8) | *p++;
-  }
-  return v;
+void PutString(std::string& out, const std::string& s) {
+  Put(out, s.size(), 4);
+  out.append(s);
 }
 
-Result<bool> GetBool(const uint8_t*& p) {
-  uint8_t b = *p++;
-  if (b > 1) {
-    return Error::InvalidArgument("ipc: boolean field not 0 or 1");
+// Reads the fields of one datagram; every read checks what is left. The first failure sticks.
+class Reader {
+ public:
+  Reader(const uint8_t* p, std::size_t len) : p_(p), left_(len) {}
+
+  uint64_t Int(int bytes) {
+    if (!ok_ || left_ < static_cast<std::size_t>(bytes)) {
+      return Fail("ipc: message shorter than its fields");
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i) {
+      v = (v << 8) | *p_++;
+    }
+    left_ -= static_cast<std::size_t>(bytes);
+    return v;
   }
-  return b == 1;
-}
+  bool Bool() {
+    uint64_t b = Int(1);
+    if (b > 1) {
+      Fail("ipc: boolean field not 0 or 1");
+    }
+    return b == 1;
+  }
+  std::string String(std::size_t max) {
+    uint64_t n = Int(4);
+    if (!ok_) {
+      return {};
+    }
+    if (n > max || n > left_) {
+      Fail("ipc: string longer than its bound or the message");
+      return {};
+    }
+    std::string s(reinterpret_cast<const char*>(p_), static_cast<std::size_t>(n));
+    p_ += n;
+    left_ -= static_cast<std::size_t>(n);
+    return s;
+  }
+  // A field's value out of its range.
+  uint64_t Fail(const char* why) {
+    if (ok_) {
+      ok_ = false;
+      why_ = why;
+    }
+    return 0;
+  }
+  // The result: every field read, nothing left over.
+  Status Done() {
+    if (ok_ && left_ != 0) {
+      Fail("ipc: message length does not match its type");
+    }
+    return ok_ ? Status() : Status(Error::InvalidArgument(why_));
+  }
+
+ private:
+  const uint8_t* p_;
+  std::size_t left_;
+  bool ok_ = true;
+  const char* why_ = "";
+};
 
 struct Encoder {
   std::string out;
+  void Type(MessageType t) { out.push_back(static_cast<char>(t)); }
   void operator()(const Start& m) {
-    out.push_back(static_cast<char>(MessageType::kStart));
+    Type(MessageType::kStart);
     Put(out, m.max_handles, 4);
     Put(out, m.read_only ? 1 : 0, 1);
     Put(out, m.connection, 8);
   }
   void operator()(const Ready& m) {
-    out.push_back(static_cast<char>(MessageType::kReady));
+    Type(MessageType::kReady);
     Put(out, m.landlock_abi, 4);
   }
   void operator()(const Usage& m) {
-    out.push_back(static_cast<char>(MessageType::kUsage));
+    Type(MessageType::kUsage);
     const usage::Counters& c = m.counters;
     for (uint64_t v :
          {c.bytes_in, c.bytes_out, c.files_uploaded, c.files_downloaded, c.files_removed}) {
@@ -63,12 +106,12 @@ struct Encoder {
     Put(out, m.activity ? 1 : 0, 1);
   }
   void operator()(const End& m) {
-    out.push_back(static_cast<char>(MessageType::kEnd));
+    Type(MessageType::kEnd);
     Put(out, static_cast<uint8_t>(m.reason), 1);
   }
   void operator()(const Requests& m) {
     const sftp::RequestOutcome& o = m.outcome;
-    out.push_back(static_cast<char>(MessageType::kRequests));
+    Type(MessageType::kRequests);
     Put(out, o.type, 1);
     Put(out, o.status, 4);
     Put(out, o.count, 4);
@@ -76,9 +119,197 @@ struct Encoder {
     Put(out, o.bytes_out, 8);
     Put(out, static_cast<uint32_t>(static_cast<int32_t>(o.handles_delta)), 4);
   }
+  void operator()(const Hello& m) {
+    Type(MessageType::kHello);
+    Put(out, m.connection, 8);
+    for (uint32_t v : {m.login_grace_ms, m.idle_timeout_s, m.write_timeout_s, m.max_auth_tries}) {
+      Put(out, v, 4);
+    }
+    for (const std::string* s : {&m.kex, &m.ciphers, &m.macs, &m.hostkey_algorithms}) {
+      PutString(out, *s);
+    }
+    Put(out, m.host_keys.size(), 1);
+    for (const std::string& k : m.host_keys) {
+      PutString(out, k);
+    }
+  }
+  void operator()(const AuthAnswer& m) {
+    Type(MessageType::kAuthAnswer);
+    Put(out, static_cast<uint8_t>(m.outcome), 1);
+  }
+  void operator()(const SftpAnswer& m) {
+    Type(MessageType::kSftpAnswer);
+    Put(out, m.opened ? 1 : 0, 1);
+  }
+  void operator()(const Stop& m) {
+    Type(MessageType::kStop);
+    Put(out, static_cast<uint8_t>(m.reason), 1);
+  }
+  void operator()(const Password& m) {
+    Type(MessageType::kPassword);
+    PutString(out, m.user);
+    PutString(out, m.password);
+    PutString(out, m.client_version);
+  }
+  void operator()(const PublicKey& m) {
+    Type(MessageType::kPublicKey);
+    PutString(out, m.user);
+    PutString(out, m.key_type);
+    PutString(out, m.key_base64);
+    Put(out, m.verified ? 1 : 0, 1);
+    PutString(out, m.client_version);
+  }
+  void operator()(const OpenSftp&) { Type(MessageType::kOpenSftp); }
+  void operator()(const Relayed& m) {
+    Type(MessageType::kRelayed);
+    Put(out, m.bytes_in, 8);
+  }
+  void operator()(const Bye& m) {
+    Type(MessageType::kBye);
+    Put(out, static_cast<uint8_t>(m.reason), 1);
+  }
 };
 
+// An enum field: a byte in [lo, hi].
+template <typename E>
+E EnumField(Reader& r, E lo, E hi, const char* why) {
+  auto v = static_cast<uint8_t>(r.Int(1));
+  if (v < static_cast<uint8_t>(lo) || v > static_cast<uint8_t>(hi)) {
+    r.Fail(why);
+    return lo;
+  }
+  return static_cast<E>(v);
+}
+
+uint32_t RangeField(Reader& r, uint32_t lo, uint32_t hi, const char* why) {
+  auto v = static_cast<uint32_t>(r.Int(4));
+  if (v < lo || v > hi) {
+    r.Fail(why);
+  }
+  return v;
+}
+
+Message DecodeFields(MessageType type, Reader& r) {
+  switch (type) {
+    case MessageType::kStart: {
+      Start s;
+      s.max_handles = RangeField(r, 1, kMaxHandles, "ipc: max_handles out of range");
+      s.read_only = r.Bool();
+      s.connection = r.Int(8);
+      return s;
+    }
+    case MessageType::kReady:
+      return Ready{static_cast<uint32_t>(r.Int(4))};
+    case MessageType::kUsage: {
+      Usage u;
+      u.counters.bytes_in = r.Int(8);
+      u.counters.bytes_out = r.Int(8);
+      u.counters.files_uploaded = r.Int(8);
+      u.counters.files_downloaded = r.Int(8);
+      u.counters.files_removed = r.Int(8);
+      u.activity = r.Bool();
+      return u;
+    }
+    case MessageType::kEnd:
+      return End{EnumField(r, EndReason::kClosed, EndReason::kError, "ipc: unknown end reason")};
+    case MessageType::kRequests: {
+      Requests q;
+      sftp::RequestOutcome& o = q.outcome;
+      o.type = static_cast<uint8_t>(r.Int(1));
+      o.status = static_cast<uint32_t>(r.Int(4));
+      o.count = RangeField(r, 1, UINT32_MAX, "ipc: a request tally of 0");
+      o.bytes_in = r.Int(8);
+      o.bytes_out = r.Int(8);
+      o.handles_delta = static_cast<int32_t>(static_cast<uint32_t>(r.Int(4)));
+      return q;
+    }
+    case MessageType::kHello: {
+      Hello h;
+      h.connection = r.Int(8);
+      h.login_grace_ms = RangeField(r, 1, kMaxTimeout, "ipc: login grace out of range");
+      h.idle_timeout_s = RangeField(r, 1, kMaxTimeout, "ipc: idle timeout out of range");
+      h.write_timeout_s = RangeField(r, 1, kMaxTimeout, "ipc: write timeout out of range");
+      h.max_auth_tries = RangeField(r, 1, kMaxAuthTries, "ipc: max_auth_tries out of range");
+      for (std::string* s : {&h.kex, &h.ciphers, &h.macs, &h.hostkey_algorithms}) {
+        *s = r.String(kMaxAlgorithms);
+      }
+      auto keys = r.Int(1);
+      if (keys == 0 || keys > kMaxHostKeys) {
+        r.Fail("ipc: host key count out of range");
+        keys = 0;
+      }
+      for (uint64_t i = 0; i < keys; ++i) {
+        h.host_keys.push_back(r.String(kMaxHostKey));
+      }
+      return h;
+    }
+    case MessageType::kAuthAnswer:
+      return AuthAnswer{
+          EnumField(r, AuthOutcome::kAccepted, AuthOutcome::kBanned, "ipc: unknown login outcome")};
+    case MessageType::kSftpAnswer:
+      return SftpAnswer{r.Bool()};
+    case MessageType::kStop:
+      return Stop{
+          EnumField(r, StopReason::kShutdown, StopReason::kRevoked, "ipc: unknown stop reason")};
+    case MessageType::kPassword: {
+      Password p;
+      p.user = r.String(kMaxUser);
+      p.password = r.String(kMaxPassword);
+      p.client_version = r.String(kMaxClientVersion);
+      return p;
+    }
+    case MessageType::kPublicKey: {
+      PublicKey k;
+      k.user = r.String(kMaxUser);
+      k.key_type = r.String(kMaxKeyType);
+      k.key_base64 = r.String(kMaxKeyBase64);
+      k.verified = r.Bool();
+      k.client_version = r.String(kMaxClientVersion);
+      return k;
+    }
+    case MessageType::kOpenSftp:
+      return OpenSftp{};
+    case MessageType::kRelayed:
+      return Relayed{r.Int(8)};
+    case MessageType::kBye:
+      return Bye{EnumField(r, ByeReason::kClosed, ByeReason::kStopped, "ipc: unknown bye reason")};
+  }
+  r.Fail("ipc: unknown message type");
+  return End{};
+}
+
+bool KnownType(uint8_t t) {
+  return (t >= static_cast<uint8_t>(MessageType::kStart) &&
+          t <= static_cast<uint8_t>(MessageType::kRequests)) ||
+         (t >= static_cast<uint8_t>(MessageType::kHello) &&
+          t <= static_cast<uint8_t>(MessageType::kStop)) ||
+         (t >= static_cast<uint8_t>(MessageType::kPassword) &&
+          t <= static_cast<uint8_t>(MessageType::kBye));
+}
+
 }  // namespace
+
+const char* ByeReasonName(ByeReason r) {
+  switch (r) {
+    case ByeReason::kClosed:
+      return "closed";
+    case ByeReason::kIdleTimeout:
+      return "idle_timeout";
+    case ByeReason::kLoginTimeout:
+      return "login_timeout";
+    case ByeReason::kWindowExceeded:
+      return "window_exceeded";
+    case ByeReason::kAuthFailed:
+      return "auth_failed";
+    case ByeReason::kError:
+      return "error";
+    case ByeReason::kWorkerGone:
+      return "closed";
+    case ByeReason::kStopped:
+      return "shutdown";
+  }
+  return "error";
+}
 
 std::string Encode(const Message& m) {
   Encoder e;
@@ -87,101 +318,29 @@ std::string Encode(const Message& m) {
 }
 
 Result<Message> Decode(const uint8_t* data, std::size_t len) {
-  // Frame first: a known type and exactly its size.
+  // Frame first: a length in range and a known type; then the fields, each bounded.
   if (len == 0 || len > kMaxMessage) {
     return Error::InvalidArgument("ipc: message length out of range");
   }
-  std::size_t want = 0;
-  switch (static_cast<MessageType>(data[0])) {
-    case MessageType::kStart:
-      want = kStartSize;
-      break;
-    case MessageType::kReady:
-      want = kReadySize;
-      break;
-    case MessageType::kUsage:
-      want = kUsageSize;
-      break;
-    case MessageType::kEnd:
-      want = kEndSize;
-      break;
-    case MessageType::kRequests:
-      want = kRequestsSize;
-      break;
-    default:
-      return Error::InvalidArgument("ipc: unknown message type");
+  if (!KnownType(data[0])) {
+    return Error::InvalidArgument("ipc: unknown message type");
   }
-  if (len != want) {
-    return Error::InvalidArgument("ipc: message length does not match its type");
+  Reader r(data + 1, len - 1);
+  Message m = DecodeFields(static_cast<MessageType>(data[0]), r);
+  if (Status st = r.Done(); !st) {
+    return st.error();
   }
-  const uint8_t* p = data + 1;
-  switch (static_cast<MessageType>(data[0])) {
-    case MessageType::kStart: {
-      Start s;
-      s.max_handles = static_cast<uint32_t>(Get(p, 4));
-      auto ro = GetBool(p);
-      if (!ro) {
-        return ro.error();
-      }
-      s.read_only = *ro;
-      s.connection = Get(p, 8);
-      if (s.max_handles == 0 || s.max_handles > kMaxHandles) {
-        return Error::InvalidArgument("ipc: max_handles out of range");
-      }
-      return Message(s);
-    }
-    case MessageType::kReady: {
-      Ready r;
-      r.landlock_abi = static_cast<uint32_t>(Get(p, 4));
-      return Message(r);
-    }
-    case MessageType::kUsage: {
-      Usage u;
-      u.counters.bytes_in = Get(p, 8);
-      u.counters.bytes_out = Get(p, 8);
-      u.counters.files_uploaded = Get(p, 8);
-      u.counters.files_downloaded = Get(p, 8);
-      u.counters.files_removed = Get(p, 8);
-      auto act = GetBool(p);
-      if (!act) {
-        return act.error();
-      }
-      u.activity = *act;
-      return Message(u);
-    }
-    case MessageType::kEnd: {
-      uint8_t r = *p;
-      if (r < static_cast<uint8_t>(EndReason::kClosed) ||
-          r > static_cast<uint8_t>(EndReason::kError)) {
-        return Error::InvalidArgument("ipc: unknown end reason");
-      }
-      return Message(End{static_cast<EndReason>(r)});
-    }
-    case MessageType::kRequests: {
-      Requests q;
-      sftp::RequestOutcome& o = q.outcome;
-      o.type = static_cast<uint8_t>(Get(p, 1));
-      o.status = static_cast<uint32_t>(Get(p, 4));
-      o.count = static_cast<uint32_t>(Get(p, 4));
-      o.bytes_in = Get(p, 8);
-      o.bytes_out = Get(p, 8);
-      o.handles_delta = static_cast<int32_t>(static_cast<uint32_t>(Get(p, 4)));
-      if (o.count == 0) {
-        return Error::InvalidArgument("ipc: a request tally of 0");
-      }
-      return Message(q);
-    }
-  }
-  return Error::InvalidArgument("ipc: unknown message type");
+  return m;
 }
 
 Status Send(int sock, const Message& m, int pass_fd) {
   std::string bytes = Encode(m);
   if (pass_fd < 0) {
-    // write(2): the confined worker may not call sendmsg.
+    // send(2), not sendmsg: the confined processes may not call sendmsg. MSG_NOSIGNAL: a peer
+    // that is gone is an error, not a SIGPIPE.
     ssize_t n;
     do {
-      n = write(sock, bytes.data(), bytes.size());
+      n = send(sock, bytes.data(), bytes.size(), MSG_NOSIGNAL);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
       return files::SysError(errno, "ipc send");
@@ -219,8 +378,9 @@ Status Send(int sock, const Message& m, int pass_fd) {
 }
 
 Result<std::optional<Received>> Receive(int sock, bool block) {
-  uint8_t buf[kMaxMessage + 1];
-  iovec iov{buf, sizeof(buf)};
+  // One more byte than the largest message: a longer one shows as MSG_TRUNC.
+  thread_local std::unique_ptr<uint8_t[]> buf(new uint8_t[kMaxMessage + 1]);
+  iovec iov{buf.get(), kMaxMessage + 1};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
@@ -271,7 +431,7 @@ Result<std::optional<Received>> Receive(int sock, bool block) {
   if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || extra > 0) {
     return fail("ipc: truncated message or too many descriptors");
   }
-  auto m = Decode(buf, static_cast<std::size_t>(n));
+  auto m = Decode(buf.get(), static_cast<std::size_t>(n));
   if (!m) {
     return fail(m.error().message());
   }
@@ -283,8 +443,9 @@ Status WorkerGuard::Accept(const Message& m, uint64_t relayed_in) {
   if (state_ == State::kEnded) {
     return Error::InvalidArgument("ipc: message after End");
   }
-  if (std::holds_alternative<Start>(m)) {
-    return Error::InvalidArgument("ipc: Start from the worker");
+  if (!std::holds_alternative<Ready>(m) && !std::holds_alternative<Usage>(m) &&
+      !std::holds_alternative<Requests>(m) && !std::holds_alternative<End>(m)) {
+    return Error::InvalidArgument("ipc: a message the worker does not send");
   }
   if (const auto* r = std::get_if<Ready>(&m)) {
     if (state_ != State::kStarting) {
@@ -341,5 +502,57 @@ Status WorkerGuard::Accept(const Message& m, uint64_t relayed_in) {
 }
 
 bool WorkerGuard::TakeActivity() { return std::exchange(activity_, false); }
+
+Status TransportGuard::Accept(const Message& m) {
+  if (state_ == State::kEnded) {
+    return Error::InvalidArgument("ipc: message after Bye");
+  }
+  if (const auto* b = std::get_if<Bye>(&m)) {
+    bye_ = b->reason;
+    state_ = State::kEnded;
+    return {};
+  }
+  if (std::holds_alternative<Password>(m) || std::holds_alternative<PublicKey>(m)) {
+    if (state_ != State::kAuthenticating) {
+      return Error::InvalidArgument("ipc: a login attempt after the login");
+    }
+    if (failures_ >= static_cast<int>(max_auth_tries_)) {
+      return Error::InvalidArgument("ipc: a login attempt after max_auth_tries failures");
+    }
+    return {};
+  }
+  if (std::holds_alternative<OpenSftp>(m)) {
+    if (state_ != State::kLoggedIn || sftp_asked_) {
+      return Error::InvalidArgument("ipc: sftp asked for before the login or twice");
+    }
+    sftp_asked_ = true;
+    return {};
+  }
+  if (const auto* r = std::get_if<Relayed>(&m)) {
+    if (state_ != State::kServing) {
+      return Error::InvalidArgument("ipc: Relayed before sftp is served");
+    }
+    if (r->bytes_in < relayed_in_) {
+      return Error::InvalidArgument("ipc: relayed bytes went down");
+    }
+    relayed_in_ = r->bytes_in;
+    return {};
+  }
+  return Error::InvalidArgument("ipc: a message the transport does not send");
+}
+
+void TransportGuard::Decided(AuthOutcome outcome, bool logs_in) {
+  if (outcome != AuthOutcome::kAccepted) {
+    ++failures_;
+  } else if (logs_in) {
+    state_ = State::kLoggedIn;
+  }
+}
+
+void TransportGuard::Serving() {
+  if (state_ == State::kLoggedIn && sftp_asked_) {
+    state_ = State::kServing;
+  }
+}
 
 }  // namespace sftplc::ipc

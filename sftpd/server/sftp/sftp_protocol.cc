@@ -30,20 +30,4 @@ bool SftpProtocol::TakeActivity() { return processor_.TakeActivity(); }
 
 void SftpProtocol::CloseAll() { processor_.CloseAll(); }
 
-server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits,
-                                                Logger log) {
-  return [storage_root = std::move(storage_root), limits, log = std::move(log)](
-             const accounts::Account& account,
-             const std::string& tag) -> Result<std::unique_ptr<server::ChannelProtocol>> {
-    // The folder is made when the account is created; a missing one (an erasure finished
-    // after the login) refuses the session rather than bringing the folder back.
-    auto root = files::AccountRoot::OpenExisting(storage_root, account.id);
-    if (!root) {
-      return std::move(root).error();
-    }
-    return std::unique_ptr<server::ChannelProtocol>(
-        std::make_unique<SftpProtocol>(std::move(*root), limits, log, tag));
-  };
-}
-
 }  // namespace sftplc::sftp

@@ -1,7 +1,7 @@
 #pragma once
 
 // SftpProtocol: the production server::ChannelProtocol, an sftp::Processor over the account's
-// confined root, and the ProtocolFactory that sftpd hands to the transport.
+// confined root, run by the SFTP worker (sftpd-sftp) on its data socket.
 
 #include <cstddef>
 #include <cstdint>
@@ -38,12 +38,5 @@ class SftpProtocol final : public server::ChannelProtocol {
  private:
   Processor processor_;
 };
-
-// A factory that opens `storage_root`/<account id> (refused when missing or a symlink) for each
-// logged-in account and runs an SftpProtocol on it in the session's own process (sftpd runs it
-// in a confined worker instead: server/worker_protocol.h). Thread-safe (it copies its
-// arguments; each call builds a new protocol).
-server::ProtocolFactory MakeSftpProtocolFactory(std::string storage_root, Limits limits,
-                                                Logger log);
 
 }  // namespace sftplc::sftp

@@ -1,5 +1,6 @@
-// The monitor <-> SFTP worker messages: encoding round trips, the frame checks of the one
-// parser, descriptor passing, and the WorkerGuard's state rules (the worker is hostile).
+// The monitor <-> transport and monitor <-> SFTP worker messages: encoding round trips, the
+// frame checks of the one parser, descriptor passing, and the state rules of the WorkerGuard and
+// the TransportGuard (both processes are hostile).
 
 #include "sftpd/server/ipc/ipc.h"
 
@@ -40,11 +41,33 @@ Requests MakeRequests(uint8_t type, uint32_t count, uint64_t bytes_in, int handl
   return q;
 }
 
+Hello MakeHello(std::size_t keys) {
+  Hello h;
+  h.connection = 42;
+  h.login_grace_ms = 30000;
+  h.idle_timeout_s = 900;
+  h.write_timeout_s = 30;
+  h.max_auth_tries = 6;
+  h.kex = "curve25519-sha256";
+  h.macs = "hmac-sha2-256-etm@openssh.com";
+  for (std::size_t i = 0; i < keys; ++i) {
+    h.host_keys.push_back("-----BEGIN OPENSSH PRIVATE KEY-----\n" + std::string(400, 'k'));
+  }
+  return h;
+}
+
 TEST(IpcCodec, EveryMessageRoundTrips) {
   Start s{256, true, 0x0102030405060708ULL};
-  for (const Message& m : {Message(s), Message(Ready{7}), Message(MakeUsage(1ULL << 40, 5, true)),
-                           Message(End{EndReason::kProtocolError}),
-                           Message(MakeRequests(250, 0xfffffffe, 1ULL << 50, -3))}) {
+  PublicKey key{"alice", "ssh-ed25519", std::string(68, 'A'), true, "SSH-2.0-x"};
+  for (const Message& m :
+       {Message(s), Message(Ready{7}), Message(MakeUsage(1ULL << 40, 5, true)),
+        Message(End{EndReason::kProtocolError}),
+        Message(MakeRequests(250, 0xfffffffe, 1ULL << 50, -3)), Message(MakeHello(4)),
+        Message(AuthAnswer{AuthOutcome::kBanned}), Message(SftpAnswer{true}),
+        Message(Stop{StopReason::kRevoked}),
+        Message(Password{"alice", std::string("p\0w", 3), "SSH-2.0-OpenSSH_9.2"}), Message(key),
+        Message(OpenSftp{}), Message(Relayed{1ULL << 60}),
+        Message(Bye{ByeReason::kWindowExceeded})}) {
     auto d = DecodeString(Encode(m));
     ASSERT_TRUE(d) << d.error().message();
     EXPECT_EQ(*d, m);
@@ -81,6 +104,33 @@ TEST(IpcCodec, FieldRangesAreChecked) {
   std::string none = Encode(MakeRequests(3, 1, 0, 0));
   none[6] = none[7] = none[8] = none[9] = 0;  // count
   EXPECT_FALSE(DecodeString(none)) << "a tally of no request";
+}
+
+// Strings: each within its bound and within the message; counts and ranges of the transport's
+// messages checked like the worker's.
+TEST(IpcCodec, TransportFieldsAreBounded) {
+  EXPECT_TRUE(DecodeString(Encode(Password{std::string(kMaxUser, 'u'), "p", "v"})));
+  EXPECT_FALSE(DecodeString(Encode(Password{std::string(kMaxUser + 1, 'u'), "p", "v"})));
+  EXPECT_FALSE(DecodeString(Encode(Password{"u", std::string(kMaxPassword + 1, 'p'), "v"})));
+  EXPECT_FALSE(
+      DecodeString(Encode(PublicKey{"u", std::string(kMaxKeyType + 1, 't'), "AAAA", true, ""})));
+  std::string pw = Encode(Password{"alice", "secret", "v"});
+  pw[4] = 9;  // user's length past the end of the message
+  EXPECT_FALSE(DecodeString(pw));
+  EXPECT_FALSE(DecodeString(Encode(Password{"a", "b", "c"}) + 'x')) << "trailing byte";
+  EXPECT_FALSE(DecodeString(Encode(MakeHello(0)))) << "no host key";
+  EXPECT_FALSE(DecodeString(Encode(MakeHello(kMaxHostKeys + 1))));
+  Hello zero = MakeHello(1);
+  zero.login_grace_ms = 0;
+  EXPECT_FALSE(DecodeString(Encode(zero)));
+  Hello tries = MakeHello(1);
+  tries.max_auth_tries = kMaxAuthTries + 1;
+  EXPECT_FALSE(DecodeString(Encode(tries)));
+  EXPECT_FALSE(DecodeString(std::string("\x11\x04", 2))) << "login outcome 4";
+  EXPECT_FALSE(DecodeString(std::string("\x13\x03", 2))) << "stop reason 3";
+  EXPECT_FALSE(DecodeString(std::string("\x1c\x09", 2))) << "bye reason 9";
+  EXPECT_FALSE(DecodeString(std::string("\x12\x02", 2))) << "boolean 2";
+  EXPECT_FALSE(DecodeString(std::string("\x1a\x00", 2))) << "OpenSftp has no field";
 }
 
 class IpcSocketTest : public ::testing::Test {
@@ -200,6 +250,70 @@ TEST(WorkerGuard, NothingAfterEnd) {
   EXPECT_EQ(g.state(), WorkerGuard::State::kEnded);
   EXPECT_FALSE(g.Accept(MakeUsage(0, 0, false), 0));
   EXPECT_FALSE(g.Accept(End{EndReason::kClosed}, 0));
+}
+
+TEST(WorkerGuard, TransportMessagesAreRefused) {
+  WorkerGuard g;
+  ASSERT_TRUE(g.Accept(Ready{0}, 0));
+  for (const Message& m : {Message(Relayed{1}), Message(OpenSftp{}), Message(Bye{}),
+                           Message(Password{"a", "b", "c"}), Message(Stop{})}) {
+    EXPECT_FALSE(g.Accept(m, 1 << 20));
+  }
+  EXPECT_EQ(g.state(), WorkerGuard::State::kServing);
+}
+
+TEST(TransportGuard, LoginThenSftpThenRelayedThenBye) {
+  TransportGuard g(3);
+  ASSERT_TRUE(g.Accept(Password{"alice", "wrong", "v"}));
+  g.Decided(AuthOutcome::kRejected, true);
+  ASSERT_TRUE(g.Accept(PublicKey{"alice", "ssh-ed25519", "AAAA", false, "v"}));
+  g.Decided(AuthOutcome::kAccepted, /*logs_in=*/false);  // a probe answered PK_OK
+  EXPECT_EQ(g.state(), TransportGuard::State::kAuthenticating);
+  ASSERT_TRUE(g.Accept(PublicKey{"alice", "ssh-ed25519", "AAAA", true, "v"}));
+  g.Decided(AuthOutcome::kAccepted, true);
+  EXPECT_EQ(g.state(), TransportGuard::State::kLoggedIn);
+  EXPECT_EQ(g.failures(), 1);
+  ASSERT_TRUE(g.Accept(OpenSftp{}));
+  g.Serving();
+  EXPECT_EQ(g.state(), TransportGuard::State::kServing);
+  ASSERT_TRUE(g.Accept(Relayed{10}));
+  ASSERT_TRUE(g.Accept(Relayed{10}));
+  EXPECT_EQ(g.relayed_in(), 10u);
+  ASSERT_TRUE(g.Accept(Bye{ByeReason::kClosed}));
+  EXPECT_EQ(g.bye(), ByeReason::kClosed);
+  EXPECT_FALSE(g.Accept(Relayed{11})) << "nothing after Bye";
+  EXPECT_FALSE(g.Accept(Bye{ByeReason::kClosed}));
+}
+
+// What a compromised transport might try: more attempts than allowed, a second login, sftp
+// before the login or twice, relayed bytes going down, the monitor's or the worker's messages.
+TEST(TransportGuard, RefusesWhatItsStateDoesNotAllow) {
+  TransportGuard g(2);
+  EXPECT_FALSE(g.Accept(OpenSftp{})) << "sftp before the login";
+  EXPECT_FALSE(g.Accept(Relayed{1})) << "relay before sftp";
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(g.Accept(Password{"u", "p", "v"}));
+    g.Decided(AuthOutcome::kRejected, true);
+  }
+  EXPECT_FALSE(g.Accept(Password{"u", "p", "v"})) << "past max_auth_tries";
+
+  TransportGuard in(6);
+  ASSERT_TRUE(in.Accept(Password{"u", "p", "v"}));
+  in.Decided(AuthOutcome::kAccepted, true);
+  EXPECT_FALSE(in.Accept(Password{"other", "p", "v"})) << "a second login";
+  EXPECT_FALSE(in.Accept(PublicKey{"other", "t", "AAAA", true, "v"}));
+  ASSERT_TRUE(in.Accept(OpenSftp{}));
+  EXPECT_FALSE(in.Accept(OpenSftp{})) << "sftp twice";
+  in.Serving();
+  ASSERT_TRUE(in.Accept(Relayed{100}));
+  EXPECT_FALSE(in.Accept(Relayed{99})) << "relayed bytes went down";
+  for (const Message& m :
+       {Message(MakeHello(1)), Message(AuthAnswer{}), Message(SftpAnswer{}), Message(Stop{}),
+        Message(Start{1, false, 1}), Message(Ready{0}), Message(MakeUsage(0, 0, false)),
+        Message(End{}), Message(MakeRequests(1, 1, 9, 0))}) {
+    EXPECT_FALSE(in.Accept(m));
+  }
+  EXPECT_EQ(in.state(), TransportGuard::State::kServing);
 }
 
 }  // namespace

@@ -13,8 +13,8 @@
 
 #include "sftpd/core/base/ids.h"
 #include "sftpd/server/server.h"
-#include "sftpd/server/sftp/sftp_protocol.h"
 #include "tests/server/fakes.h"
+#include "tests/testing/in_process_sftp.h"
 #include "tests/testing/openssh_client.h"
 #include "tests/testing/temp_dir.h"
 #include "tests/testing/test_env.h"
@@ -88,7 +88,9 @@ class EndToEndTest : public ::testing::Test {
     deps.gate = &gate_;
     deps.recorder = &recorder_;
     deps.clock = &SystemClock::Instance();
-    deps.protocol = MakeSftpProtocolFactory(dir_.Sub("storage"), Limits{}, GetLogger("sftp"));
+    deps.transport_binary = sftplc::testing::kTransportBinary;
+    deps.sftp = sftplc::testing::InProcessBackends(
+        sftplc::testing::SftpProtocols(dir_.Sub("storage"), Limits{}, GetLogger("sftp")));
     auto s = server::Server::Create(cfg, std::move(deps), GetLogger("sftpd"));
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
     server_ = std::move(*s);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 
 #include "sftpd/server/sftp/protocol.h"
 #include "tests/server/sftp/sftp_wire.h"
@@ -34,13 +35,14 @@ class SftpProtocolTest : public ::testing::Test {
   accounts::Account account_;
 };
 
-// The factory opens storage/<account id> (0700) and the protocol serves SFTP there, with the
-// processor's counters as usage counters.
-TEST_F(SftpProtocolTest, FactoryServesTheAccountRoot) {
-  fs::create_directories(tmp_.Sub("storage/" + account_.id.str()));  // made at account creation
-  auto factory = MakeSftpProtocolFactory(tmp_.Sub("storage"), Limits{}, GetLogger("sftp"));
-  auto p = factory(account_, "[t]");
-  ASSERT_TRUE(p);
+// The worker opens storage/<account id> (made at account creation) with OpenExisting and the
+// protocol serves SFTP there, with the processor's counters as usage counters.
+TEST_F(SftpProtocolTest, ServesTheAccountRoot) {
+  fs::create_directories(tmp_.Sub("storage/" + account_.id.str()));
+  auto root = files::AccountRoot::OpenExisting(tmp_.Sub("storage"), account_.id);
+  ASSERT_TRUE(root);
+  auto p = std::optional<std::unique_ptr<SftpProtocol>>(
+      std::make_unique<SftpProtocol>(std::move(*root), Limits{}, GetLogger("sftp"), "[t]"));
   ASSERT_EQ(Send(**p, InitPacket()).at(0).type, kFxpVersion);
   auto h = Send(**p, Packet(kFxpOpen, Body().u32(1).str("up").u32(kOpenWrite | kOpenCreat).u32(0)));
   ASSERT_EQ(h.at(0).type, kFxpHandle);
@@ -55,23 +57,22 @@ TEST_F(SftpProtocolTest, FactoryServesTheAccountRoot) {
   (*p)->CloseAll();
 }
 
-// A missing account folder (erased after the login) is refused with kNotFound and not created.
-TEST_F(SftpProtocolTest, FactoryNeverCreatesTheAccountFolder) {
-  auto factory = MakeSftpProtocolFactory(tmp_.Sub("storage"), Limits{}, GetLogger("sftp"));
-  auto p = factory(account_, "[t]");
-  ASSERT_FALSE(p);
-  EXPECT_TRUE(p.error().IsNotFound());
+// A missing account folder (erased after the login) is refused with kNotFound and not created:
+// the worker's factory never brings an erased folder back.
+TEST_F(SftpProtocolTest, OpenExistingNeverCreatesTheAccountFolder) {
+  auto root = files::AccountRoot::OpenExisting(tmp_.Sub("storage"), account_.id);
+  ASSERT_FALSE(root);
+  EXPECT_TRUE(root.error().IsNotFound());
   EXPECT_FALSE(fs::exists(tmp_.Sub("storage/" + account_.id.str())));
 }
 
-// A symlinked account folder is refused by the factory (the session ends).
-TEST_F(SftpProtocolTest, FactoryRefusesSymlinkedRoot) {
+// A symlinked account folder is refused (the session ends).
+TEST_F(SftpProtocolTest, OpenExistingRefusesSymlinkedRoot) {
   fs::create_directories(tmp_.Sub("elsewhere"));
   fs::create_directory_symlink(tmp_.Sub("elsewhere"), tmp_.Sub("storage/" + account_.id.str()));
-  auto factory = MakeSftpProtocolFactory(tmp_.Sub("storage"), Limits{}, nullptr);
-  auto p = factory(account_, "[t]");
-  ASSERT_FALSE(p);
-  EXPECT_EQ(p.error().code(), ErrorCode::kPermissionDenied);
+  auto root = files::AccountRoot::OpenExisting(tmp_.Sub("storage"), account_.id);
+  ASSERT_FALSE(root);
+  EXPECT_EQ(root.error().code(), ErrorCode::kPermissionDenied);
 }
 
 // Backpressure reaches the transport: one call answers requests only until its replies reach

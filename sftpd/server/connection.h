@@ -1,0 +1,70 @@
+#pragma once
+
+// Connection: the monitor's side of one accepted SSH connection, run on a thread of sftpd. It
+// spawns the connection's transport (sftpd-session, spawn.h) with the client's socket, sends it
+// its Hello (limits, algorithms, host keys), and then answers what the transport asks, checked
+// by an ipc::TransportGuard (the transport is hostile):
+//   - each login attempt is decided here, through the LoginGate (Argon2id with its time floor,
+//     the defender, public keys), and a login is recorded (SessionRecorder::Begin);
+//   - "sftp" after the login: the account's SftpBackend is created (the SFTP worker) and the
+//     transport is handed the worker's data socket;
+//   - while it runs: the worker's reports (usage, tallies), progress every minute, and once a
+//     second whether the login still stands: a closed or erased account, a removed key or a
+//     changed password kills the worker at once and stops the transport (reason "revoked");
+//   - the server's stop (reason "shutdown"), the login grace time (the transport is killed if it
+//     overstays it), and the end: both processes reaped, the end reason recorded.
+// A transport or worker that crashes or is killed ends this connection only ("transport_crashed",
+// "worker_crashed"). Nothing here parses client bytes: only the IPC messages of the transport.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sftpd/core/base/clock.h"
+#include "sftpd/core/base/log.h"
+#include "sftpd/server/login_gate.h"
+#include "sftpd/server/metrics.h"
+#include "sftpd/server/session_recorder.h"
+#include "sftpd/server/sftp_backend.h"
+
+namespace sftplc::server {
+
+// The limits a connection reads when it starts (SIGHUP may change them for later ones).
+struct SessionLimits {
+  Seconds login_grace_time{30};
+  int max_auth_tries = 6;
+  Seconds idle_timeout{900};
+  Seconds write_timeout{30};
+};
+
+// How transports are started: the same for every connection of a server.
+struct TransportSetup {
+  std::string binary;                                  // the sftpd-session executable
+  std::string log_level;                               // its log level (SetLogLevel names)
+  std::vector<std::string> host_keys;                  // private keys, OpenSSH text format
+  std::string kex, ciphers, macs, hostkey_algorithms;  // empty: libssh's defaults
+};
+
+// Everything a connection borrows from the server; outlives every connection.
+struct ConnectionEnv {
+  LoginGate& gate;
+  SessionRecorder& recorder;
+  const SftpBackendFactory& sftp;
+  const Clock& clock;
+  Logger log;
+  const std::atomic<bool>& stop;  // set: end now (reason "shutdown")
+  Metrics& metrics;
+  const TransportSetup& transport;
+  // Called once, on the connection's thread, when its login succeeds (the server stops counting
+  // it against the startup limits).
+  std::function<void()> logged_in;
+};
+
+// Runs the connection on the accepted socket `fd` (closed here) to its end. `number` makes the
+// log tag "[c<number>]". Never throws.
+void RunConnection(const ConnectionEnv& env, const SessionLimits& limits, int fd,
+                   const std::string& remote_ip, uint64_t number) noexcept;
+
+}  // namespace sftplc::server

@@ -1,0 +1,33 @@
+#pragma once
+
+// How the monitor starts the processes of a connection (the transport sftpd-session, the SFTP
+// worker sftpd-sftp): fork+exec with posix_spawn, so each gets fresh ASLR and none of the
+// monitor's memory; a clean environment; stdin and stdout on /dev/null, stderr shared (the
+// log); its two sockets as descriptors 3 and 4 and no other descriptor of the monitor; every
+// signal unblocked and at its default (the daemon blocks its own for sigwait).
+
+#include <sys/types.h>
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sftpd/core/base/result.h"
+#include "sftpd/core/files/account_root.h"
+
+namespace sftplc::server {
+
+// Starts `binary` with `args` (argv[1]...; argv[0] is its file name) and `fd3`, `fd4` as its
+// descriptors 3 and 4. Returns its pid.
+Result<pid_t> SpawnHelper(const std::string& binary, const std::vector<std::string>& args, int fd3,
+                          int fd4);
+
+// A socketpair (AF_UNIX, `type`, close-on-exec): the first end is the monitor's, the second is
+// above descriptor 4, so it survives being moved onto 3 or 4 in the child.
+Result<std::pair<files::UniqueFd, files::UniqueFd>> HelperSocketPair(int type);
+
+// <directory of this process's executable>/<name>: where sftpd finds its helpers.
+std::string SiblingBinary(std::string_view name);
+
+}  // namespace sftplc::server

@@ -1,0 +1,213 @@
+// sftpd-session: the transport of one SSH connection. sftpd spawns it for every connection it
+// accepts (fork+exec, a clean environment, no descriptor but these):
+//   fd 3  the client's TCP socket
+//   fd 4  the control socket to the monitor (sftpd/server/ipc/ipc.h): Hello with the limits,
+//         the algorithms and the host keys in; login attempts, OpenSftp, Relayed and Bye out;
+//         login answers, the SFTP worker's data socket and Stop in
+// It confines itself (sftpd/server/confine/confine.h: no file can be opened, no socket created,
+// nothing executed) before it reads a byte of the client, then runs the SSH transport
+// (sftpd/server/session.h). It never opens the database, an account's files or the host key
+// files. Not meant to be run by hand.
+
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include "sftpd/core/base/log.h"
+#include "sftpd/core/base/secret.h"
+#include "sftpd/server/confine/confine.h"
+#include "sftpd/server/ipc/ipc.h"
+#include "sftpd/server/read_ahead.h"
+#include "sftpd/server/session.h"
+
+namespace sftplc {
+namespace {
+
+constexpr int kClientFd = 3;
+constexpr int kControlFd = 4;
+
+class Transport {
+ public:
+  explicit Transport(Logger log) : log_(std::move(log)) {}
+  ~Transport() {
+    if (session_ != nullptr) {
+      ssh_free(session_);
+    }
+    if (bind_ != nullptr) {
+      ssh_bind_free(bind_);
+    }
+  }
+  int Run();
+
+ private:
+  bool Prepare(ipc::Hello& hello);
+  bool Confine();
+  bool Option(ssh_bind_options_e opt, const void* value, const char* what);
+
+  Logger log_;
+  std::string tag_ = "[c?]";
+  ssh_bind bind_ = nullptr;
+  ssh_session session_ = nullptr;
+  int landlock_abi_ = 0;
+};
+
+bool Transport::Option(ssh_bind_options_e opt, const void* value, const char* what) {
+  if (ssh_bind_options_set(bind_, opt, value) != SSH_OK) {
+    SPDLOG_LOGGER_ERROR(log_, "{} libssh refused {}: {}", tag_, what, ssh_get_error(bind_));
+    return false;
+  }
+  return true;
+}
+
+// libssh set up with the monitor's configuration and keys, the client's socket adopted. The
+// host keys' text is wiped once imported.
+bool Transport::Prepare(ipc::Hello& hello) {
+  bind_ = ssh_bind_new();
+  if (bind_ == nullptr) {
+    return false;
+  }
+  // Never read /etc/ssh/libssh_server_config: the monitor's configuration is the only one.
+  bool process_config = false;
+  if (!Option(SSH_BIND_OPTIONS_PROCESS_CONFIG, &process_config, "process_config")) {
+    return false;
+  }
+  bool ok = true;
+  for (std::string& text : hello.host_keys) {
+    ssh_key key = nullptr;
+    if (ok &&
+        ssh_pki_import_privkey_base64(text.c_str(), nullptr, nullptr, nullptr, &key) != SSH_OK) {
+      SPDLOG_LOGGER_ERROR(log_, "{} a host key from the monitor is not a private key", tag_);
+      ok = false;
+    }
+    SecureZero(text.data(), text.size());
+    // The bind owns an imported key from here on (ssh_bind_free frees it).
+    if (ok && !Option(SSH_BIND_OPTIONS_IMPORT_KEY, key, "a host key")) {
+      ssh_key_free(key);
+      ok = false;
+    }
+  }
+  if (!ok) {
+    return false;
+  }
+  struct {
+    ssh_bind_options_e opt;
+    const std::string& value;
+    const char* name;
+  } algos[] = {
+      {SSH_BIND_OPTIONS_KEY_EXCHANGE, hello.kex, "kex"},
+      {SSH_BIND_OPTIONS_CIPHERS_C_S, hello.ciphers, "ciphers"},
+      {SSH_BIND_OPTIONS_CIPHERS_S_C, hello.ciphers, "ciphers"},
+      {SSH_BIND_OPTIONS_HMAC_C_S, hello.macs, "macs"},
+      {SSH_BIND_OPTIONS_HMAC_S_C, hello.macs, "macs"},
+      {SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, hello.hostkey_algorithms, "hostkey_algorithms"},
+  };
+  for (const auto& a : algos) {
+    if (!a.value.empty() && !Option(a.opt, a.value.c_str(), a.name)) {
+      return false;
+    }
+  }
+  session_ = ssh_new();
+  if (session_ == nullptr || ssh_bind_accept_fd(bind_, session_, kClientFd) != SSH_OK) {
+    SPDLOG_LOGGER_ERROR(log_, "{} cannot adopt the connection: {}", tag_,
+                        LogSafe(ssh_get_error(bind_)));
+    return false;
+  }
+  return true;
+}
+
+bool Transport::Confine() {
+  Status st = confine::SetTransportLimits();
+  if (st) {
+    st = confine::DropCapabilities();
+  }
+  if (st) {
+    st = confine::SetNoNewPrivs();
+  }
+  if (st) {
+    auto abi = confine::RestrictToNothing();
+    if (abi) {
+      landlock_abi_ = *abi;
+    } else {
+      st = abi.error();
+    }
+  }
+  if (st) {
+    st = confine::InstallSeccomp(confine::Profile::kTransport);
+  }
+  if (!st) {
+    SPDLOG_LOGGER_ERROR(log_, "{} transport cannot confine itself: {}", tag_, st.error());
+    return false;
+  }
+  return true;
+}
+
+int Transport::Run() {
+  auto got = ipc::Receive(kControlFd, /*block=*/true);
+  if (!got || !got->has_value() || !std::holds_alternative<ipc::Hello>((*got)->message) ||
+      (*got)->fd >= 0) {
+    SPDLOG_LOGGER_ERROR(log_, "transport: no valid Hello message");
+    if (got && got->has_value() && (*got)->fd >= 0) {
+      close((*got)->fd);
+    }
+    return 1;
+  }
+  ipc::Hello hello = std::move(std::get<ipc::Hello>((*got)->message));
+  tag_ = fmt::format("[c{}]", hello.connection);
+  if (!Prepare(hello) || !Confine()) {
+    (void)ipc::Send(kControlFd, ipc::Bye{ipc::ByeReason::kError});
+    return 1;
+  }
+  SPDLOG_LOGGER_DEBUG(log_, "{} transport confined landlock_abi={}", tag_, landlock_abi_);
+  if (!server::SocketReadAhead::InEffect()) {
+    SPDLOG_LOGGER_WARN(log_,
+                       "{} socket read-ahead not in effect (recv/poll/close not exported by this "
+                       "build): uploads cost more CPU",
+                       tag_);
+  }
+  ipc::ByeReason reason;
+  {
+    // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h).
+    server::SocketReadAhead read_ahead(kClientFd);
+    reason = server::RunTransport(hello, session_, kControlFd, log_);
+  }
+  (void)ipc::Send(kControlFd, ipc::Bye{reason});
+  return 0;
+}
+
+}  // namespace
+}  // namespace sftplc
+
+#if defined(__SANITIZE_ADDRESS__)
+// AddressSanitizer builds only (scripts/test --sanitize): as for the SFTP worker, confined the
+// transport may not run LeakSanitizer's check at exit, and a crash must end it by its signal.
+extern "C" const char* __asan_default_options() {
+  return "detect_leaks=0:handle_segv=0:handle_sigbus=0";
+}
+#endif
+
+int main(int argc, char** argv) {
+  tzset();  // read /etc/localtime now: once confined the transport can open nothing
+  // A monitor or worker that is gone makes writes fail with EPIPE instead of killing us.
+  signal(SIGPIPE, SIG_IGN);
+  if (argc != 2 || !sftplc::SetLogLevel(argv[1])) {
+    std::fprintf(stderr,
+                 "sftpd-session: the SSH transport of one sftpd connection, started by sftpd "
+                 "only\n"
+                 "usage: sftpd-session LOG_LEVEL (with its sockets on descriptors 3 and 4)\n");
+    return 2;
+  }
+  ssh_init();
+  int rc = 1;
+  {
+    sftplc::Transport transport(sftplc::GetLogger("sftpd"));
+    rc = transport.Run();
+  }
+  sftplc::GetLogger("sftpd")->flush();
+  // _exit: no destructors of static objects (libssh's, OpenSSL's), nothing left to flush.
+  _exit(rc);
+}
