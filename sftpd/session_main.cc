@@ -121,28 +121,12 @@ bool Transport::Prepare(ipc::Hello& hello) {
 }
 
 bool Transport::Confine() {
-  Status st = confine::SetTransportLimits();
-  if (st) {
-    st = confine::DropCapabilities();
-  }
-  if (st) {
-    st = confine::SetNoNewPrivs();
-  }
-  if (st) {
-    auto abi = confine::RestrictToNothing();
-    if (abi) {
-      landlock_abi_ = *abi;
-    } else {
-      st = abi.error();
-    }
-  }
-  if (st) {
-    st = confine::InstallSeccomp(confine::Profile::kTransport);
-  }
-  if (!st) {
-    SPDLOG_LOGGER_ERROR(log_, "{} transport cannot confine itself: {}", tag_, st.error());
+  auto abi = confine::ConfineSelf(confine::Profile::kTransport);
+  if (!abi) {
+    SPDLOG_LOGGER_ERROR(log_, "{} transport cannot confine itself: {}", tag_, abi.error());
     return false;
   }
+  landlock_abi_ = *abi;
   return true;
 }
 

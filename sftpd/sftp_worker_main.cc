@@ -132,28 +132,12 @@ class Worker {
 };
 
 bool Worker::Confine(const files::AccountRoot& root, int max_handles) {
-  Status st = confine::SetResourceLimits(max_handles);
-  if (st) {
-    st = confine::DropCapabilities();
-  }
-  if (st) {
-    st = confine::SetNoNewPrivs();
-  }
-  if (st) {
-    auto abi = confine::RestrictToRoot(root.fd());
-    if (abi) {
-      landlock_abi_ = *abi;
-    } else {
-      st = abi.error();
-    }
-  }
-  if (st) {
-    st = confine::InstallSeccomp(confine::Profile::kWorker);
-  }
-  if (!st) {
-    SPDLOG_LOGGER_ERROR(log_, "{} sftp worker cannot confine itself: {}", tag_, st.error());
+  auto abi = confine::ConfineSelf(confine::Profile::kWorker, root.fd(), max_handles);
+  if (!abi) {
+    SPDLOG_LOGGER_ERROR(log_, "{} sftp worker cannot confine itself: {}", tag_, abi.error());
     return false;
   }
+  landlock_abi_ = *abi;
   return true;
 }
 
@@ -185,7 +169,8 @@ ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol) {
       continue;
     }
     if (n <= 0) {
-      return n == 0 ? ipc::EndReason::kClosed : ipc::EndReason::kError;
+      // A transport that exits with replies of ours unread resets the socket: a close too.
+      return n == 0 || errno == ECONNRESET ? ipc::EndReason::kClosed : ipc::EndReason::kError;
     }
     out.clear();
     Status st = protocol.OnData(buf.get(), static_cast<std::size_t>(n), out);

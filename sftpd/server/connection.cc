@@ -288,6 +288,9 @@ bool Connection::Handle(ipc::Received r) {
   if (std::holds_alternative<ipc::OpenSftp>(r.message)) {
     return OpenSftp();
   }
+  if (std::holds_alternative<ipc::Bye>(r.message) && !kill_at_) {
+    kill_at_ = env_.clock.SteadyNow() + kStopGrace;  // it exits now, or is made to
+  }
   return true;  // Relayed (the guard keeps it), Bye (the guard keeps its reason)
 }
 
@@ -332,7 +335,11 @@ void Connection::Tick() {
   if (env_.stop.load()) {
     StopTransport(ipc::StopReason::kShutdown, "shutdown");
   }
-  if (guard_.state() != ipc::TransportGuard::State::kServing) {
+  const auto state = guard_.state();
+  if (state == ipc::TransportGuard::State::kEnded) {
+    return;  // it said Bye; killed at kill_at_ if it does not exit
+  }
+  if (state != ipc::TransportGuard::State::kServing) {
     if (now >= login_deadline_ && !kill_at_) {
       SPDLOG_LOGGER_INFO(env_.log, "{} transport overstayed the login grace time ip={}", tag_, ip_);
       reason_ = reason_.empty() ? "login_timeout" : reason_;

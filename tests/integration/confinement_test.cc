@@ -175,6 +175,47 @@ class ConfinementTest : public ::testing::Test {
     return RunCommand("sha256sum '" + p + "' | cut -d' ' -f1").out;
   }
 
+  // SIGSEGV, then SIGKILL, to bob's transport or worker while alice puts and gets 32 MiB: each
+  // transfer completes with the right checksum, bob's session ends with `reason` (twice, and
+  // never alice's), and bob's worker is gone.
+  void CrashOneSessionDuringAnother(bool transport, const std::string& reason) {
+    std::string f = d_.dir().Sub("f32m");
+    RunCommand("head -c 33554432 /dev/urandom > '" + f + "'");
+    int round = 0;
+    for (int sig : {SIGSEGV, SIGKILL}) {
+      SCOPED_TRACE(sig);
+      ++round;
+      std::set<pid_t> transports = Transports(d_.pid());
+      pid_t bob_worker = OpenIdleSession("bob");
+      ASSERT_GT(bob_worker, 0);
+      pid_t bob_transport = WaitForNew(transports, [this] { return Transports(d_.pid()); });
+      ASSERT_GT(bob_transport, 0);
+      std::set<pid_t> before = Workers(d_.pid());
+      std::string back = f + ".back" + std::to_string(round);
+      WriteFile(d_.dir().Sub("batch-alice"), "put " + f + " f\nget f " + back + "\n");
+      FILE* transfer =
+          popen((SftpCommand("alice", d_.dir().Sub("batch-alice")) + " 2>&1").c_str(), "r");
+      ASSERT_NE(transfer, nullptr);
+      ASSERT_GT(WaitForNewWorker(before), 0);  // alice's session is serving
+      std::size_t from = d_.Log().size();
+      ASSERT_EQ(kill(transport ? bob_transport : bob_worker, sig), 0);
+      std::string out;
+      char buf[4096];
+      while (std::fgets(buf, sizeof(buf), transfer) != nullptr) {
+        out += buf;
+      }
+      EXPECT_EQ(pclose(transfer), 0) << out << d_.Log();
+      EXPECT_EQ(Sha(back), Sha(f));
+      EXPECT_TRUE(d_.WaitForLog("reason=" + reason, 30, from)) << d_.Log();
+      EXPECT_EQ(Workers(d_.pid()).count(bob_worker), 0u);
+    }
+    auto bob_reasons = EndReasons("bob");
+    EXPECT_EQ(std::count(bob_reasons.begin(), bob_reasons.end(), reason), 2)
+        << ::testing::PrintToString(bob_reasons);
+    auto alice_reasons = EndReasons("alice");
+    EXPECT_EQ(std::count(alice_reasons.begin(), alice_reasons.end(), reason), 0);
+  }
+
   DaemonHarness d_;
   std::vector<FILE*> sessions_;
 };
@@ -224,37 +265,7 @@ TEST_F(ConfinementTest, WorkerCanOpenOnlyItsOwnAccountsFiles) {
 // SIGSEGV and SIGKILL to one session's worker while another session transfers a file: the
 // transfer completes intact, the killed session is recorded as worker_crashed.
 TEST_F(ConfinementTest, WorkerCrashEndsOnlyItsSession) {
-  std::string f = d_.dir().Sub("f32m");
-  RunCommand("head -c 33554432 /dev/urandom > '" + f + "'");
-  int round = 0;
-  for (int sig : {SIGSEGV, SIGKILL}) {
-    SCOPED_TRACE(sig);
-    ++round;
-    pid_t bob = OpenIdleSession("bob");
-    ASSERT_GT(bob, 0);
-    std::set<pid_t> before = Workers(d_.pid());
-    std::string back = f + ".back" + std::to_string(round);
-    WriteFile(d_.dir().Sub("batch-alice"), "put " + f + " f\nget f " + back + "\n");
-    FILE* transfer =
-        popen((SftpCommand("alice", d_.dir().Sub("batch-alice")) + " 2>&1").c_str(), "r");
-    ASSERT_NE(transfer, nullptr);
-    ASSERT_GT(WaitForNewWorker(before), 0);  // alice's session is serving
-    std::size_t from = d_.Log().size();
-    ASSERT_EQ(kill(bob, sig), 0);
-    std::string out;
-    char buf[4096];
-    while (std::fgets(buf, sizeof(buf), transfer) != nullptr) {
-      out += buf;
-    }
-    EXPECT_EQ(pclose(transfer), 0) << out << d_.Log();
-    EXPECT_EQ(Sha(back), Sha(f));
-    EXPECT_TRUE(d_.WaitForLog("reason=worker_crashed", 30, from)) << d_.Log();
-  }
-  auto bob_reasons = EndReasons("bob");
-  EXPECT_EQ(std::count(bob_reasons.begin(), bob_reasons.end(), "worker_crashed"), 2)
-      << ::testing::PrintToString(bob_reasons);
-  auto alice_reasons = EndReasons("alice");
-  EXPECT_EQ(std::count(alice_reasons.begin(), alice_reasons.end(), "worker_crashed"), 0);
+  CrashOneSessionDuringAnother(/*transport=*/false, "worker_crashed");
 }
 
 // The transport opens no file at all and creates no socket: before any byte of the client (a
@@ -328,41 +339,7 @@ TEST_F(ConfinementTest, TransportOpensNoFileAndCreatesNoSocket) {
 // the transfer completes intact, the killed session is recorded as transport_crashed, and its
 // worker goes away with it.
 TEST_F(ConfinementTest, TransportCrashEndsOnlyItsSession) {
-  std::string f = d_.dir().Sub("f32m");
-  RunCommand("head -c 33554432 /dev/urandom > '" + f + "'");
-  int round = 0;
-  for (int sig : {SIGSEGV, SIGKILL}) {
-    SCOPED_TRACE(sig);
-    ++round;
-    std::set<pid_t> transports = Transports(d_.pid());
-    pid_t bob_worker = OpenIdleSession("bob");
-    ASSERT_GT(bob_worker, 0);
-    pid_t bob = WaitForNew(transports, [this] { return Transports(d_.pid()); });
-    ASSERT_GT(bob, 0);
-    std::set<pid_t> before = Workers(d_.pid());
-    std::string back = f + ".back" + std::to_string(round);
-    WriteFile(d_.dir().Sub("batch-alice"), "put " + f + " f\nget f " + back + "\n");
-    FILE* transfer =
-        popen((SftpCommand("alice", d_.dir().Sub("batch-alice")) + " 2>&1").c_str(), "r");
-    ASSERT_NE(transfer, nullptr);
-    ASSERT_GT(WaitForNewWorker(before), 0);  // alice's session is serving
-    std::size_t from = d_.Log().size();
-    ASSERT_EQ(kill(bob, sig), 0);
-    std::string out;
-    char buf[4096];
-    while (std::fgets(buf, sizeof(buf), transfer) != nullptr) {
-      out += buf;
-    }
-    EXPECT_EQ(pclose(transfer), 0) << out << d_.Log();
-    EXPECT_EQ(Sha(back), Sha(f));
-    EXPECT_TRUE(d_.WaitForLog("reason=transport_crashed", 30, from)) << d_.Log();
-    EXPECT_EQ(Workers(d_.pid()).count(bob_worker), 0u);
-  }
-  auto bob_reasons = EndReasons("bob");
-  EXPECT_EQ(std::count(bob_reasons.begin(), bob_reasons.end(), "transport_crashed"), 2)
-      << ::testing::PrintToString(bob_reasons);
-  auto alice_reasons = EndReasons("alice");
-  EXPECT_EQ(std::count(alice_reasons.begin(), alice_reasons.end(), "transport_crashed"), 0);
+  CrashOneSessionDuringAnother(/*transport=*/true, "transport_crashed");
 }
 
 // A frame error from the client (a length over the maximum) ends the session: the worker

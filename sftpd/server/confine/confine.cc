@@ -376,4 +376,26 @@ Status InstallSeccomp(Profile profile) {
   return {};
 }
 
+Result<int> ConfineSelf(Profile profile, int root_fd, int max_handles) {
+  const bool worker = profile == Profile::kWorker;
+  Status st = worker ? SetResourceLimits(max_handles) : SetTransportLimits();
+  if (st) {
+    st = DropCapabilities();
+  }
+  if (st) {
+    st = SetNoNewPrivs();
+  }
+  if (!st) {
+    return st.error();
+  }
+  auto abi = worker ? RestrictToRoot(root_fd) : RestrictToNothing();
+  if (!abi) {
+    return abi;
+  }
+  if (Status sc = InstallSeccomp(profile); !sc) {
+    return sc.error();
+  }
+  return abi;
+}
+
 }  // namespace sftplc::confine

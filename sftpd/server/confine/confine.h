@@ -65,4 +65,8 @@ Result<int> RestrictToNothing();
 // on an architecture the filter does not know. REQUIRES: SetNoNewPrivs() done; the last step.
 Status InstallSeccomp(Profile profile);
 
+// Every step above, in order, for `profile`: the worker with its root descriptor and
+// max_handles, the transport with neither. Returns the Landlock ABI applied (0: none).
+Result<int> ConfineSelf(Profile profile, int root_fd = -1, int max_handles = 0);
+
 }  // namespace sftplc::confine

@@ -395,6 +395,10 @@ Result<std::optional<Received>> Receive(int sock, bool block) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
       return std::optional<Received>();
     }
+    if (errno == ECONNRESET) {
+      // The peer died with messages of ours unread: gone, like a close.
+      return Error::NotFound("ipc: peer gone");
+    }
     return files::SysError(errno, "ipc receive");
   }
   // Take ownership of whatever descriptors came, before any check can return.

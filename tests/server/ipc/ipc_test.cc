@@ -183,6 +183,17 @@ TEST_F(IpcSocketTest, NothingWaitingPeerGoneAndGarbage) {
   EXPECT_TRUE(gone.error().IsNotFound());
 }
 
+// A peer that dies with our messages unread (a transport killed by its seccomp filter while an
+// answer waits for it) is gone like one that closed: the kernel says ECONNRESET.
+TEST_F(IpcSocketTest, PeerDeadWithMessagesUnreadIsGone) {
+  ASSERT_TRUE(Send(fds_[0], AuthAnswer{AuthOutcome::kRejected}));
+  close(fds_[1]);
+  fds_[1] = -1;
+  auto gone = Receive(fds_[0], /*block=*/false);
+  ASSERT_FALSE(gone);
+  EXPECT_TRUE(gone.error().IsNotFound()) << gone.error().message();
+}
+
 TEST(WorkerGuard, ReadyFirstThenUsageThenEnd) {
   WorkerGuard g;
   EXPECT_EQ(g.state(), WorkerGuard::State::kStarting);
