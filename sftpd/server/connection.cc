@@ -76,10 +76,10 @@ class Connection {
     Reap(/*kill_first=*/true);
   }
 
-  void Run(UniqueFd client);
+  void Run(ConnectionFds fds);
 
  private:
-  bool Start(UniqueFd client);
+  bool Start(ConnectionFds fds);
   // The loop: until the transport is gone.
   void Serve();
   // Handles what the transport sent (a bounded batch). False: the transport is gone or broke
@@ -123,23 +123,18 @@ class Connection {
   SteadyTime last_revocation_check_{};
 };
 
-bool Connection::Start(UniqueFd client) {
-  auto control = HelperSocketPair(SOCK_SEQPACKET);
-  if (!control) {
-    SPDLOG_LOGGER_ERROR(env_.log, "{} cannot start a transport: {}", tag_, control.error());
-    reason_ = "error";
-    return false;
-  }
-  auto pid = SpawnHelper(env_.transport.binary, {env_.transport.log_level}, client.get(),
-                         control->second.get());
+bool Connection::Start(ConnectionFds fds) {
+  auto pid = SpawnHelper(env_.transport.binary, {env_.transport.log_level}, fds.client.get(),
+                         fds.transport_control.get());
   if (!pid) {
     SPDLOG_LOGGER_ERROR(env_.log, "{} cannot start a transport: {}", tag_, pid.error());
     reason_ = "error";
     return false;
   }
   pid_ = *pid;
-  control_ = std::move(control->first);
-  client.reset();  // the transport's now
+  control_ = std::move(fds.control);
+  fds.client.reset();  // the transport's now
+  fds.transport_control.reset();
   ipc::Hello hello;
   hello.connection = number_;
   hello.login_grace_ms = Clamp(limits_.login_grace_time.count() * 1000, ipc::kMaxTimeout);
@@ -452,7 +447,7 @@ void Connection::Reap(bool kill_first) {
   control_.reset();
 }
 
-void Connection::Run(UniqueFd client) {
+void Connection::Run(ConnectionFds fds) {
   if (env_.gate.SourceBanned(ip_)) {
     // Before the banner: no key exchange for a banned source. Debug only, so a banned flood
     // cannot fill the log.
@@ -460,7 +455,7 @@ void Connection::Run(UniqueFd client) {
     env_.metrics.SessionEnded("closed", false);
     return;
   }
-  if (Start(std::move(client))) {
+  if (Start(std::move(fds))) {
     Serve();
   }
   // The transport is gone, so is its end of the data socket: the worker finishes on its own.
@@ -489,11 +484,11 @@ void Connection::Run(UniqueFd client) {
 
 }  // namespace
 
-void RunConnection(const ConnectionEnv& env, const SessionLimits& limits, int fd,
+void RunConnection(const ConnectionEnv& env, const SessionLimits& limits, ConnectionFds fds,
                    const std::string& remote_ip, uint64_t number) noexcept {
   try {
     Connection c(env, limits, remote_ip, number);
-    c.Run(UniqueFd(fd));
+    c.Run(std::move(fds));
   } catch (const std::exception& e) {
     SPDLOG_LOGGER_ERROR(env.log, "[c{}] connection failed: {}", number, e.what());
   } catch (...) {

@@ -62,9 +62,18 @@ struct ConnectionEnv {
   std::function<void()> logged_in;
 };
 
-// Runs the connection on the accepted socket `fd` (closed here) to its end. `number` makes the
-// log tag "[c<number>]". Never throws.
-void RunConnection(const ConnectionEnv& env, const SessionLimits& limits, int fd,
+// The descriptors of a connection, made by the acceptor (so running out of them pauses accepting
+// instead of failing connection after connection): the accepted socket, and the control
+// socketpair of its transport (ours, and the transport's end).
+struct ConnectionFds {
+  files::UniqueFd client;
+  files::UniqueFd control;
+  files::UniqueFd transport_control;
+};
+
+// Runs the connection to its end (its descriptors are closed here). `number` makes the log tag
+// "[c<number>]". Never throws.
+void RunConnection(const ConnectionEnv& env, const SessionLimits& limits, ConnectionFds fds,
                    const std::string& remote_ip, uint64_t number) noexcept;
 
 }  // namespace sftplc::server

@@ -353,11 +353,28 @@ void Server::Accept(int listen_fd) {
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    ConnectionFds fds;
+    fds.client = files::UniqueFd(fd);
+    // The transport's control socketpair is made here: out of descriptors, the listeners rest
+    // (one warning per interval) instead of each connection failing with its own line.
+    auto control = HelperSocketPair(SOCK_SEQPACKET);
+    if (!control) {
+      int err = errno;
+      if (!OutOfResources(err)) {
+        SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a transport: {}", number, control.error());
+      } else {
+        PauseAccepting(err);
+      }
+      fds.client.reset();
+      Release(number);
+      continue;
+    }
+    fds.control = std::move(control->first);
+    fds.transport_control = std::move(control->second);
     try {
-      std::thread(&Server::ConnectionThread, this, number, fd, ip, limits).detach();
+      std::thread(&Server::ConnectionThread, this, number, std::move(fds), ip, limits).detach();
     } catch (const std::exception& e) {
       SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a connection thread: {}", number, e.what());
-      close(fd);
       Release(number);
     }
   }
@@ -411,18 +428,22 @@ void Server::PauseAccepting(int err) {
   }
 }
 
-void Server::ConnectionThread(uint64_t number, int fd, const std::string& ip,
+void Server::ConnectionThread(uint64_t number, ConnectionFds fds, const std::string& ip,
                               SessionLimits limits) noexcept {
-  ConnectionEnv env{*deps_.gate,
-                    *deps_.recorder,
-                    deps_.sftp,
-                    *deps_.clock,
-                    log_,
-                    force_stop_,
-                    *deps_.metrics,
-                    transport_,
-                    [this, number] { LoggedIn(number); }};
-  RunConnection(env, limits, fd, ip, number);
+  {
+    // Everything the connection holds of the server (the logger's reference among them) is
+    // released before its slot: once the last slot is free the server may be destroyed.
+    ConnectionEnv env{*deps_.gate,
+                      *deps_.recorder,
+                      deps_.sftp,
+                      *deps_.clock,
+                      log_,
+                      force_stop_,
+                      *deps_.metrics,
+                      transport_,
+                      [this, number] { LoggedIn(number); }};
+    RunConnection(env, limits, std::move(fds), ip, number);
+  }
   Release(number);
 }
 

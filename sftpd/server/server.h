@@ -85,8 +85,7 @@ class Server {
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
   void Accept(int listen_fd);
-  // `fd` is the accepted socket (handed to the transport, closed here).
-  void ConnectionThread(uint64_t number, int fd, const std::string& ip,
+  void ConnectionThread(uint64_t number, ConnectionFds fds, const std::string& ip,
                         SessionLimits limits) noexcept;
   // Accept thread: closes a refused connection, counts it under `reason` and logs it, at most
   // one line per reason per interval.

@@ -169,7 +169,7 @@ TEST_F(HostileClientTest, OutOfDescriptorsAcceptRestsAndWarnsOnce) {
        std::filesystem::directory_iterator("/proc/" + std::to_string(d_.pid()) + "/fd")) {
     ++open_fds;
   }
-  // One descriptor left: accept4 succeeds, the duplicate for libssh fails; then accept4 fails.
+  // One descriptor left: accept4 succeeds, the control socketpair of its transport does not.
   std::string limit = std::to_string(open_fds + 1);
   // As the daemon's own user: lowering its limit needs no capability (root may lack
   // CAP_SYS_RESOURCE in a container).
