@@ -31,8 +31,8 @@ void RegisterConfigCommands(CLI::App& app, CommandContext& ctx) {
             (*cfg)->server.confinement == "required"
                 ? "this kernel has no Landlock: sftpd will refuse to start "
                   "(server.confinement = \"required\")"
-                : "this kernel has no Landlock: SFTP workers are confined by seccomp, "
-                  "no_new_privs and rlimits only (docs/security.md)");
+                : "this kernel has no Landlock: transports and SFTP workers are confined "
+                  "by seccomp, no_new_privs and rlimits only (docs/security.md)");
       }
       if (*json_out) {
         PrintJson({{"path", (*cfg)->path},
