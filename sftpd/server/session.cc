@@ -38,6 +38,8 @@ constexpr std::size_t kMaxPending = 4 * 1024 * 1024;
 // One pass moves at most this much of the worker's replies to the client.
 constexpr std::size_t kMaxReplyBatch = 1024 * 1024;
 constexpr std::size_t kReadChunk = 256 * 1024;
+// How far ahead of the bytes relayed the transport announces its bound (Relayed).
+constexpr uint64_t kRelayCredit = 4 * 1024 * 1024;
 
 class Session {
  public:
@@ -125,7 +127,8 @@ class Session {
 
   int data_ = -1;  // the worker's data socket (non-blocking)
   std::string pending_;
-  uint64_t relayed_in_ = 0;
+  uint64_t relayed_in_ = 0;  // client bytes handed to the relay
+  uint64_t announced_ = 0;   // the bound told to the monitor (Relayed)
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -525,11 +528,15 @@ bool Session::Send(const std::string& out) {
 
 bool Session::Queue(const uint8_t* data, std::size_t len) {
   // The monitor hears of the bytes before the worker can: its bound of what the worker may
-  // claim is never behind.
+  // claim is never behind. Announced ahead, kRelayCredit at a time: one message per 4 MiB, not
+  // one (and a wake-up of the monitor) per channel read.
   relayed_in_ += len;
-  if (Status st = ipc::Send(control_, ipc::Relayed{relayed_in_}); !st) {
-    end_ = ipc::ByeReason::kStopped;
-    return false;
+  if (relayed_in_ > announced_) {
+    announced_ = relayed_in_ + kRelayCredit;
+    if (Status st = ipc::Send(control_, ipc::Relayed{announced_}); !st) {
+      end_ = ipc::ByeReason::kStopped;
+      return false;
+    }
   }
   pending_.append(reinterpret_cast<const char*>(data), len);
   return Flush();

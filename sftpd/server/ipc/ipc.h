@@ -36,8 +36,9 @@
 //                         PublicKey {user, key_type, key_base64 str, verified u8,
 //                                    client_version str}: verified 0 is the client's probe
 //                         OpenSftp  {}: the client asked for the "sftp" subsystem
-//                         Relayed   {bytes_in u64}: client bytes handed to the worker so far
-//                                   (sent before they are written to the data socket)
+//                         Relayed   {bytes_in u64}: a bound of the client bytes handed to
+//                                   the worker, announced before they are written to the
+//                                   data socket (4 MiB ahead: one message per 4 MiB)
 //                         Bye       {reason u8}: the transport is about to exit
 //
 // The monitor treats both processes as hostile. WorkerGuard accepts only what the worker's state
