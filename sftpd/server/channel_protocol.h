@@ -26,8 +26,6 @@ class ChannelProtocol {
   // because its replies reached a bound). The transport sends `out` and calls
   // OnData(nullptr, 0, out) until this is false before it waits on the channel again.
   virtual bool HasPendingRequests() const { return false; }
-  // False while the protocol holds too much unhandled input: the transport drains first.
-  virtual bool WantsInput() const { return true; }
   // Transfer counters so far (for the usage record).
   virtual usage::Counters counters() const = 0;
   // True if a transfer happened since the last call (resets the flag).

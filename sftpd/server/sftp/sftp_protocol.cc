@@ -13,8 +13,6 @@ Status SftpProtocol::OnData(const uint8_t* data, std::size_t len, std::string& o
 
 bool SftpProtocol::HasPendingRequests() const { return processor_.HasPendingRequests(); }
 
-bool SftpProtocol::WantsInput() const { return processor_.WantsInput(); }
-
 usage::Counters SftpProtocol::counters() const {
   const TransferStats& t = processor_.stats();
   usage::Counters c;

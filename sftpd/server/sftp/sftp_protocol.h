@@ -28,7 +28,6 @@ class SftpProtocol final : public server::ChannelProtocol {
   // Returns an Error (after appending what was answered) on a frame error.
   Status OnData(const uint8_t* data, std::size_t len, std::string& out) override;
   bool HasPendingRequests() const override;
-  bool WantsInput() const override;
   usage::Counters counters() const override;
   bool TakeActivity() override;
   void CloseAll() override;
