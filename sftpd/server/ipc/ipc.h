@@ -221,8 +221,9 @@ struct Received {
   int fd = -1;  // a descriptor that came with it (the caller owns it), else -1
 };
 // Receives one datagram (MSG_DONTWAIT unless `block`). nullopt: nothing there (EAGAIN).
-// kNotFound: the peer closed its end (or died with messages unread). kInvalidArgument: a truncated datagram or control data,
-// more than one descriptor, or Decode() refused it (a descriptor that came along is closed).
+// kNotFound: the peer closed its end (or died with messages unread). kInvalidArgument: a truncated
+// datagram or control data, more than one descriptor, or Decode() refused it (a descriptor that
+// came along is closed).
 Result<std::optional<Received>> Receive(int sock, bool block);
 
 // The monitor's side of the conversation with one worker (see the file comment).
