@@ -166,14 +166,6 @@ int Transport::Run() {
 }  // namespace
 }  // namespace sftplc
 
-#if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer builds only (scripts/test --sanitize): as for the SFTP worker, confined the
-// transport may not run LeakSanitizer's check at exit, and a crash must end it by its signal.
-extern "C" const char* __asan_default_options() {
-  return "detect_leaks=0:handle_segv=0:handle_sigbus=0";
-}
-#endif
-
 int main(int argc, char** argv) {
   tzset();  // read /etc/localtime now: once confined the transport can open nothing
   // A monitor or worker that is gone makes writes fail with EPIPE instead of killing us.

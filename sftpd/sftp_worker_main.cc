@@ -231,16 +231,6 @@ int Worker::Run() {
 }  // namespace
 }  // namespace sftplc
 
-#if defined(__SANITIZE_ADDRESS__)
-// AddressSanitizer builds only (scripts/test --sanitize). Confined, the worker may not clone or
-// ptrace, which LeakSanitizer's check at exit does (seccomp would kill every exiting worker);
-// and a crash must end it by its signal, as in production, not by ASan's exit(1), for the
-// crash-isolation tests. Memory errors are still reported.
-extern "C" const char* __asan_default_options() {
-  return "detect_leaks=0:handle_segv=0:handle_sigbus=0";
-}
-#endif
-
 int main(int argc, char** argv) {
   tzset();  // read /etc/localtime now: once confined the worker can open nothing outside its root
   // A session that is gone makes writes fail with EPIPE instead of killing the worker.
