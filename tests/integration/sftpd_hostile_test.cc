@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -52,6 +53,9 @@ class HostileClientTest : public ::testing::Test {
   void SetUp() override {
     d_.Set("server", "shutdown_grace = \"2s\"");
     ASSERT_NO_FATAL_FAILURE(Configure());
+    if (IsSkipped()) {
+      return;
+    }
     d_.WriteConfig();
     ASSERT_NO_FATAL_FAILURE(CreateAccount("alice"));
     WriteFile(d_.dir().Sub("pw"), std::string(kPassword) + "\n");
@@ -205,30 +209,67 @@ TEST_F(HostileClientTest, OutOfDescriptorsAcceptRestsAndWarnsOnce) {
   }
 }
 
+// A TCP socket bound to the local address `source` (IPv4, or IPv6 when it has a ':') and
+// connected to the daemon's loopback address of the same family; -1 with errno on failure.
+int ConnectFrom(int port, const std::string& source) {
+  bool v6 = source.find(':') != std::string::npos;
+  sockaddr_storage local{};
+  sockaddr_storage remote{};
+  socklen_t len = 0;
+  if (v6) {
+    auto* l = reinterpret_cast<sockaddr_in6*>(&local);
+    auto* r = reinterpret_cast<sockaddr_in6*>(&remote);
+    l->sin6_family = r->sin6_family = AF_INET6;
+    inet_pton(AF_INET6, source.c_str(), &l->sin6_addr);
+    r->sin6_addr = in6addr_loopback;
+    r->sin6_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in6);
+  } else {
+    auto* l = reinterpret_cast<sockaddr_in*>(&local);
+    auto* r = reinterpret_cast<sockaddr_in*>(&remote);
+    l->sin_family = r->sin_family = AF_INET;
+    inet_pton(AF_INET, source.c_str(), &l->sin_addr);
+    r->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    r->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof(sockaddr_in);
+  }
+  int fd = socket(local.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return -1;
+  }
+  // An IPv6 source of a prefix routed to the loopback (LocalIpv6Prefix) is not an address of any
+  // interface: binding to it takes IPV6_FREEBIND.
+  int one = 1;
+  if (v6 && setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &one, sizeof(one)) != 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  if (bind(fd, reinterpret_cast<sockaddr*>(&local), len) != 0 ||
+      connect(fd, reinterpret_cast<sockaddr*>(&remote), len) != 0) {
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    return -1;
+  }
+  return fd;
+}
+
 // What a raw TCP client from `source` receives from the daemon before it closes the connection
 // (bounded: 64 bytes, or 10 s without anything).
 std::string FirstBytesFrom(int port, const std::string& source) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in local{};
-  local.sin_family = AF_INET;
-  inet_pton(AF_INET, source.c_str(), &local.sin_addr);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)) != 0) {
-    close(fd);
-    return "bind failed";
+  int fd = ConnectFrom(port, source);
+  if (fd < 0) {
+    return std::string("connect failed: ") + std::strerror(errno);
   }
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   timeval tv{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   std::string got;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
-    char buf[64];
-    ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n > 0) {
-      got.assign(buf, static_cast<std::size_t>(n));
-    }
+  char buf[64];
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  if (n > 0) {
+    got.assign(buf, static_cast<std::size_t>(n));
   }
   close(fd);
   return got;
@@ -267,10 +308,11 @@ class StartupFloodTest : public HostileClientTest {
  protected:
   void Configure() override { d_.Set("metrics", "listen = \"127.0.0.1:0\""); }
 
-  // Opens `n` connections from `source` that send `first` (maybe nothing) and then stall, and
-  // sorts them by the daemon's first answer: the SSH banner (admitted) or a close before any
-  // byte (refused). The connections stay open (in `held`) until the test ends.
-  void Flood(int n, const std::string& source, const std::string& first) {
+  // Opens `n` connections, the i-th from the local address source(i), that send `first` (maybe
+  // nothing) and then stall, and sorts them by the daemon's first answer: the SSH banner
+  // (admitted) or a close before any byte (refused). The connections stay open (in `held`) until
+  // the test ends.
+  void Flood(int n, const std::function<std::string(int)>& source, const std::string& first) {
     // This process (never the daemon) needs a descriptor per connection.
     rlimit nofile{};
     getrlimit(RLIMIT_NOFILE, &nofile);
@@ -280,17 +322,8 @@ class StartupFloodTest : public HostileClientTest {
     }
     std::vector<pollfd> waiting;
     for (int i = 0; i < n; ++i) {
-      int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-      ASSERT_GE(fd, 0) << std::strerror(errno);
-      sockaddr_in local{};
-      local.sin_family = AF_INET;
-      inet_pton(AF_INET, source.c_str(), &local.sin_addr);
-      ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&local), sizeof(local)), 0);
-      sockaddr_in a{};
-      a.sin_family = AF_INET;
-      a.sin_port = htons(static_cast<uint16_t>(d_.port()));
-      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0) << std::strerror(errno);
+      int fd = ConnectFrom(d_.port(), source(i));
+      ASSERT_GE(fd, 0) << source(i) << ": " << std::strerror(errno);
       if (!first.empty()) {
         // A refused connection may already be closed: its send may fail, which is fine.
         [[maybe_unused]] ssize_t sent = send(fd, first.data(), first.size(), MSG_NOSIGNAL);
@@ -320,6 +353,11 @@ class StartupFloodTest : public HostileClientTest {
       waiting = std::move(still);
     }
     EXPECT_TRUE(waiting.empty()) << waiting.size() << " connections got no answer";
+  }
+
+  void Flood(int n, const std::string& source, const std::string& first) {
+    Flood(
+        n, [&](int) { return source; }, first);
   }
 
   void TearDown() override {
@@ -388,6 +426,117 @@ TEST_F(MaxStartupsFloodTest, UnauthenticatedTotalIsCapped) {
   std::string text = d_.ScrapeMetrics();
   EXPECT_EQ(PrometheusSample(text, R"(sftpd_connections_refused_total{limit="max_startups"})"),
             refused_);
+}
+
+// A /48 of unique local IPv6 addresses routed to the loopback as local ("AnyIP"): a raw client
+// connects from any address of it (ConnectFrom binds with IPV6_FREEBIND); a program that binds
+// without it (ssh's BindAddress) needs the address on the loopback (AddAddress). Both are
+// removed at the end. This needs CAP_NET_ADMIN: without it (a developer's non-root run) the
+// tests that need it skip.
+class LocalIpv6Prefix {
+ public:
+  explicit LocalIpv6Prefix(std::string prefix48) : prefix_(std::move(prefix48)) {
+    auto r = RunCommand("ip -6 route replace local " + prefix_ + "/48 dev lo 2>&1");
+    ok_ = r.exit_code == 0;
+    error_ = r.out;
+  }
+  ~LocalIpv6Prefix() {
+    for (const std::string& a : addresses_) {
+      RunCommand("ip -6 addr del " + a + "/128 dev lo");
+    }
+    if (ok_) {
+      RunCommand("ip -6 route del local " + prefix_ + "/48 dev lo");
+    }
+  }
+  LocalIpv6Prefix(const LocalIpv6Prefix&) = delete;
+  LocalIpv6Prefix& operator=(const LocalIpv6Prefix&) = delete;
+
+  bool ok() const { return ok_; }
+  const std::string& error() const { return error_; }
+  // Puts `address` (of the prefix) on the loopback.
+  bool AddAddress(const std::string& address) {
+    auto r = RunCommand("ip -6 addr add " + address + "/128 dev lo nodad 2>&1");
+    if (r.exit_code != 0) {
+      error_ = r.out;
+      return false;
+    }
+    addresses_.push_back(address);
+    return true;
+  }
+
+ private:
+  std::string prefix_;
+  bool ok_ = false;
+  std::string error_;
+  std::vector<std::string> addresses_;
+};
+
+// The daemon on [::1] with the default startup limits (5 per source), and clients from
+// fd00:5f1c:1::/48. An IPv6 source is its /64: a client that holds a /64 (the usual allocation)
+// cannot take more slots by changing the low 64 bits of its address.
+class Ipv6StartupFloodTest : public StartupFloodTest {
+ protected:
+  void Configure() override {
+    if (!prefix_.ok()) {
+      GTEST_SKIP() << "cannot route fd00:5f1c:1::/48 to the loopback (needs CAP_NET_ADMIN): "
+                   << prefix_.error();
+    }
+    StartupFloodTest::Configure();
+    d_.Set("server", "listen = [\"[::1]:0\"]");
+  }
+
+  LocalIpv6Prefix prefix_{"fd00:5f1c:1::"};
+};
+
+TEST_F(Ipv6StartupFloodTest, OneSlash64IsOneSource) {
+  // 200 connections that never log in, each from its own address of fd00:5f1c:1:0::/64.
+  ASSERT_NO_FATAL_FAILURE(Flood(
+      200, [](int i) { return "fd00:5f1c:1:0:" + std::to_string(i + 1) + "::7"; }, ""));
+  EXPECT_EQ(admitted_, 5);
+  EXPECT_EQ(refused_, 195);
+  // The next /64 is another source; ::1 too.
+  EXPECT_EQ(FirstBytesFrom(d_.port(), "fd00:5f1c:1:1::7").rfind("SSH-2.0-", 0), 0u);
+  EXPECT_EQ(FirstBytesFrom(d_.port(), "::1").rfind("SSH-2.0-", 0), 0u);
+  std::string text = d_.ScrapeMetrics();
+  EXPECT_EQ(
+      PrometheusSample(text, R"(sftpd_connections_refused_total{limit="per_source_max_startups"})"),
+      195);
+}
+
+// Wrong passwords from one address of a /64 ban the whole /64 at accept (no banner), not the
+// next /64.
+class Ipv6BannedSourceTest : public HostileClientTest {
+ protected:
+  void Configure() override {
+    if (!prefix_.ok()) {
+      GTEST_SKIP() << "cannot route fd00:5f1c:2::/48 to the loopback (needs CAP_NET_ADMIN): "
+                   << prefix_.error();
+    }
+    d_.Set("auth.defender", "threshold = 2");
+    d_.Set("server", "listen = [\"[::1]:0\"]");
+  }
+
+  LocalIpv6Prefix prefix_{"fd00:5f1c:2::"};
+};
+
+TEST_F(Ipv6BannedSourceTest, BanCoversTheSlash64) {
+  // ssh binds to its BindAddress without IPV6_FREEBIND: its two sources are on the loopback.
+  ASSERT_TRUE(prefix_.AddAddress("fd00:5f1c:2::5")) << prefix_.error();
+  ASSERT_TRUE(prefix_.AddAddress("fd00:5f1c:2:1::5")) << prefix_.error();
+  WriteFile(d_.dir().Sub("bad"), "not the password\n");
+  OpenSshLogin login{d_.port(), "alice", d_.dir().Sub("bad"), "fd00:5f1c:2::5", "::1"};
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_NE(RunSftpBatch(login, d_.dir().Sub("batch"), "pwd\n").exit_code, 0);
+  }
+  ASSERT_TRUE(d_.WaitForLog("ip banned")) << d_.Log();
+  EXPECT_EQ(FirstBytesFrom(d_.port(), "fd00:5f1c:2::5"), "");
+  EXPECT_EQ(FirstBytesFrom(d_.port(), "fd00:5f1c:2:0:ffff::1"), "");
+  EXPECT_EQ(FirstBytesFrom(d_.port(), "fd00:5f1c:2:1::5").rfind("SSH-2.0-", 0), 0u);
+  // The right password from the next /64 still logs in.
+  login.source = "fd00:5f1c:2:1::5";
+  login.password_file = d_.dir().Sub("pw");
+  auto r = RunSftpBatch(login, d_.dir().Sub("batch"), "pwd\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
 // 100 sessions each hold max_handles_per_session open files; one handle more gets an SFTP

@@ -17,18 +17,22 @@ std::string Sshpass(const OpenSshLogin& login) {
   return "sshpass -f " + ShellQuote(login.password_file) + " ";
 }
 
-std::string Destination(const OpenSshLogin& login) { return ShellQuote(login.user + "@127.0.0.1"); }
+// user@host; sftp takes an IPv6 address only in brackets (host:path otherwise), ssh only without.
+std::string Destination(const OpenSshLogin& login, bool brackets) {
+  bool v6 = login.host.find(':') != std::string::npos;
+  return ShellQuote(login.user + "@" + (v6 && brackets ? "[" + login.host + "]" : login.host));
+}
 
 }  // namespace
 
 std::string SftpBatchCommand(const OpenSshLogin& login, const std::string& batch_file) {
   return Sshpass(login) + "sftp" + Options(login) + "-P " + std::to_string(login.port) + " -b " +
-         ShellQuote(batch_file) + " " + Destination(login);
+         ShellQuote(batch_file) + " " + Destination(login, true);
 }
 
 std::string SshCommand(const OpenSshLogin& login) {
   return Sshpass(login) + "ssh" + Options(login) + "-p " + std::to_string(login.port) + " " +
-         Destination(login);
+         Destination(login, false);
 }
 
 CommandResult RunSftpBatch(const OpenSshLogin& login, const std::string& batch_file,
