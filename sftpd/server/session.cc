@@ -16,6 +16,7 @@
 #include <optional>
 
 #include "sftpd/core/base/secret.h"
+#include "sftpd/server/read_ahead.h"
 
 namespace sftplc::server {
 namespace {
@@ -40,6 +41,12 @@ constexpr std::size_t kMaxReplyBatch = 1024 * 1024;
 constexpr std::size_t kReadChunk = 256 * 1024;
 // How far ahead of the bytes relayed the transport announces its bound (Relayed).
 constexpr uint64_t kRelayCredit = 4 * 1024 * 1024;
+// Client bytes are handed to the worker once this much is queued, or before the pump waits.
+constexpr std::size_t kFlushBatch = 256 * 1024;
+// While libssh already holds channel data, the pump reads it without asking the kernel about
+// the other sockets first, for at most this many reads in a row (the worker's replies and the
+// monitor's messages wait that long at most).
+constexpr int kReadsPerPoll = 16;
 
 class Session {
  public:
@@ -93,8 +100,9 @@ class Session {
   bool Handshake();
   bool Authenticate();
   void Pump();
-  // The relay to the worker: queue client bytes (Relayed told first), write what the data
-  // socket takes, move the worker's replies to `out`. False: the worker is gone (end_ set).
+  // The relay to the worker: queue client bytes (Relayed told first; written once
+  // kFlushBatch is queued), write what the data socket takes, move the worker's replies to
+  // `out`. False: the worker is gone (end_ set).
   bool Queue(const uint8_t* data, std::size_t len);
   bool Flush();
   bool MoveReplies(std::string& out);
@@ -539,7 +547,7 @@ bool Session::Queue(const uint8_t* data, std::size_t len) {
     }
   }
   pending_.append(reinterpret_cast<const char*>(data), len);
-  return Flush();
+  return pending_.size() < kFlushBatch || Flush();
 }
 
 bool Session::Flush() {
@@ -599,15 +607,30 @@ void Session::Pump() {
   const auto idle_timeout = std::chrono::seconds(hello_.idle_timeout_s);
   SteadyTime last_request = SteadyClock::now();
   uint32_t consumed = kWindowTopUp;  // bytes read since the window was last topped up
+  int reads_since_poll = 0;
   for (;;) {
     // Wait for the client, the worker and the monitor together, then read the channel without
-    // waiting. Channel data libssh already holds is not seen by poll.
+    // waiting. Channel data libssh already holds is not seen by poll: while there is some (or
+    // client bytes in the read-ahead), it is read first, and the other sockets are asked about
+    // every kReadsPerPoll reads.
     const bool wants_input = pending_.size() < kMaxPending;
     int held = wants_input ? ssh_channel_poll(channel_, 0) : 0;
+    // Client bytes already read from the kernel (read_ahead.h) count as held.
+    if (held == 0 && wants_input && SocketReadAhead::Buffered(ssh_get_fd(session_)) > 0) {
+      held = 1;
+    }
+    if (held != 0 && reads_since_poll < kReadsPerPoll) {
+      ++reads_since_poll;
+    } else {
+      reads_since_poll = 0;
+      if (held == 0 && !pending_.empty() && !Flush()) {  // the worker's before waiting
+        return;
+      }
+    }
     pollfd p[3] = {{wants_input ? ssh_get_fd(session_) : -1, POLLIN, 0},
                    {data_, static_cast<short>(POLLIN | (pending_.empty() ? 0 : POLLOUT)), 0},
                    {control_, POLLIN, 0}};
-    int ready = poll(p, 3, held != 0 ? 0 : kTickMs);
+    int ready = reads_since_poll != 0 ? 0 : poll(p, 3, held != 0 ? 0 : kTickMs);
     if (ready < 0 && errno != EINTR) {
       end_ = ipc::ByeReason::kError;
       return;

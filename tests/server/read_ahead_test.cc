@@ -96,7 +96,9 @@ TEST(SocketReadAheadTest, SmallReadsSeeTheStreamInOrder) {
 }
 
 // poll reports buffered bytes at once, even with nothing left in the kernel and an infinite
-// timeout, and still reports what the kernel knows about other fds in the same set.
+// timeout, and still reports what the kernel knows about other fds in the same set. Buffered
+// input comes first: the buffered fd's other events (libssh's POLLOUT) are asked of the kernel
+// once its buffer is drained.
 TEST(SocketReadAheadTest, PollSeesBufferedBytesWithoutWaiting) {
   SocketPair sp;
   SocketPair other;
@@ -109,16 +111,42 @@ TEST(SocketReadAheadTest, PollSeesBufferedBytesWithoutWaiting) {
   pollfd one{sp.ours, POLLIN, 0};
   EXPECT_EQ(poll(&one, 1, -1), 1);
   EXPECT_EQ(one.revents, POLLIN);
-  // Mixed set: the other socket is writable (kernel), not readable.
+  // Mixed set: the buffered socket is answered POLLIN alone although the kernel would say it is
+  // writable too; the other socket is writable (kernel), not readable.
   pollfd set[2] = {{sp.ours, POLLIN | POLLOUT, 0}, {other.ours, POLLIN | POLLOUT, 0}};
   EXPECT_EQ(poll(set, 2, -1), 2);
-  EXPECT_EQ(set[0].revents, POLLIN | POLLOUT);
+  EXPECT_EQ(set[0].revents, POLLIN);
   EXPECT_EQ(set[1].revents, POLLOUT);
-  // Drained: poll waits on the kernel again (nothing there: times out).
+  // Drained: poll waits on the kernel again (nothing there: times out), which reports POLLOUT.
   std::string rest = ReadLikeLibssh(sp.ours, 9900);
   EXPECT_EQ(rest.size(), 9900u);
   pollfd again{sp.ours, POLLIN, 0};
   EXPECT_EQ(poll(&again, 1, 0), 0);
+  pollfd writable{sp.ours, POLLIN | POLLOUT, 0};
+  EXPECT_EQ(poll(&writable, 1, -1), 1);
+  EXPECT_EQ(writable.revents, POLLOUT);
+}
+
+// More fds than poll answers from its stack array, buffered and not, in any order: each gets
+// its own answer.
+TEST(SocketReadAheadTest, PollAnswersLargeMixedSets) {
+  std::vector<std::unique_ptr<SocketPair>> pairs;
+  std::vector<std::unique_ptr<SocketReadAhead>> buffered;
+  std::vector<pollfd> set;
+  for (int i = 0; i < 20; ++i) {
+    pairs.push_back(std::make_unique<SocketPair>());
+    if (i % 3 == 0) {
+      buffered.push_back(std::make_unique<SocketReadAhead>(pairs.back()->ours));
+      WriteAll(pairs.back()->peer, Pattern(200));
+      char one;
+      ASSERT_EQ(recv(pairs.back()->ours, &one, 1, 0), 1);  // the rest is in the buffer now
+    }
+    set.push_back({pairs.back()->ours, POLLIN | POLLOUT, 0});
+  }
+  EXPECT_EQ(poll(set.data(), set.size(), -1), 20);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(set[i].revents, i % 3 == 0 ? POLLIN : POLLOUT) << i;
+  }
 }
 
 // EAGAIN and EOF reach the caller as the kernel gave them, after every buffered byte.
