@@ -1,13 +1,15 @@
-// sftpd-session: the transport of one SSH connection. sftpd spawns it for every connection it
-// accepts (fork+exec, a clean environment, no descriptor but these):
-//   fd 3  the client's TCP socket
+// sftpd-session: the transport of one SSH connection. sftpd starts it (fork+exec, a clean
+// environment, no descriptor but this one) before or when a connection arrives:
 //   fd 4  the control socket to the monitor (sftpd/server/ipc/ipc.h): Hello with the limits,
-//         the algorithms and the host keys in; login attempts, OpenSftp, Relayed and Bye out;
-//         login answers, the SFTP worker's data socket and Stop in
-// It confines itself (sftpd/server/confine/confine.h: no file can be opened, no socket created,
-// nothing executed) before it reads a byte of the client, then runs the SSH transport
+//         the algorithms, the host keys and the client's TCP socket (SCM_RIGHTS) in; login
+//         attempts, OpenSftp, Relayed and Bye out; login answers, the SFTP worker's data socket
+//         and Stop in
+// It confines itself first (sftpd/server/confine/confine.h: no file can be opened, no socket
+// created, nothing executed), so a spare transport waiting for its connection holds nothing
+// and can do nothing; then it waits for its Hello and runs the SSH transport
 // (sftpd/server/session.h). It never opens the database, an account's files or the host key
-// files. Not meant to be run by hand.
+// files. The monitor closing the control socket before a Hello ends it quietly. Not meant to be
+// run by hand.
 
 #include <libssh/libssh.h>
 #include <libssh/server.h>
@@ -28,7 +30,6 @@
 namespace sftplc {
 namespace {
 
-constexpr int kClientFd = 3;
 constexpr int kControlFd = 4;
 
 class Transport {
@@ -53,6 +54,7 @@ class Transport {
   std::string tag_ = "[c?]";
   ssh_bind bind_ = nullptr;
   ssh_session session_ = nullptr;
+  int client_fd_ = -1;  // the client's socket, from the Hello
   int landlock_abi_ = 0;
 };
 
@@ -112,7 +114,7 @@ bool Transport::Prepare(ipc::Hello& hello) {
     }
   }
   session_ = ssh_new();
-  if (session_ == nullptr || ssh_bind_accept_fd(bind_, session_, kClientFd) != SSH_OK) {
+  if (session_ == nullptr || ssh_bind_accept_fd(bind_, session_, client_fd_) != SSH_OK) {
     SPDLOG_LOGGER_ERROR(log_, "{} cannot adopt the connection: {}", tag_,
                         LogSafe(ssh_get_error(bind_)));
     return false;
@@ -131,18 +133,25 @@ bool Transport::Confine() {
 }
 
 int Transport::Run() {
+  if (!Confine()) {
+    return 1;
+  }
   auto got = ipc::Receive(kControlFd, /*block=*/true);
+  if (!got && got.error().IsNotFound()) {
+    return 0;  // the monitor closed the socket: a spare no longer needed
+  }
   if (!got || !got->has_value() || !std::holds_alternative<ipc::Hello>((*got)->message) ||
-      (*got)->fd >= 0) {
+      (*got)->fd < 0) {
     SPDLOG_LOGGER_ERROR(log_, "transport: no valid Hello message");
     if (got && got->has_value() && (*got)->fd >= 0) {
       close((*got)->fd);
     }
     return 1;
   }
+  client_fd_ = (*got)->fd;
   ipc::Hello hello = std::move(std::get<ipc::Hello>((*got)->message));
   tag_ = fmt::format("[c{}]", hello.connection);
-  if (!Prepare(hello) || !Confine()) {
+  if (!Prepare(hello)) {
     (void)ipc::Send(kControlFd, ipc::Bye{ipc::ByeReason::kError});
     return 1;
   }
@@ -156,7 +165,7 @@ int Transport::Run() {
   ipc::ByeReason reason;
   {
     // libssh's 4 KiB socket reads, served from 64 KiB ones (read_ahead.h).
-    server::SocketReadAhead read_ahead(kClientFd);
+    server::SocketReadAhead read_ahead(client_fd_);
     reason = server::RunTransport(hello, session_, kControlFd, log_);
   }
   (void)ipc::Send(kControlFd, ipc::Bye{reason});
@@ -174,7 +183,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "sftpd-session: the SSH transport of one sftpd connection, started by sftpd "
                  "only\n"
-                 "usage: sftpd-session LOG_LEVEL (with its sockets on descriptors 3 and 4)\n");
+                 "usage: sftpd-session LOG_LEVEL (with its control socket on descriptor 4)\n");
     return 2;
   }
   ssh_init();

@@ -124,17 +124,6 @@ class Connection {
 };
 
 bool Connection::Start(ConnectionFds fds) {
-  auto pid = SpawnHelper(env_.transport.binary, {env_.transport.log_level}, fds.client.get(),
-                         fds.transport_control.get());
-  if (!pid) {
-    SPDLOG_LOGGER_ERROR(env_.log, "{} cannot start a transport: {}", tag_, pid.error());
-    reason_ = "error";
-    return false;
-  }
-  pid_ = *pid;
-  control_ = std::move(fds.control);
-  fds.client.reset();  // the transport's now
-  fds.transport_control.reset();
   ipc::Hello hello;
   hello.connection = number_;
   hello.login_grace_ms = Clamp(limits_.login_grace_time.count() * 1000, ipc::kMaxTimeout);
@@ -146,7 +135,36 @@ bool Connection::Start(ConnectionFds fds) {
   hello.macs = env_.transport.macs;
   hello.hostkey_algorithms = env_.transport.hostkey_algorithms;
   hello.host_keys = env_.transport.host_keys;
-  Status st = ipc::Send(control_.get(), hello);
+  Status st = Error::Unavailable("no transport");
+  if (fds.spare > 0) {
+    pid_ = fds.spare;
+    control_ = std::move(fds.control);
+    st = ipc::Send(control_.get(), hello, /*pass_fd=*/fds.client.get());
+    if (!st) {
+      // The spare died after it was taken: reaped, and this connection starts its own.
+      Reap(/*kill_first=*/true);
+      auto control = HelperSocketPair(SOCK_SEQPACKET);
+      if (control) {
+        fds.control = std::move(control->first);
+        fds.transport_control = std::move(control->second);
+      } else {
+        st = control.error();
+      }
+    }
+  }
+  if (pid_ <= 0 && fds.transport_control.valid()) {
+    auto pid = SpawnHelper(env_.transport.binary, {env_.transport.log_level}, /*fd3=*/-1,
+                           fds.transport_control.get());
+    if (pid) {
+      pid_ = *pid;
+      fds.transport_control.reset();
+      control_ = std::move(fds.control);
+      st = ipc::Send(control_.get(), hello, /*pass_fd=*/fds.client.get());
+    } else {
+      st = pid.error();
+    }
+  }
+  fds.client.reset();  // the transport's now (or closed)
   for (std::string& k : hello.host_keys) {
     SecureZero(k.data(), k.size());
   }
@@ -155,6 +173,8 @@ bool Connection::Start(ConnectionFds fds) {
     reason_ = "error";
     return false;
   }
+  // A spare for a later connection, now that this one's transport has what it needs.
+  env_.spares.Refill();
   // The transport keeps the grace time itself; past it and a margin, it is killed.
   login_deadline_ = env_.clock.SteadyNow() + limits_.login_grace_time + kStopGrace;
   return true;

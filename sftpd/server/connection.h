@@ -1,9 +1,10 @@
 #pragma once
 
 // Connection: the monitor's side of one accepted SSH connection, run on a thread of sftpd. It
-// spawns the connection's transport (sftpd-session, spawn.h) with the client's socket, sends it
-// its Hello (limits, algorithms, host keys), and then answers what the transport asks, checked
-// by an ipc::TransportGuard (the transport is hostile):
+// takes the connection's transport (sftpd-session: a spare started ahead, transport_pool.h, or
+// one it spawns, spawn.h), sends it its Hello (limits, algorithms, host keys, and the client's
+// socket), starts a spare in its place, and then answers what the transport asks, checked by an
+// ipc::TransportGuard (the transport is hostile):
 //   - each login attempt is decided here, through the LoginGate (Argon2id with its time floor,
 //     the defender, public keys), and a login is recorded (SessionRecorder::Begin);
 //   - "sftp" after the login: the account's SftpBackend is created (the SFTP worker) and the
@@ -28,6 +29,7 @@
 #include "sftpd/server/metrics.h"
 #include "sftpd/server/session_recorder.h"
 #include "sftpd/server/sftp_backend.h"
+#include "sftpd/server/transport_pool.h"
 
 namespace sftplc::server {
 
@@ -57,18 +59,21 @@ struct ConnectionEnv {
   const std::atomic<bool>& stop;  // set: end now (reason "shutdown")
   Metrics& metrics;
   const TransportSetup& transport;
+  TransportPool& spares;
   // Called once, on the connection's thread, when its login succeeds (the server stops counting
   // it against the startup limits).
   std::function<void()> logged_in;
 };
 
-// The descriptors of a connection, made by the acceptor (so running out of them pauses accepting
-// instead of failing connection after connection): the accepted socket, and the control
-// socketpair of its transport (ours, and the transport's end).
+// The descriptors of a connection, from the acceptor: the accepted socket, and either a spare
+// transport (its pid and control socket) or the control socketpair of the transport the
+// connection is to spawn (ours, and the transport's end), made in the acceptor so that running
+// out of descriptors pauses accepting instead of failing connection after connection.
 struct ConnectionFds {
   files::UniqueFd client;
   files::UniqueFd control;
-  files::UniqueFd transport_control;
+  files::UniqueFd transport_control;  // -1 with a spare
+  pid_t spare = -1;                   // a spare transport's pid, else -1
 };
 
 // Runs the connection to its end (its descriptors are closed here). `number` makes the log tag

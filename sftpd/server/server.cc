@@ -8,7 +8,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -148,6 +150,8 @@ Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, 
   t.ciphers = cfg.ciphers;
   t.macs = cfg.macs;
   t.hostkey_algorithms = cfg.hostkey_algorithms;
+  s->spares_ =
+      std::make_unique<TransportPool>(t.binary, t.log_level, cfg.spare_transports, s->log_);
   if (pipe2(s->wake_pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     return Error::Internal(fmt::format("pipe2: {}", std::strerror(errno)));
   }
@@ -231,6 +235,7 @@ Status Server::Run() {
   for (int fd : listen_fds_) {
     fds.push_back({fd, POLLIN, 0});
   }
+  spares_->Refill();
   bool stop = false;
   while (!stop) {
     // Out of descriptors, accept4 fails while the listener stays readable: poll without the
@@ -262,6 +267,7 @@ Status Server::Run() {
     close(fd);
   }
   listen_fds_.clear();
+  spares_->Close();
   SPDLOG_LOGGER_INFO(log_, "stopping: no new connections sessions={} grace={}s", active_sessions(),
                      cfg_.shutdown_grace.count());
   WaitForSessions();
@@ -355,6 +361,12 @@ void Server::Accept(int listen_fd) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     ConnectionFds fds;
     fds.client = files::UniqueFd(fd);
+    if (auto spare = spares_->Take()) {
+      fds.control = std::move(spare->control);
+      fds.spare = spare->pid;
+      StartConnection(number, std::move(fds), ip, limits);
+      continue;
+    }
     // The transport's control socketpair is made here: out of descriptors, the listeners rest
     // (one warning per interval) instead of each connection failing with its own line.
     auto control = HelperSocketPair(SOCK_SEQPACKET);
@@ -371,12 +383,23 @@ void Server::Accept(int listen_fd) {
     }
     fds.control = std::move(control->first);
     fds.transport_control = std::move(control->second);
-    try {
-      std::thread(&Server::ConnectionThread, this, number, std::move(fds), ip, limits).detach();
-    } catch (const std::exception& e) {
-      SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a connection thread: {}", number, e.what());
-      Release(number);
+    StartConnection(number, std::move(fds), ip, limits);
+  }
+}
+
+void Server::StartConnection(uint64_t number, ConnectionFds fds, const std::string& ip,
+                             const SessionLimits& limits) {
+  pid_t spare = fds.spare;
+  try {
+    std::thread(&Server::ConnectionThread, this, number, std::move(fds), ip, limits).detach();
+  } catch (const std::exception& e) {
+    SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a connection thread: {}", number, e.what());
+    if (spare > 0) {
+      // Its control socket went with `fds`: the spare ends on its own; reap it.
+      kill(spare, SIGKILL);
+      waitpid(spare, nullptr, 0);
     }
+    Release(number);
   }
 }
 
@@ -433,15 +456,13 @@ void Server::ConnectionThread(uint64_t number, ConnectionFds fds, const std::str
   {
     // Everything the connection holds of the server (the logger's reference among them) is
     // released before its slot: once the last slot is free the server may be destroyed.
-    ConnectionEnv env{*deps_.gate,
-                      *deps_.recorder,
-                      deps_.sftp,
-                      *deps_.clock,
-                      log_,
-                      force_stop_,
-                      *deps_.metrics,
-                      transport_,
-                      [this, number] { LoggedIn(number); }};
+    ConnectionEnv env{
+        *deps_.gate,    *deps_.recorder,
+        deps_.sftp,     *deps_.clock,
+        log_,           force_stop_,
+        *deps_.metrics, transport_,
+        *spares_,       [this, number] { LoggedIn(number); },
+    };
     RunConnection(env, limits, std::move(fds), ip, number);
   }
   Release(number);

@@ -1,8 +1,9 @@
 #pragma once
 
 // Server: the listener of sftpd, the monitor. It owns its listening sockets (a real backlog) and
-// runs every accepted connection on its own thread (connection.h), which spawns the
-// connection's transport process and answers it (docs/architecture.md, "Process model"). Limits
+// runs every accepted connection on its own thread (connection.h), which gets the connection's
+// transport process (a spare started ahead, transport_pool.h, or a new one) and answers it
+// (docs/architecture.md, "Process model"). Limits
 // enforced here, at accept, before any process or cryptography and before a thread is started:
 // banned sources (as far as the gate knows from memory), sessions in total and per source, and
 // connections not logged in yet (max_startups with random early drop, per_source_max_startups;
@@ -34,6 +35,7 @@
 #include "sftpd/server/session_recorder.h"
 #include "sftpd/server/sftp_backend.h"
 #include "sftpd/server/startups.h"
+#include "sftpd/server/transport_pool.h"
 
 namespace sftplc::server {
 
@@ -85,6 +87,9 @@ class Server {
  private:
   Server(const config::ServerConfig& cfg, ServerDeps deps, Logger log);
   void Accept(int listen_fd);
+  // Accept thread: runs the admitted connection `number` on its own thread.
+  void StartConnection(uint64_t number, ConnectionFds fds, const std::string& ip,
+                       const SessionLimits& limits);
   void ConnectionThread(uint64_t number, ConnectionFds fds, const std::string& ip,
                         SessionLimits limits) noexcept;
   // Accept thread: closes a refused connection, counts it under `reason` and logs it, at most
@@ -103,6 +108,7 @@ class Server {
   Logger log_;
   std::vector<HostKey> host_keys_;
   TransportSetup transport_;
+  std::unique_ptr<TransportPool> spares_;
   std::vector<int> listen_fds_;
   int wake_pipe_[2] = {-1, -1};
 

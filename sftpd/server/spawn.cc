@@ -21,7 +21,11 @@ Result<pid_t> SpawnHelper(const std::string& binary, const std::vector<std::stri
   posix_spawnattr_init(&attr);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+  if (fd3 >= 0) {
+    posix_spawn_file_actions_adddup2(&fa, fd3, 3);
+  } else {
+    posix_spawn_file_actions_addclose(&fa, 3);  // glibc: a 3 that is not open is no error
+  }
   posix_spawn_file_actions_adddup2(&fa, fd4, 4);
   posix_spawn_file_actions_addclosefrom_np(&fa, 5);  // nothing else of the monitor
   sigset_t none;

@@ -3,8 +3,9 @@
 // How the monitor starts the processes of a connection (the transport sftpd-session, the SFTP
 // worker sftpd-sftp): fork+exec with posix_spawn, so each gets fresh ASLR and none of the
 // monitor's memory; a clean environment; stdin and stdout on /dev/null, stderr shared (the
-// log); its two sockets as descriptors 3 and 4 and no other descriptor of the monitor; every
-// signal unblocked and at its default (the daemon blocks its own for sigwait).
+// log); its sockets as descriptors 3 and 4 (the transport only has 4: its client's socket comes
+// with its Hello) and no other descriptor of the monitor; every signal unblocked and at its
+// default (the daemon blocks its own for sigwait).
 
 #include <sys/types.h>
 
@@ -19,7 +20,7 @@
 namespace sftplc::server {
 
 // Starts `binary` with `args` (argv[1]...; argv[0] is its file name) and `fd3`, `fd4` as its
-// descriptors 3 and 4. Returns its pid.
+// descriptors 3 and 4 (`fd3` -1: nothing at 3). Returns its pid.
 Result<pid_t> SpawnHelper(const std::string& binary, const std::vector<std::string>& args, int fd3,
                           int fd4);
 

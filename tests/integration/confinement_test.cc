@@ -67,7 +67,43 @@ std::set<pid_t> Children(pid_t parent, const std::string& comm) {
 }
 
 std::set<pid_t> Workers(pid_t parent) { return Children(parent, "sftpd-sftp"); }
-std::set<pid_t> Transports(pid_t parent) { return Children(parent, "sftpd-session"); }
+
+// True when `pid` holds a client's connection: a transport's client socket comes with its Hello
+// and is its descriptor 3; a spare (transport_pool.h) has nothing there.
+bool HoldsClient(pid_t pid) {
+  std::error_code ec;
+  auto target = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/fd/3", ec);
+  return !ec && target.string().rfind("socket:", 0) == 0;
+}
+// The transports of `parent` that serve a connection, and its spares.
+std::set<pid_t> Transports(pid_t parent) {
+  std::set<pid_t> out;
+  for (pid_t p : Children(parent, "sftpd-session")) {
+    if (HoldsClient(p)) {
+      out.insert(p);
+    }
+  }
+  return out;
+}
+std::set<pid_t> Spares(pid_t parent) {
+  std::set<pid_t> out;
+  for (pid_t p : Children(parent, "sftpd-session")) {
+    if (!HoldsClient(p)) {
+      out.insert(p);
+    }
+  }
+  return out;
+}
+// Waits (30 s at most) until `parent` has `n` spares; returns them.
+std::set<pid_t> WaitForSpares(pid_t parent, std::size_t n) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::set<pid_t> spares = Spares(parent);
+  while (spares.size() != n && std::chrono::steady_clock::now() < until) {
+    std::this_thread::yield();
+    spares = Spares(parent);
+  }
+  return spares;
+}
 
 // True once `pid` waits in system call `nr` (/proc/PID/syscall starts with its number), within
 // 30 s.
@@ -307,6 +343,13 @@ TEST_F(ConfinementTest, TransportOpensNoFileAndCreatesNoSocket) {
     EXPECT_EQ(exec.signal, SIGSYS);
   };
 
+  // A spare, waiting for a connection.
+  std::set<pid_t> spares = WaitForSpares(d_.pid(), 2);
+  ASSERT_EQ(spares.size(), 2u);
+  pid_t spare = *spares.begin();
+  ASSERT_TRUE(WaitBlockedIn(spare, SYS_recvmsg));  // waiting for its Hello
+  prove(spare, "a spare");
+
   // Before authentication: a TCP connection that has sent nothing.
   std::set<pid_t> before = Transports(d_.pid());
   int raw = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -333,6 +376,42 @@ TEST_F(ConfinementTest, TransportOpensNoFileAndCreatesNoSocket) {
   EXPECT_TRUE(d_.WaitForLog("reason=transport_crashed", 30, from)) << d_.Log();
   EXPECT_EQ(Sftp("alice", "get own " + d_.dir().Sub("own.back") + "\n").exit_code, 0);
   EXPECT_EQ(Sha(d_.dir().Sub("own.back")), Sha(d_.dir().Sub("own")));
+}
+
+// Spare transports (server.spare_transports, 2 by default) wait confined and hold no descriptor
+// of the monitor's but their control socket; spares killed while waiting are reaped and
+// replaced, and logins go on meanwhile; the daemon's stop ends them.
+TEST_F(ConfinementTest, SparesHoldNothingAndAreReplaced) {
+  std::set<pid_t> spares = WaitForSpares(d_.pid(), 2);
+  ASSERT_EQ(spares.size(), 2u) << d_.Log();
+  for (pid_t p : spares) {
+    ASSERT_TRUE(WaitBlockedIn(p, SYS_recvmsg)) << p;  // started, confined, waiting for a Hello
+    ExpectConfinedStatus(p);
+    std::set<std::string> fds;
+    for (const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(p) + "/fd")) {
+      fds.insert(e.path().filename());
+    }
+    EXPECT_EQ(fds, (std::set<std::string>{"0", "1", "2", "4"})) << p;
+  }
+  for (pid_t p : spares) {
+    ASSERT_EQ(kill(p, SIGKILL), 0);
+  }
+  // The next logins get transports all the same; the dead spares are reaped, two new ones wait.
+  for (int i = 0; i < 3; ++i) {
+    auto r = Sftp("alice", "pwd\n");
+    EXPECT_EQ(r.exit_code, 0) << r.err << d_.Log();
+  }
+  std::set<pid_t> now = WaitForSpares(d_.pid(), 2);
+  EXPECT_EQ(now.size(), 2u);
+  for (pid_t p : spares) {
+    EXPECT_EQ(now.count(p), 0u);
+    EXPECT_NE(StatusField(p, "PPid"), std::to_string(d_.pid())) << "spare " << p << " not reaped";
+  }
+  ASSERT_EQ(d_.Stop(SIGTERM), 0);
+  for (pid_t p : now) {
+    EXPECT_EQ(StatusField(p, "Name"), "") << "spare " << p << " outlived the daemon";
+  }
 }
 
 // SIGSEGV and SIGKILL to one connection's transport while another session transfers a file:

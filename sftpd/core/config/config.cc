@@ -493,6 +493,7 @@ void ReadServer(Section& s, Config& c) {
     }
   }
   s.Integer("per_source_max_startups", out.per_source_max_startups, 1, kMaxStartupsLimit);
+  s.Integer("spare_transports", out.spare_transports, 0, 64);
   s.Integer("max_handles_per_session", out.max_handles_per_session, 1, 65536);
   s.Integer("max_concurrent_verifies", out.max_concurrent_verifies, 1, 256);
   s.Duration("shutdown_grace", out.shutdown_grace, Seconds(0), Seconds(3600));

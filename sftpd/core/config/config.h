@@ -49,6 +49,7 @@ struct ServerConfig {
   int max_sessions_per_ip = 100;       // per source: an IPv4 address or an IPv6 /64
   MaxStartups max_startups;            // connections not yet logged in, in total
   int per_source_max_startups = 5;     // connections not yet logged in, per source
+  int spare_transports = 2;            // sftpd-session processes started ahead of connections
   int max_handles_per_session = 256;
   int max_concurrent_verifies = 2;  // Argon2 verifications at once (memory = m_cost x this)
   Seconds shutdown_grace{30};       // SIGTERM: time given to running sessions

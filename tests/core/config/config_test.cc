@@ -53,6 +53,7 @@ TEST(ConfigDefaultsTest, EmptyFileGivesDocumentedDefaults) {
   EXPECT_EQ(c.server.max_startups.rate, 30);
   EXPECT_EQ(c.server.max_startups.full, 100);
   EXPECT_EQ(c.server.per_source_max_startups, 5);
+  EXPECT_EQ(c.server.spare_transports, 2);
   EXPECT_EQ(c.server.max_handles_per_session, 256);
   EXPECT_EQ(c.server.max_concurrent_verifies, 2);
   EXPECT_EQ(c.server.shutdown_grace, Seconds(30));
@@ -133,6 +134,7 @@ max_sessions = 50
 max_sessions_per_ip = 5
 max_startups = "4:50:20"
 per_source_max_startups = 2
+spare_transports = 0
 max_handles_per_session = 64
 max_concurrent_verifies = 4
 shutdown_grace = "10s"
@@ -186,6 +188,7 @@ ip_retention = "30d"
   EXPECT_EQ(c.server.max_startups.rate, 50);
   EXPECT_EQ(c.server.max_startups.full, 20);
   EXPECT_EQ(c.server.per_source_max_startups, 2);
+  EXPECT_EQ(c.server.spare_transports, 0);
   EXPECT_EQ(c.server.max_handles_per_session, 64);
   EXPECT_EQ(c.server.max_concurrent_verifies, 4);
   EXPECT_EQ(c.server.shutdown_grace, Seconds(10));
@@ -316,6 +319,8 @@ TEST(ConfigParseTest, MaxStartupsForms) {
               HasSubstr("(start and full must be between 1 and 1000000)"));
   EXPECT_THAT(ErrorOf("[server]\nper_source_max_startups = 0\n"),
               HasSubstr(":2: server.per_source_max_startups: must be between 1 and 1000000"));
+  EXPECT_THAT(ErrorOf("[server]\nspare_transports = 65\n"),
+              HasSubstr(":2: server.spare_transports: must be between 0 and 64"));
 }
 
 TEST(ConfigErrorTest, SyntaxErrorNamesLine) {
@@ -466,6 +471,7 @@ TEST(ConfigDocsTest, DocumentedExampleIsValidAndMatchesDefaults) {
   EXPECT_EQ(ex.server.max_startups.rate, def.server.max_startups.rate);
   EXPECT_EQ(ex.server.max_startups.full, def.server.max_startups.full);
   EXPECT_EQ(ex.server.per_source_max_startups, def.server.per_source_max_startups);
+  EXPECT_EQ(ex.server.spare_transports, def.server.spare_transports);
   EXPECT_EQ(ex.server.kex, def.server.kex);
   EXPECT_EQ(ex.server.ciphers, def.server.ciphers);
   EXPECT_EQ(ex.server.macs, def.server.macs);
