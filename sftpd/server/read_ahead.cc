@@ -15,7 +15,6 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
-#include <vector>
 
 namespace sftplc::server {
 
@@ -148,37 +147,31 @@ extern "C" __attribute__((visibility("default"))) int poll(struct pollfd* fds, n
     Buffer* b = Lookup(p.fd);
     return b != nullptr && b->size() > 0 && (p.events & POLLIN) != 0;
   };
-  nfds_t here = 0;
+  bool any_here = false;
+  bool kernel_needed = false;  // an entry the buffers cannot answer alone
   for (nfds_t i = 0; i < nfds; ++i) {
-    here += readable_here(fds[i]) ? 1 : 0;
+    bool here = readable_here(fds[i]);
+    any_here = any_here || here;
+    kernel_needed = kernel_needed || !here || (fds[i].events & ~POLLIN) != 0;
   }
-  if (here == 0) {
+  if (!any_here) {
     return RealPoll()(fds, nfds, timeout);
   }
-  // Something is readable now: do not wait. A buffered fd is answered POLLIN alone (its other
-  // events wait until its buffer is drained); the kernel answers the other fds, if any.
-  pollfd few[8];
-  std::vector<pollfd> many;
-  pollfd* rest = few;
-  if (nfds - here > std::size(few)) {
-    many.resize(nfds - here);
-    rest = many.data();
-  }
-  if (here < nfds) {
-    nfds_t n = 0;
-    for (nfds_t i = 0; i < nfds; ++i) {
-      if (!readable_here(fds[i])) {
-        rest[n++] = fds[i];
-      }
-    }
-    if (RealPoll()(rest, n, 0) < 0) {
+  // Something is readable now: do not wait, but let the kernel answer the rest.
+  if (kernel_needed) {
+    if (RealPoll()(fds, nfds, 0) < 0) {
       return -1;
+    }
+  } else {
+    for (nfds_t i = 0; i < nfds; ++i) {
+      fds[i].revents = 0;
     }
   }
   int ready = 0;
-  std::size_t next = 0;
   for (nfds_t i = 0; i < nfds; ++i) {
-    fds[i].revents = readable_here(fds[i]) ? POLLIN : rest[next++].revents;
+    if (readable_here(fds[i])) {
+      fds[i].revents |= POLLIN;
+    }
     if (fds[i].revents != 0) {
       ++ready;
     }

@@ -12,11 +12,9 @@
 // 64 KiB per-connection buffer filled by one real recv:
 //   - recv(fd, ...) on a registered fd takes from the buffer; an empty buffer is refilled by
 //     one recv of up to 64 KiB (errors, EOF and EAGAIN are returned as the kernel gave them);
-//   - poll() reports POLLIN at once for a registered fd whose buffer holds data, and nothing
-//     else for that fd: buffered input comes first, the kernel is asked about its other events
-//     (libssh asks POLLOUT after each of its writes) once the buffer is drained, at most 16 of
-//     libssh's 4 KiB reads later. The kernel is still asked, without waiting, about every other
-//     fd in the set; a set of buffered fds only costs no system call at all.
+//   - poll() reports POLLIN at once for a registered fd whose buffer holds data (the kernel is
+//     still asked, without waiting, about every other fd and event in the set: libssh asks
+//     POLLOUT after each of its writes and writes nothing more until a poll reports it).
 //   - close() of a registered fd drops the registration before the number is free, so a
 //     connection (or a libpq socket) that gets the same number later never meets a stale buffer
 //     (libssh closes the socket itself, in ssh_disconnect and on errors).

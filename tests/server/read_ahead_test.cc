@@ -96,9 +96,9 @@ TEST(SocketReadAheadTest, SmallReadsSeeTheStreamInOrder) {
 }
 
 // poll reports buffered bytes at once, even with nothing left in the kernel and an infinite
-// timeout, and still reports what the kernel knows about other fds in the same set. Buffered
-// input comes first: the buffered fd's other events (libssh's POLLOUT) are asked of the kernel
-// once its buffer is drained.
+// timeout, and still reports what the kernel knows about other fds and events in the same set:
+// a buffered socket's POLLOUT too (libssh writes nothing until a poll reports POLLOUT, so
+// holding it back while input is buffered stalls downloads).
 TEST(SocketReadAheadTest, PollSeesBufferedBytesWithoutWaiting) {
   SocketPair sp;
   SocketPair other;
@@ -111,11 +111,11 @@ TEST(SocketReadAheadTest, PollSeesBufferedBytesWithoutWaiting) {
   pollfd one{sp.ours, POLLIN, 0};
   EXPECT_EQ(poll(&one, 1, -1), 1);
   EXPECT_EQ(one.revents, POLLIN);
-  // Mixed set: the buffered socket is answered POLLIN alone although the kernel would say it is
-  // writable too; the other socket is writable (kernel), not readable.
+  // Mixed set: the buffered socket is readable (buffer) and writable (kernel); the other socket
+  // is writable (kernel), not readable.
   pollfd set[2] = {{sp.ours, POLLIN | POLLOUT, 0}, {other.ours, POLLIN | POLLOUT, 0}};
   EXPECT_EQ(poll(set, 2, -1), 2);
-  EXPECT_EQ(set[0].revents, POLLIN);
+  EXPECT_EQ(set[0].revents, POLLIN | POLLOUT);
   EXPECT_EQ(set[1].revents, POLLOUT);
   // Drained: poll waits on the kernel again (nothing there: times out), which reports POLLOUT.
   std::string rest = ReadLikeLibssh(sp.ours, 9900);
@@ -127,8 +127,7 @@ TEST(SocketReadAheadTest, PollSeesBufferedBytesWithoutWaiting) {
   EXPECT_EQ(writable.revents, POLLOUT);
 }
 
-// More fds than poll answers from its stack array, buffered and not, in any order: each gets
-// its own answer.
+// A larger set, buffered fds and others in any order: each gets its own answer.
 TEST(SocketReadAheadTest, PollAnswersLargeMixedSets) {
   std::vector<std::unique_ptr<SocketPair>> pairs;
   std::vector<std::unique_ptr<SocketReadAhead>> buffered;
@@ -145,7 +144,7 @@ TEST(SocketReadAheadTest, PollAnswersLargeMixedSets) {
   }
   EXPECT_EQ(poll(set.data(), set.size(), -1), 20);
   for (int i = 0; i < 20; ++i) {
-    EXPECT_EQ(set[i].revents, i % 3 == 0 ? POLLIN : POLLOUT) << i;
+    EXPECT_EQ(set[i].revents, i % 3 == 0 ? POLLIN | POLLOUT : POLLOUT) << i;
   }
 }
 
