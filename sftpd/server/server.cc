@@ -8,9 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -395,9 +393,7 @@ void Server::StartConnection(uint64_t number, ConnectionFds fds, const std::stri
   } catch (const std::exception& e) {
     SPDLOG_LOGGER_ERROR(log_, "[c{}] cannot start a connection thread: {}", number, e.what());
     if (spare > 0) {
-      // Its control socket went with `fds`: the spare ends on its own; reap it.
-      kill(spare, SIGKILL);
-      waitpid(spare, nullptr, 0);
+      KillAndReap(spare);  // its control socket went with `fds`
     }
     Release(number);
   }

@@ -6,19 +6,11 @@
 
 #include <cerrno>
 #include <utility>
-#include <vector>
 
 #include "sftpd/server/spawn.h"
 
 namespace sftplc::server {
 namespace {
-
-// Kills and reaps `pid` (a spare: it serves no one).
-void KillAndReap(pid_t pid) {
-  kill(pid, SIGKILL);
-  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-}
 
 // Starts a spare: `binary` with `log_level`, its control socket on descriptor 4, nothing on 3.
 Result<StartedTransport> StartSpare(const std::string& binary, const std::string& log_level) {
@@ -34,6 +26,12 @@ Result<StartedTransport> StartSpare(const std::string& binary, const std::string
 }
 
 }  // namespace
+
+void KillAndReap(pid_t pid) {
+  kill(pid, SIGKILL);
+  while (waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+}
 
 TransportPool::TransportPool(std::string binary, std::string log_level, int spares, Logger log)
     : binary_(std::move(binary)),
@@ -88,11 +86,6 @@ void TransportPool::Close() {
   for (StartedTransport& t : spares) {
     KillAndReap(t.pid);
   }
-}
-
-std::size_t TransportPool::idle() const {
-  std::lock_guard lock(mu_);
-  return idle_.size();
 }
 
 void TransportPool::PruneLocked() {

@@ -33,6 +33,9 @@ struct StartedTransport {
   files::UniqueFd control;
 };
 
+// Kills and reaps `pid`, a transport that serves no connection (a spare).
+void KillAndReap(pid_t pid);
+
 class TransportPool {
  public:
   // Keeps `spares` transports (`binary`, started with `log_level`) waiting; 0: none.
@@ -51,9 +54,6 @@ class TransportPool {
   void Refill();
   // Kills and reaps the spares; Take and Refill have nothing more to do. Thread-safe.
   void Close();
-
-  // Spares waiting now. Thread-safe.
-  std::size_t idle() const;
 
  private:
   // Reaps spares that exited. REQUIRES: mu_ held.
