@@ -39,6 +39,7 @@ constexpr std::size_t kMaxPending = 4 * 1024 * 1024;
 // One pass moves at most this much of the worker's replies to the client.
 constexpr std::size_t kMaxReplyBatch = 1024 * 1024;
 constexpr std::size_t kReadChunk = 256 * 1024;
+constexpr std::size_t kReplyBufferSize = kMaxReplyBatch + kReadChunk;
 // How far ahead of the bytes relayed the transport announces its bound (Relayed).
 constexpr uint64_t kRelayCredit = 4 * 1024 * 1024;
 // Client bytes are handed to the worker once this much is queued, or before the pump waits.
@@ -101,12 +102,13 @@ class Session {
   bool Authenticate();
   void Pump();
   // The relay to the worker: queue client bytes (Relayed told first; written once
-  // kFlushBatch is queued), write what the data socket takes, move the worker's replies to
-  // `out`. False: the worker is gone (end_ set).
+  // kFlushBatch is queued), write what the data socket takes, read the worker's replies into
+  // `replies` (kReplyBufferSize bytes; `*len` set to what came). False: the worker is gone
+  // (end_ set).
   bool Queue(const uint8_t* data, std::size_t len);
   bool Flush();
-  bool MoveReplies(std::string& out);
-  bool Send(const std::string& out);
+  bool MoveReplies(char* replies, std::size_t* len);
+  bool Send(const char* data, std::size_t len);
   void Close(bool clean);
   bool Closed() const {
     int st = ssh_get_status(session_);
@@ -517,12 +519,12 @@ bool Session::CheckMonitor() {
   }
 }
 
-bool Session::Send(const std::string& out) {
-  if (out.empty()) {
+bool Session::Send(const char* data, std::size_t len) {
+  if (len == 0) {
     return true;
   }
-  int w = ssh_channel_write(channel_, out.data(), static_cast<uint32_t>(out.size()));
-  if (w != static_cast<int>(out.size())) {
+  int w = ssh_channel_write(channel_, data, static_cast<uint32_t>(len));
+  if (w != static_cast<int>(len)) {
     if (window_exceeded_) {
       end_ = ipc::ByeReason::kWindowExceeded;
       return false;
@@ -571,36 +573,34 @@ bool Session::Flush() {
   return true;
 }
 
-bool Session::MoveReplies(std::string& out) {
+bool Session::MoveReplies(char* replies, std::size_t* len) {
   std::size_t moved = 0;
   while (moved < kMaxReplyBatch) {
-    std::size_t at = out.size();
-    out.resize(at + kReadChunk);
-    ssize_t n = recv(data_, out.data() + at, kReadChunk, MSG_DONTWAIT);
+    ssize_t n = recv(data_, replies + moved, kReadChunk, MSG_DONTWAIT);
     if (n > 0) {
-      out.resize(at + static_cast<std::size_t>(n));
       moved += static_cast<std::size_t>(n);
       continue;
     }
-    out.resize(at);
     if (n < 0 && errno == EINTR) {
       continue;
     }
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
       break;
     }
+    *len = moved;
     end_ = ipc::ByeReason::kWorkerGone;  // the worker closed its socket or failed
     return false;
   }
+  *len = moved;
   return true;
 }
 
 void Session::Pump() {
   // In libssh 0.10 a read asking for N bytes grows the channel window to N, so the buffer must
-  // really be N bytes. It is allocated uninitialised: only the pages data lands in get touched.
+  // really be N bytes. Both buffers are allocated uninitialised: only the pages data lands in
+  // get touched, and nothing is zeroed before a read overwrites it.
   std::unique_ptr<uint8_t[]> buf(new uint8_t[kChannelReadSize]);
-  std::string out;
-  out.reserve(kMaxReplyBatch + kReadChunk);
+  std::unique_ptr<char[]> replies(new char[kReplyBufferSize]);
   // Bounds a reply blocked by a client that grants no window; reads have their own timeout.
   long timeout = std::max<long>(1, static_cast<long>(hello_.write_timeout_s));
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
@@ -639,12 +639,12 @@ void Session::Pump() {
       return;
     }
     if (ready > 0 && p[1].revents != 0) {
-      out.clear();
       if (!Flush()) {
         return;
       }
-      bool alive = MoveReplies(out);
-      if (!Send(out) || !alive) {
+      std::size_t len = 0;
+      bool alive = MoveReplies(replies.get(), &len);
+      if (!Send(replies.get(), len) || !alive) {
         return;
       }
     }
