@@ -217,24 +217,26 @@ void Processor::Impl::Read(uint32_t id, Reader& r, std::string& out) {
   }
   len = std::min<uint32_t>(len, kMaxReadLength);
   h->read_any = true;
-  // The data goes straight into the reply buffer (DATA header first, then pread into place).
-  const std::size_t at = out.size();
-  out.resize(at + kDataHeader + len);
+  // pread into a buffer that is never zeroed, then copy what came: a read past the end (every
+  // download's last requests) or of a small file costs what it returns, not `len`.
+  if (!read_buf_) {
+    read_buf_.reset(new char[kMaxReadLength]);
+  }
   ssize_t n;
   do {
-    n = pread(h->fd.get(), out.data() + at + kDataHeader, len, static_cast<off_t>(offset));
+    n = pread(h->fd.get(), read_buf_.get(), len, static_cast<off_t>(offset));
   } while (n < 0 && errno == EINTR);
   if (n <= 0) {
-    int err = n < 0 ? errno : 0;
-    out.resize(at);
-    SendStatus(out, id, n == 0 ? kFxEof : ErrnoToStatus(err));
+    SendStatus(out, id, n == 0 ? kFxEof : ErrnoToStatus(errno));
     return;
   }
-  out.resize(at + kDataHeader + static_cast<std::size_t>(n));
+  const std::size_t at = out.size();
+  out.resize(at + kDataHeader);
   StoreU32(out.data() + at, static_cast<uint32_t>(1 + 4 + 4 + n));
   out[at + 4] = static_cast<char>(kFxpData);
   StoreU32(out.data() + at + 5, id);
   StoreU32(out.data() + at + 9, static_cast<uint32_t>(n));
+  out.append(read_buf_.get(), static_cast<std::size_t>(n));
   h->bytes_read += static_cast<uint64_t>(n);
   stats_.bytes_out += static_cast<uint64_t>(n);
   activity_ = true;

@@ -116,8 +116,9 @@ class Processor::Impl {
   TransferStats& stats_;
   RequestObserver* observer_;  // may be null
   HandleTable handles_;
-  std::vector<uint8_t> in_;  // a partial packet, or packets held back by backpressure
-  std::size_t in_off_ = 0;   // start of unhandled bytes in in_
+  std::vector<uint8_t> in_;           // a partial packet, or packets held back by backpressure
+  std::size_t in_off_ = 0;            // start of unhandled bytes in in_
+  std::unique_ptr<char[]> read_buf_;  // kMaxReadLength, uninitialised, made at the first READ
   bool init_done_ = false;
   bool dead_ = false;  // a frame error happened: every later call fails
   bool activity_ = false;
