@@ -756,6 +756,62 @@ std::string SyntaxMessage(const std::string& what) {
   return first;
 }
 
+// toml11 parses arrays and inline tables by recursion, one level of stack per bracket: a deep
+// enough nesting overflows the stack. Our keys need two levels; this many is refused.
+constexpr int kMaxNesting = 32;
+
+// The line of the first '[' or '{' nested deeper than kMaxNesting, or 0. Brackets in strings
+// (basic, literal, multi-line) and comments do not count, as for toml11; a string toml11 would
+// refuse ends where toml11 stops reading it, so nothing it parses is skipped here.
+unsigned FirstTooDeep(std::string_view text) {
+  int depth = 0;
+  unsigned line = 1;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char ch = text[i];
+    if (ch == '\n') {
+      ++line;
+    } else if (ch == '#') {
+      while (i + 1 < text.size() && text[i + 1] != '\n') {
+        ++i;
+      }
+    } else if (ch == '"' || ch == '\'') {
+      const std::string_view delim = text.substr(i, 3) == std::string(3, ch)
+                                         ? std::string_view(text.data() + i, 3)
+                                         : std::string_view(text.data() + i, 1);
+      const bool multi = delim.size() == 3;
+      for (i += delim.size(); i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '\n') {
+          ++line;
+          if (!multi) {
+            break;  // unterminated: toml11 refuses the line
+          }
+        } else if (ch == '"' && c == '\\') {
+          ++i;  // an escape; a line-ending backslash continues a multi-line string
+          if (i < text.size() && text[i] == '\n') {
+            ++line;
+          }
+        } else if (text.substr(i, delim.size()) == delim) {
+          i += delim.size() - 1;
+          // A multi-line string may end with one or two quotes of its own before the delimiter.
+          for (int extra = 0; multi && extra < 2 && i + 1 < text.size() && text[i + 1] == ch;
+               ++extra) {
+            ++i;
+          }
+          break;
+        }
+      }
+    } else if (ch == '[' || ch == '{') {
+      if (++depth > kMaxNesting) {
+        return line;
+      }
+    } else if ((ch == ']' || ch == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 Result<MaxStartups> ParseMaxStartups(std::string_view text) {
@@ -834,6 +890,10 @@ Result<Config> ParseConfig(const std::string& text, const std::string& virtual_p
       return problems.ToError();
     }
     at = end + 1;
+  }
+  if (unsigned deep = FirstTooDeep(text); deep != 0) {
+    problems.Add(deep, "arrays or inline tables nested deeper than " + std::to_string(kMaxNesting));
+    return problems.ToError();
   }
   toml::value root;
   try {

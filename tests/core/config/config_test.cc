@@ -258,6 +258,27 @@ TEST(ConfigErrorTest, InvalidUtf8RefusedWithItsLine) {
   EXPECT_THAT(ErrorOf("# caf\xe9\n"), HasSubstr(":1: not valid UTF-8"));
 }
 
+// Arrays and inline tables nested deeper than anyone writes are refused with the line where
+// the nesting got too deep, before toml11 sees them: it parses nesting by recursion, and a
+// deep enough nesting overflowed the stack (found by config_fuzz, whose corpus keeps the input).
+// Brackets inside strings and comments do not count, as for toml11.
+TEST(ConfigErrorTest, DeepNestingRefusedWithItsLine) {
+  EXPECT_THAT(ErrorOf("[server]\nlisten = " + std::string(200000, '[') + "\n"),
+              HasSubstr(":2: arrays or inline tables nested deeper than 32"));
+  EXPECT_THAT(ErrorOf("[server]\n\nx = " + std::string(20, '{') + "a = " + std::string(13, '[')),
+              HasSubstr(":3: arrays or inline tables nested deeper than 32"));
+  // 32 levels are still parsed (and refused for what they are, not for their depth).
+  EXPECT_THAT(ErrorOf("[server]\nx = " + std::string(32, '[') + std::string(32, ']') + "\n"),
+              HasSubstr("unknown key 'server.x'"));
+  // Closing brackets in a string or comment do not hide nesting; opening ones do not add to it.
+  EXPECT_THAT(ErrorOf("[server]\nx = [[[\"]]]]\", '\"]]]', \"\"\"]]]\"\"\"\"\", # ]]]]\n" +
+                      std::string(40, '[')),
+              HasSubstr("nested deeper than 32"));
+  EXPECT_THAT(
+      ErrorOf("[server]\nx = \"" + std::string(100, '[') + "\" # " + std::string(100, '{') + "\n"),
+      HasSubstr("unknown key 'server.x'"));
+}
+
 // An unknown table and an unknown nested key are refused too.
 TEST(ConfigErrorTest, UnknownTableAndNestedKey) {
   EXPECT_THAT(ErrorOf("\n[sever]\nlisten = 1\n"), HasSubstr(":2: unknown key 'sever'"));
