@@ -184,8 +184,6 @@ bool Processor::Impl::HasPendingRequests() const {
   return plen > kMaxPacket || avail >= 4 + std::size_t{plen};
 }
 
-bool Processor::Impl::WantsInput() const { return in_.size() - in_off_ <= 2 * (kMaxPacket + 4); }
-
 Status Processor::Impl::HandlePacket(const uint8_t* p, std::size_t len, std::string& out) {
   const uint8_t type = p[0];
   Reader r(p + 1, len - 1);
@@ -318,7 +316,6 @@ Status Processor::OnData(const uint8_t* data, std::size_t len, std::string& out)
 }
 
 bool Processor::HasPendingRequests() const { return impl_->HasPendingRequests(); }
-bool Processor::WantsInput() const { return impl_->WantsInput(); }
 bool Processor::TakeActivity() { return impl_->TakeActivity(); }
 void Processor::CloseAll() { impl_->CloseAll(); }
 

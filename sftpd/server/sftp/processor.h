@@ -66,13 +66,11 @@ class Processor {
   // remain stay buffered and HasPendingRequests() turns true. The transport then sends `out`
   // and calls OnData(nullptr, 0, out) until HasPendingRequests() is false, before it blocks on
   // the channel again (else a client waiting for those replies and the server would wait for
-  // each other). It should also stop reading the channel while !WantsInput().
+  // each other); draining them before reading more also bounds what stays buffered.
   Status OnData(const uint8_t* data, std::size_t len, std::string& out);
 
   // True when complete requests are buffered, unhandled (see OnData).
   bool HasPendingRequests() const;
-  // False while more than two maximal packets are buffered, unhandled.
-  bool WantsInput() const;
 
   const TransferStats& stats() const { return stats_; }
   // True if a transfer (data read or written, file removed or created) happened since the last

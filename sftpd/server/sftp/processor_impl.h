@@ -29,7 +29,6 @@ class Processor::Impl {
 
   Status OnData(const uint8_t* data, std::size_t len, std::string& out);
   bool HasPendingRequests() const;
-  bool WantsInput() const;
   bool TakeActivity();
   void CloseAll();
 

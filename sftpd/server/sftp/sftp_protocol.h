@@ -32,8 +32,6 @@ class SftpProtocol final : public server::ChannelProtocol {
   bool TakeActivity() override;
   void CloseAll() override;
 
-  Processor& processor() { return processor_; }
-
  private:
   Processor processor_;
 };
