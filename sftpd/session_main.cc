@@ -26,6 +26,7 @@
 #include "sftpd/server/ipc/ipc.h"
 #include "sftpd/server/read_ahead.h"
 #include "sftpd/server/session.h"
+#include "sftpd/server/ssh_algorithms.h"
 
 namespace sftplc {
 namespace {
@@ -96,22 +97,10 @@ bool Transport::Prepare(ipc::Hello& hello) {
   if (!ok) {
     return false;
   }
-  struct {
-    ssh_bind_options_e opt;
-    const std::string& value;
-    const char* name;
-  } algos[] = {
-      {SSH_BIND_OPTIONS_KEY_EXCHANGE, hello.kex, "kex"},
-      {SSH_BIND_OPTIONS_CIPHERS_C_S, hello.ciphers, "ciphers"},
-      {SSH_BIND_OPTIONS_CIPHERS_S_C, hello.ciphers, "ciphers"},
-      {SSH_BIND_OPTIONS_HMAC_C_S, hello.macs, "macs"},
-      {SSH_BIND_OPTIONS_HMAC_S_C, hello.macs, "macs"},
-      {SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, hello.hostkey_algorithms, "hostkey_algorithms"},
-  };
-  for (const auto& a : algos) {
-    if (!a.value.empty() && !Option(a.opt, a.value.c_str(), a.name)) {
-      return false;
-    }
+  if (const char* refused = server::ApplyAlgorithms(bind_, hello.kex, hello.ciphers, hello.macs,
+                                                    hello.hostkey_algorithms)) {
+    SPDLOG_LOGGER_ERROR(log_, "{} libssh refused {}: {}", tag_, refused, ssh_get_error(bind_));
+    return false;
   }
   session_ = ssh_new();
   if (session_ == nullptr || ssh_bind_accept_fd(bind_, session_, client_fd_) != SSH_OK) {

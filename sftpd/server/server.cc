@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "sftpd/server/spawn.h"
+#include "sftpd/server/ssh_algorithms.h"
 
 namespace sftplc::server {
 namespace {
@@ -66,14 +67,6 @@ struct BindDeleter {
 };
 using Bind = std::unique_ptr<ssh_bind_struct, BindDeleter>;
 
-Status SetBindOption(ssh_bind bind, ssh_bind_options_e opt, const void* value, const char* what) {
-  if (ssh_bind_options_set(bind, opt, value) != SSH_OK) {
-    return Error::InvalidArgument(
-        fmt::format("server.{} is not accepted by libssh: {}", what, ssh_get_error(bind)));
-  }
-  return {};
-}
-
 SessionLimits LimitsFrom(const config::ServerConfig& cfg) {
   SessionLimits l;
   l.login_grace_time = cfg.login_grace_time;
@@ -112,23 +105,10 @@ Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, 
   if (bind == nullptr) {
     return Error::Internal("ssh_bind_new failed");
   }
-  struct {
-    ssh_bind_options_e opt;
-    const std::string& value;
-    const char* name;
-  } algos[] = {
-      {SSH_BIND_OPTIONS_KEY_EXCHANGE, cfg.kex, "kex"},
-      {SSH_BIND_OPTIONS_CIPHERS_C_S, cfg.ciphers, "ciphers"},
-      {SSH_BIND_OPTIONS_HMAC_C_S, cfg.macs, "macs"},
-      {SSH_BIND_OPTIONS_HOSTKEY_ALGORITHMS, cfg.hostkey_algorithms, "hostkey_algorithms"},
-  };
-  for (const auto& a : algos) {
-    if (a.value.empty()) {
-      continue;
-    }
-    if (auto st = SetBindOption(bind.get(), a.opt, a.value.c_str(), a.name); !st) {
-      return st.error();
-    }
+  if (const char* refused =
+          ApplyAlgorithms(bind.get(), cfg.kex, cfg.ciphers, cfg.macs, cfg.hostkey_algorithms)) {
+    return Error::InvalidArgument(
+        fmt::format("server.{} is not accepted by libssh: {}", refused, ssh_get_error(bind.get())));
   }
   std::string binary =
       deps.transport_binary.empty() ? SiblingBinary("sftpd-session") : deps.transport_binary;

@@ -195,6 +195,39 @@ print('tries', tries, 'active', t.is_active())
   EXPECT_EQ(gate_.password_checks.load(), 3);
 }
 
+// The algorithm lists are checked once, at start: one libssh refuses stops the start and names
+// the setting; the ones it takes are what every transport offers, both ways.
+TEST_F(ServerTest, AlgorithmListsCheckedAtStartAndApplied) {
+  ServerDeps deps;
+  deps.gate = &gate_;
+  deps.recorder = &recorder_;
+  deps.clock = &SystemClock::Instance();
+  deps.sftp = sftplc::testing::InProcessBackends(nullptr);
+  config::ServerConfig bad = cfg_;
+  bad.ciphers = "no-such-cipher";
+  auto refused = Server::Create(bad, std::move(deps), GetLogger("sftpd"));
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message().find("server.ciphers is not accepted by libssh"),
+            std::string::npos)
+      << refused.error().ToString();
+
+  cfg_.ciphers = "aes256-gcm@openssh.com,aes256-ctr";
+  cfg_.macs = "hmac-sha2-512";
+  Start();
+  // A refused list ends the key exchange before any login attempt; a taken one gets to it. (ssh
+  // reads options given after the destination up to the remote command.)
+  auto ssh = [&](const std::string& algos) {
+    return RunCommand(SshCommand({port_, "alice", dir_.Sub("pw")}) + " " + algos + " true");
+  };
+  EXPECT_NE(ssh("-o Ciphers=aes128-ctr").exit_code, 0);
+  EXPECT_NE(ssh("-o Ciphers=aes256-ctr -o MACs=hmac-sha2-256").exit_code, 0);
+  EXPECT_EQ(gate_.password_checks.load(), 0);
+  ssh("-o Ciphers=aes256-ctr -o MACs=hmac-sha2-512");  // then the exec request is refused
+  EXPECT_EQ(gate_.password_checks.load(), 1);
+  auto taken = SftpPassword("pwd\n");
+  EXPECT_EQ(taken.exit_code, 0) << taken.err;
+}
+
 // Shell and exec requests are refused on the session channel.
 TEST_F(ServerTest, ShellAndExecRefused) {
   Start();
