@@ -453,6 +453,10 @@ class LocalIpv6Prefix {
 
   bool ok() const { return ok_; }
   const std::string& error() const { return error_; }
+  // Why a test that needs the prefix skips when !ok().
+  std::string SkipReason() const {
+    return "cannot route " + prefix_ + "/48 to the loopback (needs CAP_NET_ADMIN): " + error_;
+  }
   // Puts `address` (of the prefix) on the loopback.
   bool AddAddress(const std::string& address) {
     auto r = RunCommand("ip -6 addr add " + address + "/128 dev lo nodad 2>&1");
@@ -478,8 +482,7 @@ class Ipv6StartupFloodTest : public StartupFloodTest {
  protected:
   void Configure() override {
     if (!prefix_.ok()) {
-      GTEST_SKIP() << "cannot route fd00:5f1c:1::/48 to the loopback (needs CAP_NET_ADMIN): "
-                   << prefix_.error();
+      GTEST_SKIP() << prefix_.SkipReason();
     }
     StartupFloodTest::Configure();
     d_.Set("server", "listen = [\"[::1]:0\"]");
@@ -509,8 +512,7 @@ class Ipv6BannedSourceTest : public HostileClientTest {
  protected:
   void Configure() override {
     if (!prefix_.ok()) {
-      GTEST_SKIP() << "cannot route fd00:5f1c:2::/48 to the loopback (needs CAP_NET_ADMIN): "
-                   << prefix_.error();
+      GTEST_SKIP() << prefix_.SkipReason();
     }
     d_.Set("auth.defender", "threshold = 2");
     d_.Set("server", "listen = [\"[::1]:0\"]");
