@@ -33,8 +33,9 @@ namespace {
 
 constexpr int kDataFd = 3;
 constexpr int kControlFd = 4;
-// One read of the data socket (the session writes up to a whole channel read at once).
-constexpr std::size_t kReadSize = 1024 * 1024;
+// One read of the data socket: the transport hands client bytes over 256 KiB at a time, and
+// every page of this buffer a read reaches stays resident for the session's life.
+constexpr std::size_t kReadSize = 256 * 1024;
 // Usage goes to the session at most this often while data flows, and always at the end.
 constexpr long kReportIntervalNs = 1000L * 1000 * 1000;
 

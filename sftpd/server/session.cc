@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <libssh/callbacks.h>
 #include <libssh/server.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,6 +14,7 @@
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <optional>
 
@@ -34,15 +37,27 @@ constexpr uint32_t kWindowTopUp = kChannelReadSize / 2;
 // How long a clean close waits for the client to close its side.
 constexpr milliseconds kCloseWait{3000};
 // Client bytes buffered for a worker that does not read them yet; past this the transport stops
-// reading the channel until the worker catches up.
-constexpr std::size_t kMaxPending = 4 * 1024 * 1024;
+// reading the channel until the worker catches up. The data socket's kernel buffer holds the
+// backlog: what waits here is process memory, once per session.
+constexpr std::size_t kMaxPending = 512 * 1024;
+// Reply pacing (RepliesAhead) ends for a connection whose client does not adjust its window
+// within kAdjustWait (it adjusts only once more is out), or answers kLongWaitsInRow waits in a
+// row later than kLongAdjustWait: a path longer than its TCP round trip shows (behind a proxy
+// that ends TCP), where each adjust comes a round trip late. A client on the same host under
+// load answers within a few milliseconds, now and then later, never that many times in a row.
+constexpr milliseconds kAdjustWait{200};
+constexpr milliseconds kLongAdjustWait{10};
+constexpr int kLongWaitsInRow = 16;
+// Paced replies go in pieces of at least this much (the OpenSSH client's largest packet).
+constexpr uint32_t kPacedPiece = 32 * 1024;
 // One pass moves at most this much of the worker's replies to the client.
 constexpr std::size_t kMaxReplyBatch = 1024 * 1024;
 constexpr std::size_t kReadChunk = 256 * 1024;
 constexpr std::size_t kReplyBufferSize = kMaxReplyBatch + kReadChunk;
 // How far ahead of the bytes relayed the transport announces its bound (Relayed).
 constexpr uint64_t kRelayCredit = 4 * 1024 * 1024;
-// Client bytes are handed to the worker once this much is queued, or before the pump waits.
+// Client bytes gather in the channel read buffer and are handed to the worker once this much has
+// come, or before the pump waits.
 constexpr std::size_t kFlushBatch = 256 * 1024;
 // While libssh already holds channel data, the pump reads it without asking the kernel about
 // the other sockets first, for at most this many reads in a row (the worker's replies and the
@@ -101,14 +116,25 @@ class Session {
   bool Handshake();
   bool Authenticate();
   void Pump();
-  // The relay to the worker: queue client bytes (Relayed told first; written once
-  // kFlushBatch is queued), write what the data socket takes, read the worker's replies into
+  // The relay to the worker: hand client bytes over (Relayed told first; what the data socket
+  // does not take at once waits in pending_), write what waits, read the worker's replies into
   // `replies` (kReplyBufferSize bytes; `*len` set to what came). False: the worker is gone
   // (end_ set).
-  bool Queue(const uint8_t* data, std::size_t len);
+  bool Relay(const uint8_t* data, std::size_t len);
   bool Flush();
+  // Writes what the data socket takes of `data` without waiting: the count, or -1 if the
+  // worker is gone (end_ set).
+  ssize_t Offer(const char* data, std::size_t len);
   bool MoveReplies(char* replies, std::size_t* len);
+  // Writes replies to the client, paced (RepliesAhead): at most `ahead` bytes the client has
+  // not given back yet. False: the connection ends (end_ set).
   bool Send(const char* data, std::size_t len);
+  // How many reply bytes may go now; waits up to kAdjustWait for the client's window adjust
+  // while none may, and stops pacing a client that answers too late. nullopt: the connection
+  // ends (end_ set).
+  std::optional<std::size_t> ReplyRoom();
+  // The smoothed round-trip time of the client's TCP connection (0: not known).
+  uint32_t ClientRttUs() const;
   void Close(bool clean);
   bool Closed() const {
     int st = ssh_get_status(session_);
@@ -137,6 +163,12 @@ class Session {
 
   int data_ = -1;  // the worker's data socket (non-blocking)
   std::string pending_;
+  // Reply pacing (RepliesAhead): the largest window the client has granted, and whether its
+  // replies are paced (until it fails to adjust in time).
+  uint32_t window_peak_ = 0;
+  bool pace_ = true;
+  uint32_t ahead_ = 0;       // how far replies run ahead (0: not set yet)
+  int long_waits_ = 0;       // waits for an adjust longer than kLongAdjustWait, in a row
   uint64_t relayed_in_ = 0;  // client bytes handed to the relay
   uint64_t announced_ = 0;   // the bound told to the monitor (Relayed)
 };
@@ -520,23 +552,92 @@ bool Session::CheckMonitor() {
 }
 
 bool Session::Send(const char* data, std::size_t len) {
-  if (len == 0) {
-    return true;
+  if (pace_ && ahead_ == 0) {
+    ahead_ = RepliesAhead(ClientRttUs());
   }
-  int w = ssh_channel_write(channel_, data, static_cast<uint32_t>(len));
-  if (w != static_cast<int>(len)) {
-    if (window_exceeded_) {
-      end_ = ipc::ByeReason::kWindowExceeded;
+  std::size_t off = 0;
+  while (off < len) {
+    std::size_t piece = len - off;
+    if (pace_) {
+      std::optional<std::size_t> room = ReplyRoom();
+      if (!room) {
+        return false;
+      }
+      piece = std::min(piece, *room);
+    }
+    int w = ssh_channel_write(channel_, data + off, static_cast<uint32_t>(piece));
+    if (w != static_cast<int>(piece)) {
+      if (window_exceeded_) {
+        end_ = ipc::ByeReason::kWindowExceeded;
+        return false;
+      }
+      SPDLOG_LOGGER_INFO(log_, "{} write to client failed", tag_);
+      end_ = Closed() ? ipc::ByeReason::kClosed : ipc::ByeReason::kError;
       return false;
     }
-    SPDLOG_LOGGER_INFO(log_, "{} write to client failed", tag_);
-    end_ = Closed() ? ipc::ByeReason::kClosed : ipc::ByeReason::kError;
-    return false;
+    off += piece;
   }
   return true;
 }
 
-bool Session::Queue(const uint8_t* data, std::size_t len) {
+std::optional<std::size_t> Session::ReplyRoom() {
+  const uint32_t ahead = ahead_;
+  const SteadyTime start = SteadyClock::now();
+  bool added = false;
+  std::optional<std::size_t> room;
+  for (;;) {
+    uint32_t window = ssh_channel_window_size(channel_);
+    window_peak_ = std::max(window_peak_, window);
+    uint32_t out = window_peak_ - window;  // sent, not yet given back by the client
+    SteadyTime now = SteadyClock::now();
+    if (out + kPacedPiece <= ahead) {
+      room = ahead - out;
+      if (added) {  // waited for this adjust: on a long path, each comes a round trip late
+        long_waits_ = now - start > kLongAdjustWait ? long_waits_ + 1 : 0;
+        if (long_waits_ >= kLongWaitsInRow) {
+          SPDLOG_LOGGER_DEBUG(log_, "{} window adjusts come late: replies no longer paced", tag_);
+          pace_ = false;
+        }
+      }
+      break;
+    }
+    if (now - start >= kAdjustWait) {
+      // A client that adjusts its window only once more than `ahead` is out would never
+      // answer: replies go as far as its window allows from now on.
+      SPDLOG_LOGGER_DEBUG(log_, "{} no window adjust within {} ms: replies no longer paced", tag_,
+                          kAdjustWait.count());
+      pace_ = false;
+      room = std::numeric_limits<std::size_t>::max();
+      break;
+    }
+    if (!added && ssh_event_add_session(event_, session_) != SSH_OK) {
+      end_ = ipc::ByeReason::kError;
+      break;
+    }
+    added = true;
+    auto wait = std::chrono::duration_cast<milliseconds>(start + kAdjustWait - now).count();
+    if (ssh_event_dopoll(event_, static_cast<int>(std::max<long>(wait, 1))) == SSH_ERROR ||
+        Closed()) {
+      end_ = Closed() ? ipc::ByeReason::kClosed : ipc::ByeReason::kError;
+      break;
+    }
+  }
+  if (added) {
+    ssh_event_remove_session(event_, session_);
+  }
+  return room;
+}
+
+uint32_t Session::ClientRttUs() const {
+  tcp_info info{};
+  socklen_t size = sizeof(info);
+  if (getsockopt(ssh_get_fd(session_), IPPROTO_TCP, TCP_INFO, &info, &size) != 0) {
+    return 0;  // not TCP (a test's socket pair): no network between
+  }
+  return info.tcpi_rtt;
+}
+
+bool Session::Relay(const uint8_t* data, std::size_t len) {
   // The monitor hears of the bytes before the worker can: its bound of what the worker may
   // claim is never behind. Announced ahead, kRelayCredit at a time: one message per 4 MiB, not
   // one (and a wake-up of the monitor) per channel read.
@@ -548,15 +649,32 @@ bool Session::Queue(const uint8_t* data, std::size_t len) {
       return false;
     }
   }
-  pending_.append(reinterpret_cast<const char*>(data), len);
-  return pending_.size() < kFlushBatch || Flush();
+  const char* bytes = reinterpret_cast<const char*>(data);
+  if (!pending_.empty()) {  // behind what waits already
+    pending_.append(bytes, len);
+    return Flush();
+  }
+  ssize_t sent = Offer(bytes, len);
+  if (sent < 0) {
+    return false;
+  }
+  pending_.append(bytes + sent, len - static_cast<std::size_t>(sent));
+  return true;
 }
 
 bool Session::Flush() {
+  ssize_t sent = Offer(pending_.data(), pending_.size());
+  if (sent < 0) {
+    return false;
+  }
+  pending_.erase(0, static_cast<std::size_t>(sent));
+  return true;
+}
+
+ssize_t Session::Offer(const char* data, std::size_t len) {
   std::size_t off = 0;
-  while (off < pending_.size()) {
-    ssize_t n =
-        send(data_, pending_.data() + off, pending_.size() - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (off < len) {
+    ssize_t n = send(data_, data + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) {
         continue;
@@ -565,12 +683,11 @@ bool Session::Flush() {
         break;
       }
       end_ = ipc::ByeReason::kWorkerGone;
-      return false;
+      return -1;
     }
     off += static_cast<std::size_t>(n);
   }
-  pending_.erase(0, off);
-  return true;
+  return static_cast<ssize_t>(off);
 }
 
 bool Session::MoveReplies(char* replies, std::size_t* len) {
@@ -596,10 +713,13 @@ bool Session::MoveReplies(char* replies, std::size_t* len) {
 }
 
 void Session::Pump() {
-  // In libssh 0.10 a read asking for N bytes grows the channel window to N, so the buffer must
-  // really be N bytes. Both buffers are allocated uninitialised: only the pages data lands in
-  // get touched, and nothing is zeroed before a read overwrites it.
-  std::unique_ptr<uint8_t[]> buf(new uint8_t[kChannelReadSize]);
+  // In libssh 0.10 a read asking for N bytes grows the channel window to N, so the room after
+  // the bytes gathered (less than kFlushBatch) must really be N bytes. Both buffers are
+  // allocated uninitialised: only the pages data lands in get touched, and nothing is zeroed
+  // before a read overwrites it. Client bytes go from `buf` to the data socket; only what the
+  // socket does not take is copied (pending_).
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kFlushBatch + kChannelReadSize]);
+  std::size_t gathered = 0;  // client bytes at the start of buf, not handed over yet
   std::unique_ptr<char[]> replies(new char[kReplyBufferSize]);
   // Bounds a reply blocked by a client that grants no window; reads have their own timeout.
   long timeout = std::max<long>(1, static_cast<long>(hello_.write_timeout_s));
@@ -623,8 +743,11 @@ void Session::Pump() {
       ++reads_since_poll;
     } else {
       reads_since_poll = 0;
-      if (held == 0 && !pending_.empty() && !Flush()) {  // the worker's before waiting
-        return;
+      if (held == 0 && (gathered != 0 || !pending_.empty())) {  // the worker's before waiting
+        if (!Relay(buf.get(), gathered)) {
+          return;
+        }
+        gathered = 0;
       }
     }
     pollfd p[3] = {{wants_input ? ssh_get_fd(session_) : -1, POLLIN, 0},
@@ -657,7 +780,7 @@ void Session::Pump() {
     // serves without growing it.
     bool top_up = consumed >= kWindowTopUp;
     uint32_t count = top_up ? kChannelReadSize : kSteadyReadSize;
-    int n = ssh_channel_read_timeout(channel_, buf.get(), count, 0, 0);
+    int n = ssh_channel_read_timeout(channel_, buf.get() + gathered, count, 0, 0);
     SteadyTime now = SteadyClock::now();
     if (n == SSH_ERROR || window_exceeded_) {
       end_ = window_exceeded_ ? ipc::ByeReason::kWindowExceeded
@@ -681,8 +804,12 @@ void Session::Pump() {
       }
     } else {
       last_request = now;
-      if (!Queue(buf.get(), static_cast<std::size_t>(n))) {
-        return;
+      gathered += static_cast<std::size_t>(n);
+      if (gathered >= kFlushBatch) {
+        if (!Relay(buf.get(), gathered)) {
+          return;
+        }
+        gathered = 0;
       }
     }
   }
@@ -738,6 +865,12 @@ ipc::ByeReason Session::Run() {
 }
 
 }  // namespace
+
+uint32_t RepliesAhead(uint32_t rtt_us) {
+  uint64_t in_flight = uint64_t{rtt_us} * kPacedLinkBytesPerUs;
+  return static_cast<uint32_t>(
+      std::clamp<uint64_t>(in_flight, kMinRepliesAhead, std::numeric_limits<uint32_t>::max()));
+}
 
 ipc::ByeReason RunTransport(const ipc::Hello& hello, ssh_session session, int control_fd,
                             const Logger& log) noexcept {

@@ -41,4 +41,15 @@ inline constexpr uint32_t kChannelReadSize = 8 * 1024 * 1024;
 // buffered. Anything beyond that margin is a client sending past its window.
 inline constexpr uint32_t kMaxUnreadChannelData = kChannelReadSize + 2 * 1024 * 1024;
 
+// How far the replies of a session run ahead of the client: bytes sent that the client has not
+// given back with a window adjust yet, given the round-trip time of its TCP connection. The
+// OpenSSH client copies its whole channel buffer for every packet that arrives while data waits
+// in it for its sftp process (sshbuf grows by reallocation), so the more a client holds, the
+// slower it drains: on a short path replies run kMinRepliesAhead ahead, on a longer one as far
+// as a 10 Gbit/s link needs to stay busy (the client's window bounds it as ever).
+// docs/performance.md has the measurements.
+inline constexpr uint32_t kMinRepliesAhead = 512 * 1024;
+inline constexpr uint64_t kPacedLinkBytesPerUs = 1250;  // 10 Gbit/s
+uint32_t RepliesAhead(uint32_t rtt_us);
+
 }  // namespace sftplc::server

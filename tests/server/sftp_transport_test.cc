@@ -140,6 +140,28 @@ TEST_F(SftpTransportTest, ParamikoPutGet) {
   EXPECT_EQ(Sha(Root() + "/p"), Sha(Local("p")));
 }
 
+// A client that gives its window back only once 1.5 MiB of it is used (paramiko told so) still
+// downloads: replies run 512 KiB ahead on this short path, the adjust never comes, and the
+// session stops pacing that client (a stalled reply would fail the transfer at the write
+// timeout).
+TEST_F(SftpTransportTest, ClientAdjustingLateStillDownloads) {
+  RunCommand("head -c 8000000 /dev/urandom > '" + Root() + "/late'");
+  WriteFile(dir_.Sub("late.py"),
+            "import paramiko, sys\n"
+            "c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n"
+            "c.connect('127.0.0.1', " +
+                std::to_string(port_) + ", 'alice', '" + kPassword +
+                "', allow_agent=False, look_for_keys=False)\n"
+                "s = c.open_sftp()\n"
+                "ch = s.get_channel()\n"
+                "ch.in_window_threshold = 1536 * 1024\n"
+                "s.get('late', sys.argv[1])\n"
+                "s.close(); c.close()\n");
+  auto r = RunCommand("/usr/bin/python3 '" + dir_.Sub("late.py") + "' '" + Local("late") + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(Sha(Local("late")), Sha(Root() + "/late"));
+}
+
 // curl's sftp:// (libssh2) uploads and downloads.
 TEST_F(SftpTransportTest, CurlPutGet) {
   RunCommand("head -c 500000 /dev/urandom > '" + Local("c") + "'");

@@ -5,6 +5,8 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -223,6 +225,14 @@ std::vector<sock_filter> BuildFilter(Profile profile) {
       f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, static_cast<uint32_t>(nr), 0, 1));
       f.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES));
     }
+    // getsockopt: TCP_INFO alone (the round-trip time that paces replies), EACCES otherwise.
+    f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_getsockopt, 0, 6));
+    f.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[1])));  // level
+    f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, IPPROTO_TCP, 0, 2));
+    f.push_back(Stmt(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, args[2])));  // option
+    f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, TCP_INFO, 1, 0));
+    f.push_back(Stmt(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EACCES));
+    f.push_back(Stmt(BPF_RET | BPF_K, kAllow));
   }
   // isatty() of the logger: "not a terminal", nothing else.
   f.push_back(Jump(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 1));
