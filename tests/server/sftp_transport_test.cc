@@ -64,6 +64,18 @@ class SftpTransportTest : public ::testing::Test {
   sftplc::testing::CommandResult Sftp(const std::string& batch) {
     return RunSftpBatch({port_, "alice", dir_.Sub("pw")}, dir_.Sub("batch"), batch);
   }
+  // Runs `body` in paramiko with `s` an SFTP session of alice's and sys.argv[1] = `arg`.
+  sftplc::testing::CommandResult Paramiko(const std::string& body, const std::string& arg) {
+    WriteFile(dir_.Sub("p.py"),
+              "import paramiko, sys\n"
+              "c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n"
+              "c.connect('127.0.0.1', " +
+                  std::to_string(port_) + ", 'alice', '" + kPassword +
+                  "', allow_agent=False, look_for_keys=False)\n"
+                  "s = c.open_sftp()\n" +
+                  body + "s.close(); c.close()\n");
+    return RunCommand("/usr/bin/python3 '" + dir_.Sub("p.py") + "' '" + arg + "'");
+  }
 
   TempDir dir_;
   AccountId account_;
@@ -122,18 +134,11 @@ TEST_F(SftpTransportTest, OpenSshDirectoryOperations) {
 // paramiko uploads and downloads with checksums (a second client implementation).
 TEST_F(SftpTransportTest, ParamikoPutGet) {
   RunCommand("head -c 3000000 /dev/urandom > '" + Local("p") + "'");
-  WriteFile(dir_.Sub("p.py"),
-            "import paramiko, sys\n"
-            "c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n"
-            "c.connect('127.0.0.1', " +
-                std::to_string(port_) + ", 'alice', '" + kPassword +
-                "', allow_agent=False, look_for_keys=False)\n"
-                "s = c.open_sftp()\n"
-                "s.put(sys.argv[1], 'p')\n"
-                "s.get('p', sys.argv[1] + '.back')\n"
-                "print(s.stat('p').st_size)\n"
-                "s.close(); c.close()\n");
-  auto r = RunCommand("/usr/bin/python3 '" + dir_.Sub("p.py") + "' '" + Local("p") + "'");
+  auto r = Paramiko(
+      "s.put(sys.argv[1], 'p')\n"
+      "s.get('p', sys.argv[1] + '.back')\n"
+      "print(s.stat('p').st_size)\n",
+      Local("p"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, "3000000\n");
   EXPECT_EQ(Sha(Local("p.back")), Sha(Local("p")));
@@ -146,18 +151,10 @@ TEST_F(SftpTransportTest, ParamikoPutGet) {
 // timeout).
 TEST_F(SftpTransportTest, ClientAdjustingLateStillDownloads) {
   RunCommand("head -c 8000000 /dev/urandom > '" + Root() + "/late'");
-  WriteFile(dir_.Sub("late.py"),
-            "import paramiko, sys\n"
-            "c = paramiko.SSHClient(); c.set_missing_host_key_policy(paramiko.AutoAddPolicy())\n"
-            "c.connect('127.0.0.1', " +
-                std::to_string(port_) + ", 'alice', '" + kPassword +
-                "', allow_agent=False, look_for_keys=False)\n"
-                "s = c.open_sftp()\n"
-                "ch = s.get_channel()\n"
-                "ch.in_window_threshold = 1536 * 1024\n"
-                "s.get('late', sys.argv[1])\n"
-                "s.close(); c.close()\n");
-  auto r = RunCommand("/usr/bin/python3 '" + dir_.Sub("late.py") + "' '" + Local("late") + "'");
+  auto r = Paramiko(
+      "s.get_channel().in_window_threshold = 1536 * 1024\n"
+      "s.get('late', sys.argv[1])\n",
+      Local("late"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(Sha(Local("late")), Sha(Root() + "/late"));
 }
