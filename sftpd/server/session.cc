@@ -126,7 +126,7 @@ class Session {
   // worker is gone (end_ set).
   ssize_t Offer(const char* data, std::size_t len);
   bool MoveReplies(char* replies, std::size_t* len);
-  // Writes replies to the client, paced (RepliesAhead): at most `ahead` bytes the client has
+  // Writes replies to the client, paced (RepliesAhead): at most ahead_ bytes the client has
   // not given back yet. False: the connection ends (end_ set).
   bool Send(const char* data, std::size_t len);
   // How many reply bytes may go now; waits up to kAdjustWait for the client's window adjust
@@ -167,7 +167,7 @@ class Session {
   // replies are paced (until it fails to adjust in time).
   uint32_t window_peak_ = 0;
   bool pace_ = true;
-  uint32_t ahead_ = 0;       // how far replies run ahead (0: not set yet)
+  uint32_t ahead_ = 0;       // how far replies run ahead: RepliesAhead, set when serving starts
   int long_waits_ = 0;       // waits for an adjust longer than kLongAdjustWait, in a row
   uint64_t relayed_in_ = 0;  // client bytes handed to the relay
   uint64_t announced_ = 0;   // the bound told to the monitor (Relayed)
@@ -552,9 +552,6 @@ bool Session::CheckMonitor() {
 }
 
 bool Session::Send(const char* data, std::size_t len) {
-  if (pace_ && ahead_ == 0) {
-    ahead_ = RepliesAhead(ClientRttUs());
-  }
   std::size_t off = 0;
   while (off < len) {
     std::size_t piece = len - off;
@@ -581,7 +578,6 @@ bool Session::Send(const char* data, std::size_t len) {
 }
 
 std::optional<std::size_t> Session::ReplyRoom() {
-  const uint32_t ahead = ahead_;
   const SteadyTime start = SteadyClock::now();
   bool added = false;
   std::optional<std::size_t> room;
@@ -590,8 +586,8 @@ std::optional<std::size_t> Session::ReplyRoom() {
     window_peak_ = std::max(window_peak_, window);
     uint32_t out = window_peak_ - window;  // sent, not yet given back by the client
     SteadyTime now = SteadyClock::now();
-    if (out + kPacedPiece <= ahead) {
-      room = ahead - out;
+    if (out + kPacedPiece <= ahead_) {
+      room = ahead_ - out;
       if (added) {  // waited for this adjust: on a long path, each comes a round trip late
         long_waits_ = now - start > kLongAdjustWait ? long_waits_ + 1 : 0;
         if (long_waits_ >= kLongWaitsInRow) {
@@ -602,7 +598,7 @@ std::optional<std::size_t> Session::ReplyRoom() {
       break;
     }
     if (now - start >= kAdjustWait) {
-      // A client that adjusts its window only once more than `ahead` is out would never
+      // A client that adjusts its window only once more than ahead_ is out would never
       // answer: replies go as far as its window allows from now on.
       SPDLOG_LOGGER_DEBUG(log_, "{} no window adjust within {} ms: replies no longer paced", tag_,
                           kAdjustWait.count());
@@ -721,6 +717,7 @@ void Session::Pump() {
   std::unique_ptr<uint8_t[]> buf(new uint8_t[kFlushBatch + kChannelReadSize]);
   std::size_t gathered = 0;  // client bytes at the start of buf, not handed over yet
   std::unique_ptr<char[]> replies(new char[kReplyBufferSize]);
+  ahead_ = RepliesAhead(ClientRttUs());
   // Bounds a reply blocked by a client that grants no window; reads have their own timeout.
   long timeout = std::max<long>(1, static_cast<long>(hello_.write_timeout_s));
   ssh_options_set(session_, SSH_OPTIONS_TIMEOUT, &timeout);
