@@ -12,7 +12,8 @@ install(FILES ${PROJECT_BINARY_DIR}/dist/sftpd.service DESTINATION ${SFTPLC_SYST
 install(FILES dist/sftpd.toml DESTINATION ${CMAKE_INSTALL_FULL_SYSCONFDIR}/sftp-lifecycle)
 
 # Man pages: rendered by pandoc from the same markdown as docs/ (docs/man/*.md holds only the
-# NAME/SYNOPSIS head of each page). Without pandoc there are no pages (a warning says so).
+# NAME/SYNOPSIS head of each page, or the whole page of a program sftpd starts). Without pandoc
+# there are no pages (a warning says so).
 find_program(PANDOC_PROGRAM pandoc)
 set(SFTPLC_MAN_PAGES "")
 if(PANDOC_PROGRAM)
@@ -24,7 +25,7 @@ if(PANDOC_PROGRAM)
     string(TOUPPER ${name} title)
     add_custom_command(
       OUTPUT ${out}
-      COMMAND ${PANDOC_PROGRAM} --standalone --from markdown --to man
+      COMMAND ${PANDOC_PROGRAM} --standalone --from markdown-smart --to man
               --metadata title=${title} --metadata section=${section}
               --metadata header=sftp-lifecycle
               --metadata footer=sftp-lifecycle\ ${PROJECT_VERSION}
@@ -40,6 +41,9 @@ if(PANDOC_PROGRAM)
   sftplc_man(sftpd 8 docs/man/sftpd.8.md docs/operations.md)
   sftplc_man(sftpctl 8 docs/man/sftpctl.8.md docs/sftpctl.md)
   sftplc_man(sftpd.toml 5 docs/man/sftpd.toml.5.md docs/configuration.md)
+  # The programs sftpd starts: a page of their own, no body.
+  sftplc_man(sftpd-session 8 docs/man/sftpd-session.8.md)
+  sftplc_man(sftpd-sftp 8 docs/man/sftpd-sftp.8.md)
   add_custom_target(man ALL DEPENDS ${SFTPLC_MAN_PAGES})
 else()
   message(WARNING "pandoc not found: no man pages (apt-get install pandoc)")

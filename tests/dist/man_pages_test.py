@@ -2,7 +2,7 @@
 """Checks that the man pages cannot drift from the programs: every sftpctl command (found by
 walking `sftpctl --help` of every group) appears in sftpctl(8), and every configuration key
 (the tables of docs/configuration.md, the one list of keys the loader's tests follow) appears
-in sftpd.toml(5).
+in sftpd.toml(5). Every page has a NAME section and prints options with two hyphens.
 
 usage: man_pages_test.py SFTPCTL MAN_DIR CONFIGURATION_MD
 """
@@ -93,9 +93,14 @@ def main():
         section, name = k.rsplit(".", 1)
         if f"[{section}]" not in page or name not in page:
             failures.append(f"sftpd.toml(5) does not describe the key {k}")
-    for p in ("sftpd.8", "sftpctl.8", "sftpd.toml.5"):
-        if not re.search(r"\.SH NAME\s", open(f"{man_dir}/{p}", encoding="utf-8").read()):
+    for p in ("sftpd.8", "sftpctl.8", "sftpd.toml.5", "sftpd-session.8", "sftpd-sftp.8"):
+        roff = open(f"{man_dir}/{p}", encoding="utf-8").read()
+        if not re.search(r"\.SH NAME\s", roff):
             failures.append(f"{p} has no NAME section")
+        # "--config" must not come out as an en dash and "config" (typographic quotes and dashes
+        # are off in cmake/Install.cmake): a reader copying the option would get an error.
+        for m in re.finditer(r"\\\[(en|em)\]([a-z][a-z-]*)", roff):
+            failures.append(f"{p} prints the option --{m.group(2)} with a typographic dash")
 
     for f in failures:
         print("FAIL:", f)
