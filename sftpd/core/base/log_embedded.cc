@@ -2,7 +2,7 @@
 // sftpd-sftp) instead of loaded from libspdlog.so and libfmt.so, the way spdlog's and fmt's
 // own library sources build them from the headers Debian ships. With libstdc++ linked
 // statically too, those programs load no C++ library at start: each connection's exec
-// resolves some 4,400 fewer symbols (docs/performance.md, "Programs started per connection").
+// resolves some 4,400 fewer symbols (docs/architecture.md, "Process model").
 // Linked as an object library so its definitions come before the shared libraries and
 // --as-needed leaves those out. Everything else (sftpd, sftpctl, tests) uses the shared ones.
 
