@@ -431,31 +431,39 @@ TEST_F(ProcessorTest, SetstatKeepsFoldersUsableByTheOwner) {
   const uint32_t root_mode = mode_of(".");
   uint32_t n = 10;
   for (const char* root : {"/", ".", "", "self", "d/.."}) {
-    EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str(root).raw(perms(0755))), n),
+    ++n;
+    EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(n).str(root).raw(perms(0755))), n),
               kFxPermissionDenied)
         << root;
   }
   std::string times = Body().u32(kAttrAcModTime).u32(1).u32(2).bytes();
-  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("/").raw(times)), n),
+  ++n;
+  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(n).str("/").raw(times)), n),
             kFxPermissionDenied);
   std::string rh = OpenDir("/");
-  EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(++n).str(rh).raw(perms(0000))), n),
+  ++n;
+  EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(n).str(rh).raw(perms(0000))), n),
             kFxPermissionDenied);
   EXPECT_EQ(mode_of("."), root_mode);
   for (uint32_t bad : {0000u, 0500u, 0600u, 0300u, 0077u}) {
-    EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("d").raw(perms(bad))), n),
+    ++n;
+    EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(n).str("d").raw(perms(bad))), n),
               kFxPermissionDenied)
         << std::oct << bad;
   }
   std::string dh = OpenDir("d");
-  EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(++n).str(dh).raw(perms(0000))), n),
+  ++n;
+  EXPECT_EQ(StatusOf(Packet(kFxpFsetstat, Body().u32(n).str(dh).raw(perms(0000))), n),
             kFxPermissionDenied);
   EXPECT_EQ(mode_of("d") & 0700, 0700u);
-  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("d").raw(perms(0705))), n), kFxOk);
+  ++n;
+  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(n).str("d").raw(perms(0705))), n), kFxOk);
   EXPECT_EQ(mode_of("d"), 0705u);
-  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(++n).str("f").raw(perms(0000))), n), kFxOk);
+  ++n;
+  EXPECT_EQ(StatusOf(Packet(kFxpSetstat, Body().u32(n).str("f").raw(perms(0000))), n), kFxOk);
   EXPECT_EQ(mode_of("f"), 0000u);
-  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(++n).str("m").raw(perms(0000))), n), kFxOk);
+  ++n;
+  EXPECT_EQ(StatusOf(Packet(kFxpMkdir, Body().u32(n).str("m").raw(perms(0000))), n), kFxOk);
   EXPECT_EQ(mode_of("m") & 0700, 0700u);
 }
 
