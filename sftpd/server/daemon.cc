@@ -173,12 +173,12 @@ int RunDaemon(const std::string& config_path) {
 
   // Every connection's transport and SFTP worker confine themselves; say at every start what
   // the kernel allows.
-  const std::string worker = SiblingBinary("sftpd-sftp");
-  const std::string transport = SiblingBinary("sftpd-session");
+  const std::string worker = HelperBinary("sftpd-sftp");
+  const std::string transport = HelperBinary("sftpd-session");
   for (const std::string& helper : {worker, transport}) {
     if (access(helper.c_str(), X_OK) != 0) {
-      SPDLOG_LOGGER_ERROR(log, "cannot run {}: install sftpd-sftp and sftpd-session next to sftpd",
-                          helper);
+      SPDLOG_LOGGER_ERROR(log, "cannot run {}: {} (sftpd starts it for every connection)", helper,
+                          std::strerror(errno));
       return 1;
     }
   }

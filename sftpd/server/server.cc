@@ -111,7 +111,7 @@ Result<std::unique_ptr<Server>> Server::Create(const config::ServerConfig& cfg, 
         fmt::format("server.{} is not accepted by libssh: {}", refused, ssh_get_error(bind.get())));
   }
   std::string binary =
-      deps.transport_binary.empty() ? SiblingBinary("sftpd-session") : deps.transport_binary;
+      deps.transport_binary.empty() ? HelperBinary("sftpd-session") : deps.transport_binary;
   if (access(binary.c_str(), X_OK) != 0) {
     return Error::InvalidArgument(
         fmt::format("the transport {} cannot be run: {}", binary, std::strerror(errno)));

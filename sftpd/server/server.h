@@ -44,7 +44,7 @@ struct ServerDeps {
   LoginGate* gate = nullptr;
   SessionRecorder* recorder = nullptr;
   SftpBackendFactory sftp;
-  std::string transport_binary;  // sftpd-session; empty: next to this executable
+  std::string transport_binary;  // sftpd-session; empty: HelperBinary (spawn.h)
   std::string transport_log_level = "info";
   const Clock* clock = nullptr;
   Metrics* metrics = &NoMetrics();

@@ -72,16 +72,13 @@ Result<std::pair<UniqueFd, UniqueFd>> HelperSocketPair(int type) {
   return std::make_pair(std::move(ours), std::move(theirs));
 }
 
-std::string SiblingBinary(std::string_view name) {
+std::string HelperBinary(std::string_view name) {
   char buf[4096];
   ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) {
-    return std::string(name);
-  }
-  std::string self(buf, static_cast<std::size_t>(n));
+  std::string self = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : std::string();
   auto slash = self.rfind('/');
-  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) + "/" +
-         std::string(name);
+  return (slash == std::string::npos ? std::string(".") : self.substr(0, slash)) +
+         "/" SFTPLC_HELPER_DIR "/" + std::string(name);
 }
 
 }  // namespace sftplc::server

@@ -28,7 +28,9 @@ Result<pid_t> SpawnHelper(const std::string& binary, const std::vector<std::stri
 // above descriptor 4, so it survives being moved onto 3 or 4 in the child.
 Result<std::pair<files::UniqueFd, files::UniqueFd>> HelperSocketPair(int type);
 
-// <directory of this process's executable>/<name>: where sftpd finds its helpers.
-std::string SiblingBinary(std::string_view name);
+// Where sftpd finds the programs it starts (sftpd-session, sftpd-sftp): <directory of this
+// process's executable>/SFTPLC_HELPER_DIR/<name>, "../libexec/sftp-lifecycle" as installed
+// (/usr/sbin/sftpd, /usr/libexec/sftp-lifecycle/) and in the build tree alike.
+std::string HelperBinary(std::string_view name);
 
 }  // namespace sftplc::server

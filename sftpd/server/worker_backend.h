@@ -1,7 +1,7 @@
 #pragma once
 
 // WorkerBackend: the SftpBackend of sftpd. For each "sftp" subsystem it opens the account's
-// root, spawns the SFTP worker (sftpd-sftp, next to sftpd; spawn.h), hands it the root as a
+// root, spawns the SFTP worker (sftpd-sftp, HelperBinary in spawn.h), hands it the root as a
 // descriptor (SCM_RIGHTS) and waits for it to report itself confined. The transport then relays
 // the channel to the worker's data socket directly; the monitor keeps the worker's control
 // socket: usage counters, activity, request tallies (told to `requests`, the metrics) and the

@@ -180,7 +180,7 @@ bool DaemonHarness::Start(int listen_lines) {
   // What the test wrote into the world as root becomes the service's, as in production.
   const ServiceUser& user = run_as_root_ ? kRoot : TestServiceUser();
   GiveToServiceUser(dir_.path());
-  std::string binary = BinaryPath("sftpd/sftpd");
+  std::string binary = binary_.empty() ? BinaryPath("sftpd/sftpd") : binary_;
   std::string config = config_path();
   // The environment is built before fork(): the child only calls async-signal-safe functions.
   std::vector<std::string> env_strings = FakeTimeEnv();

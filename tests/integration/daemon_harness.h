@@ -61,6 +61,8 @@ class DaemonHarness {
   // The daemon runs as root instead of the service user (for the test of the root refusal).
   // Call before Start().
   void RunAsRoot() { run_as_root_ = true; }
+  // Starts this sftpd instead of the build's (a copy placed elsewhere). Call before Start().
+  void UseBinary(std::string path) { binary_ = std::move(path); }
   // Gives the world (and anything the test wrote into it as root) to the service user.
   void GiveWorld() const { sftpctl_.GiveWorld(); }
 
@@ -122,6 +124,7 @@ class DaemonHarness {
 
   SftpctlRunner sftpctl_;
   bool run_as_root_ = false;
+  std::string binary_;  // empty: the build's sftpd
   std::string sftpctl_log_path_;
   std::string faketime_lib_;  // libfaketimeMT.so.1, once found
   std::chrono::seconds clock_offset_{0};

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
+
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/config/config.h"
 #include "sftpd/core/db/database.h"
@@ -62,6 +64,23 @@ TEST(DaemonTest, CheckConfig) {
       RunCommand("'" + BinaryPath("sftpd/sftpd") + "' --check-config --config '" + path + "'");
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("max_auth_tries"), std::string::npos) << bad.err;
+}
+
+// sftpd starts the programs of every connection from ../libexec/sftp-lifecycle beside its own
+// folder (/usr/sbin/sftpd and /usr/libexec/sftp-lifecycle/ as installed, the build tree alike):
+// a copy of sftpd without them refuses to start, naming the path it looked at and why.
+TEST(DaemonTest, RefusesToStartWithoutTheProgramsItStarts) {
+  TempDir elsewhere;
+  ASSERT_EQ(chmod(elsewhere.path().c_str(), 0755), 0);
+  const std::string sbin = elsewhere.Sub("sbin");
+  ASSERT_EQ(mkdir(sbin.c_str(), 0755), 0);
+  std::filesystem::copy_file(BinaryPath("sftpd/sftpd"), sbin + "/sftpd");
+  DaemonHarness d;
+  d.UseBinary(sbin + "/sftpd");
+  EXPECT_FALSE(d.Start());
+  EXPECT_TRUE(d.WaitForLog("cannot run " + sbin +
+                           "/../libexec/sftp-lifecycle/sftpd-sftp: No such file or directory"))
+      << d.Log();
 }
 
 // The daemon runs as the service user, never as root (production runs it as a non-root user, and

@@ -27,7 +27,7 @@ TEST(WorkerBackendTest, SlowStartingWorkerStillServes) {
   account.id = AccountId::New();
   std::filesystem::create_directories(dir.Sub("storage/" + account.id.str()));
   WriteFile(dir.Sub("slow-sftp"),
-            "#!/bin/sh\n/bin/sleep 12\nexec '" SFTPLC_BINARY_DIR "/sftpd/sftpd-sftp' \"$@\"\n");
+            "#!/bin/sh\n/bin/sleep 12\nexec '" SFTPLC_WORKER_BINARY "' \"$@\"\n");
   ASSERT_EQ(chmod(dir.Sub("slow-sftp").c_str(), 0755), 0);
   WorkerOptions opts;
   opts.binary = dir.Sub("slow-sftp");

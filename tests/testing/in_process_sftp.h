@@ -25,7 +25,7 @@ using ProtocolFactory = std::function<Result<std::unique_ptr<server::ChannelProt
 ProtocolFactory SftpProtocols(std::string storage_root, sftp::Limits limits, Logger log);
 
 // The transport the tests' servers spawn (ServerDeps::transport_binary).
-inline constexpr const char* kTransportBinary = SFTPLC_BINARY_DIR "/sftpd/sftpd-session";
+inline constexpr const char* kTransportBinary = SFTPLC_TRANSPORT_BINARY;
 
 // Backends that serve each protocol `protocols` makes on a thread of this process.
 server::SftpBackendFactory InProcessBackends(ProtocolFactory protocols);
