@@ -3,7 +3,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -435,30 +434,9 @@ void Connection::Reap(bool kill_first) {
   if (pid_ <= 0) {
     return;
   }
-  if (kill_first) {
-    kill(pid_, SIGKILL);
-  }
-  // The transport exits right after its Bye (or was killed): waited for (its pidfd says when),
-  // bounded, then killed.
-  UniqueFd exited(static_cast<int>(syscall(SYS_pidfd_open, pid_, 0)));
-  if (!kill_first && exited.valid()) {
-    pollfd p{exited.get(), POLLIN, 0};
-    int n;
-    do {
-      n = poll(&p, 1, static_cast<int>(kExitWait.count()));
-    } while (n < 0 && errno == EINTR);
-    if (n <= 0) {
-      kill(pid_, SIGKILL);
-    }
-  } else if (!kill_first) {
-    kill(pid_, SIGKILL);  // no pidfd (an old kernel): no waiting without a bound
-  }
-  int status = 0;
-  pid_t r;
-  do {
-    r = waitpid(pid_, &status, 0);
-  } while (r < 0 && errno == EINTR);
-  if (r == pid_ && WIFSIGNALED(status) && !kill_first) {
+  // The transport exits right after its Bye (or is killed first): waited for, bounded.
+  int status = ReapHelper(pid_, kill_first ? milliseconds(0) : kExitWait);
+  if (status != -1 && WIFSIGNALED(status) && !kill_first) {
     transport_crashed_ = true;
     SPDLOG_LOGGER_WARN(env_.log, "{} transport killed by a signal pid={} signal={}", tag_, pid_,
                        WTERMSIG(status));

@@ -1,9 +1,12 @@
 #include "sftpd/server/spawn.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,6 +56,30 @@ Result<pid_t> SpawnHelper(const std::string& binary, const std::vector<std::stri
     return SysError(rc, "spawn " + argv_s[0]);
   }
   return pid;
+}
+
+int ReapHelper(pid_t pid, std::chrono::milliseconds timeout) {
+  bool exited = false;
+  if (timeout.count() > 0) {
+    UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, pid, 0)));
+    if (pidfd.valid()) {
+      pollfd p{pidfd.get(), POLLIN, 0};
+      int n;
+      do {
+        n = poll(&p, 1, static_cast<int>(timeout.count()));
+      } while (n < 0 && errno == EINTR);
+      exited = n > 0;
+    }
+  }
+  if (!exited) {
+    kill(pid, SIGKILL);
+  }
+  int status = 0;
+  pid_t r;
+  do {
+    r = waitpid(pid, &status, 0);
+  } while (r < 0 && errno == EINTR);
+  return r == pid ? status : -1;
 }
 
 Result<std::pair<UniqueFd, UniqueFd>> HelperSocketPair(int type) {

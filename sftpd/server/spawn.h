@@ -9,6 +9,7 @@
 
 #include <sys/types.h>
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,12 @@ namespace sftplc::server {
 // descriptors 3 and 4 (`fd3` -1: nothing at 3). Returns its pid.
 Result<pid_t> SpawnHelper(const std::string& binary, const std::vector<std::string>& args, int fd3,
                           int fd4);
+
+// Waits up to `timeout` for the started program `pid` to exit (its pidfd says when; 0: not at
+// all), kills it (SIGKILL) if it has not, and reaps it. Returns its wait status, or -1 when it
+// could not be reaped. Without pidfds (kernels before 5.3) it is killed at once: the monitor
+// never waits for a connection's process without a bound.
+int ReapHelper(pid_t pid, std::chrono::milliseconds timeout);
 
 // A socketpair (AF_UNIX, `type`, close-on-exec): the first end is the monitor's, the second is
 // above descriptor 4, so it survives being moved onto 3 or 4 in the child.

@@ -29,6 +29,8 @@ constexpr int kSocketBuffer = 1024 * 1024;
 // uploads on two cores a new worker took up to 7.4 s from the login to confined (median 2.2 s).
 constexpr int kStartTimeoutMs = 60000;
 constexpr int kExitTimeoutMs = 60000;
+// From the end of its control socket (closed at exit) to the worker's exit.
+constexpr std::chrono::milliseconds kExitAfterHangUp{5000};
 // Control messages handled per call (a worker cannot keep the session busy with them).
 constexpr int kMaxControlBatch = 64;
 
@@ -151,7 +153,11 @@ Status WorkerBackend::DrainControl() {
     auto got = ipc::Receive(control_.get(), /*block=*/false);
     if (!got) {
       if (got.error().IsNotFound()) {
-        return {};  // the worker is exiting; its data socket says the rest
+        // The worker has ended (its control socket closes at exit): poll would report the
+        // socket readable at once, every time, so it is not watched any more. Its data socket
+        // tells the transport; End() reaps it.
+        control_.reset();
+        return {};
       }
       failure_ = "error";
       SPDLOG_LOGGER_WARN(log_, "{} sftp worker broke the control protocol pid={} error={}", tag_,
@@ -230,12 +236,9 @@ void WorkerBackend::Reap(bool kill_first) {
       }
     }
   }
-  int status = 0;
-  pid_t r;
-  do {
-    r = waitpid(pid_, &status, 0);
-  } while (r < 0 && errno == EINTR);
-  if (r == pid_ && WIFSIGNALED(status)) {
+  // Gone, or killed above; one that hung up its control socket but stays is killed.
+  const int status = ReapHelper(pid_, kill_first ? std::chrono::milliseconds(0) : kExitAfterHangUp);
+  if (status != -1 && WIFSIGNALED(status)) {
     if (failure_.empty() && !kill_first) {
       failure_ = "worker_crashed";
     }
@@ -243,7 +246,7 @@ void WorkerBackend::Reap(bool kill_first) {
       SPDLOG_LOGGER_WARN(log_, "{} sftp worker killed by a signal pid={} signal={}", tag_, pid_,
                          WTERMSIG(status));
     }
-  } else if (r == pid_ && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+  } else if (status != -1 && WIFEXITED(status) && WEXITSTATUS(status) != 0) {
     SPDLOG_LOGGER_WARN(log_, "{} sftp worker failed pid={} exit_code={}", tag_, pid_,
                        WEXITSTATUS(status));
   }
