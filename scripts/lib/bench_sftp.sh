@@ -5,6 +5,8 @@
 #   bench_sftp.sh BUILD_DIR WORK_DIR        (called by scripts/bench)
 # Environment passed to peers.sh: TESTS, CIPHERS, BULK_MB, BULK_RUNS, SMALL_RUNS, LOGIN_RUNS,
 # CONC_LIST, CONC_RUNS, ... (see its header). RTT_MB (default 256) sizes the RTT test.
+# SFTPLC_BENCH_BASELINE=DIR: a build folder of an earlier version (sftpd/sftpd, admin/sftpctl
+# and the programs they start), measured as the target "before" in the same interleaved run.
 set -euo pipefail
 BUILD="$1"
 WORK="$2"
@@ -26,13 +28,16 @@ for p in openssh-server proftpd-core proftpd-mod-crypto iperf3 socat; do
 done
 if ((${#missing[@]})); then apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; fi
 "$PEERS" setup
-trap '"$PEERS" stop >/dev/null 2>&1 || true; [[ -n "${SFTPD_PID:-}" ]] && kill "$SFTPD_PID" 2>/dev/null; [[ -n "${PROXY_PIDS:-}" ]] && kill $PROXY_PIDS 2>/dev/null; true' EXIT
+trap '"$PEERS" stop >/dev/null 2>&1 || true; [[ -n "${SFTPD_PIDS:-}" ]] && kill $SFTPD_PIDS 2>/dev/null; [[ -n "${PROXY_PIDS:-}" ]] && kill $PROXY_PIDS 2>/dev/null; true' EXIT
 
-# Our server: same test user name, same client key and password as the peers.
-OURS="$WORK/ours"
-mkdir -p "$OURS"
-PORT="$(free_port)"
-cat >"$OURS/sftpd.toml" <<TOML
+# Our server: same test user name, same client key and password as the peers. start_sftpd
+# LABEL BUILD_DIR starts one from BUILD_DIR in $WORK/LABEL and sets PORT and SFTPD_PID.
+SFTPD_PIDS=""
+start_sftpd() {
+  local label="$1" build="$2" dir="$WORK/$1"
+  mkdir -p "$dir"
+  PORT="$(free_port)"
+  cat >"$dir/sftpd.toml" <<TOML
 [server]
 listen = ["127.0.0.1:$PORT"]
 host_keys = ["ssh_host_ed25519_key"]
@@ -48,18 +53,29 @@ url = "sqlite:accounts.db"
 [log]
 level = "warn"
 TOML
-CTL=("$BUILD/admin/sftpctl" --config "$OURS/sftpd.toml")
-"${CTL[@]}" account create --username sftpbench --name "Bench User" --email bench@example.com \
-  --phone "+441513577700" --password-stdin <"$BENCH_WORK/password" >/dev/null
-"${CTL[@]}" account add-key sftpbench "$BENCH_WORK/client_ed25519.pub" >/dev/null
-"$BUILD/sftpd/sftpd" --config "$OURS/sftpd.toml" >"$OURS/stdout" 2>"$OURS/stderr" &
-SFTPD_PID=$!
-for _ in $(seq 1 100); do grep -q '^listening on' "$OURS/stdout" && break; sleep 0.1; done
-grep -q '^listening on' "$OURS/stdout" || { echo "bench: sftpd did not start" >&2; cat "$OURS/stderr" >&2; exit 1; }
+  local ctl=("$build/admin/sftpctl" --config "$dir/sftpd.toml")
+  "${ctl[@]}" account create --username sftpbench --name "Bench User" --email bench@example.com \
+    --phone "+441513577700" --password-stdin <"$BENCH_WORK/password" >/dev/null
+  "${ctl[@]}" account add-key sftpbench "$BENCH_WORK/client_ed25519.pub" >/dev/null
+  "$build/sftpd/sftpd" --config "$dir/sftpd.toml" >"$dir/stdout" 2>"$dir/stderr" &
+  SFTPD_PID=$!
+  SFTPD_PIDS="$SFTPD_PIDS $SFTPD_PID"
+  for _ in $(seq 1 100); do grep -q '^listening on' "$dir/stdout" && break; sleep 0.1; done
+  grep -q '^listening on' "$dir/stdout" ||
+    { echo "bench: sftpd ($label) did not start" >&2; cat "$dir/stderr" >&2; exit 1; }
+}
+baseline=""
+if [[ -n "${SFTPLC_BENCH_BASELINE:-}" ]]; then
+  [[ -x "$SFTPLC_BENCH_BASELINE/sftpd/sftpd" ]] ||
+    { echo "bench: no sftpd/sftpd in SFTPLC_BENCH_BASELINE=$SFTPLC_BENCH_BASELINE" >&2; exit 1; }
+  start_sftpd before "$SFTPLC_BENCH_BASELINE"
+  baseline="before|127.0.0.1|$PORT|sftpbench|$BENCH_WORK/client_ed25519|$BENCH_WORK/password|$SFTPD_PID "
+fi
+start_sftpd ours "$BUILD"
 
 KEY="$BENCH_WORK/client_ed25519"
 PASS="$BENCH_WORK/password"
-export TARGETS="ours|127.0.0.1|$PORT|sftpbench|$KEY|$PASS|$SFTPD_PID openssh|127.0.0.1|2201|sftpbench|$KEY|$PASS proftpd|127.0.0.1|2202|sftpbench|$KEY|$PASS"
+export TARGETS="${baseline}ours|127.0.0.1|$PORT|sftpbench|$KEY|$PASS|$SFTPD_PID openssh|127.0.0.1|2201|sftpbench|$KEY|$PASS proftpd|127.0.0.1|2202|sftpbench|$KEY|$PASS"
 before="$(ls -1 "$RESULTS" 2>/dev/null | sort | tail -n1)"
 "$PEERS" compare
 latest="$(ls -1d "$RESULTS"/[0-9]*/ | sort | tail -n1)"
