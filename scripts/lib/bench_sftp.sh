@@ -76,7 +76,6 @@ start_sftpd ours "$BUILD"
 KEY="$BENCH_WORK/client_ed25519"
 PASS="$BENCH_WORK/password"
 export TARGETS="${baseline}ours|127.0.0.1|$PORT|sftpbench|$KEY|$PASS|$SFTPD_PID openssh|127.0.0.1|2201|sftpbench|$KEY|$PASS proftpd|127.0.0.1|2202|sftpbench|$KEY|$PASS"
-before="$(ls -1 "$RESULTS" 2>/dev/null | sort | tail -n1)"
 "$PEERS" compare
 latest="$(ls -1d "$RESULTS"/[0-9]*/ | sort | tail -n1)"
 "$PEERS" summarize "$latest" openssh | tee "$WORK/summary.md"

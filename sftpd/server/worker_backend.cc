@@ -198,9 +198,7 @@ void WorkerBackend::Reap(bool kill_first) {
   if (pid_ <= 0) {
     return;
   }
-  if (kill_first) {
-    kill(pid_, SIGKILL);
-  } else if (control_.valid()) {
+  if (!kill_first && control_.valid()) {
     // The worker closes its control socket when it exits: read its last messages until then.
     auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kExitTimeoutMs);
     for (;;) {
@@ -236,7 +234,8 @@ void WorkerBackend::Reap(bool kill_first) {
       }
     }
   }
-  // Gone, or killed above; one that hung up its control socket but stays is killed.
+  // Killed at once with `kill_first`; otherwise gone, or killed above, and one that hung up its
+  // control socket but stays is killed.
   const int status = ReapHelper(pid_, kill_first ? std::chrono::milliseconds(0) : kExitAfterHangUp);
   if (status != -1 && WIFSIGNALED(status)) {
     if (failure_.empty() && !kill_first) {
