@@ -2,6 +2,20 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(libssh 0.10 CONFIG REQUIRED)          # imported target: ssh
+# The transport (sftpd-session) runs libssh's libgcrypt build (Debian: libssh-gcrypt-4, the same
+# libssh source and headers): a process exec'd per connection pays for OpenSSL 3's relocated
+# tables and provider set-up on its own, twice the memory of a transport on libgcrypt
+# (docs/performance.md, "Transport crypto library"). The -dev packages of the two builds
+# conflict; their headers are the same, so the transport compiles against libssh-dev's.
+find_library(SFTPLC_LIBSSH_GCRYPT NAMES libssh-gcrypt.so.4 REQUIRED)
+add_library(sftplc_libssh_gcrypt SHARED IMPORTED)
+set_target_properties(sftplc_libssh_gcrypt PROPERTIES IMPORTED_LOCATION "${SFTPLC_LIBSSH_GCRYPT}")
+pkg_check_modules(LIBGCRYPT REQUIRED IMPORTED_TARGET libgcrypt)  # its random generator (session_main.cc)
+get_target_property(SFTPLC_LIBSSH_INCLUDE ssh INTERFACE_INCLUDE_DIRECTORIES)
+if(SFTPLC_LIBSSH_INCLUDE)
+  set_target_properties(sftplc_libssh_gcrypt PROPERTIES
+                        INTERFACE_INCLUDE_DIRECTORIES "${SFTPLC_LIBSSH_INCLUDE}")
+endif()
 pkg_check_modules(ARGON2 REQUIRED IMPORTED_TARGET libargon2)
 pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto)  # SHA-256 key fingerprints (OpenSSL, as libssh)
 find_package(fmt 9 CONFIG REQUIRED)                # the system fmt that libspdlog is built against

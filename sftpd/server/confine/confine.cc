@@ -102,7 +102,7 @@ const Allowed kCommon[] = {
     {__NR_futex, "locks of the C++ runtime and the logger"},
     {__NR_clock_gettime, "log timestamps, timeouts (vDSO fallback)"},
     {__NR_gettimeofday, "vDSO fallback"},
-    {__NR_getrandom, "the C library's allocator; OpenSSL's random numbers (transport)"},
+    {__NR_getrandom, "the C library's allocator; libgcrypt's random numbers (transport)"},
     {__NR_getpid, "logger"},
     {__NR_gettid, "logger"},
     {__NR_rt_sigaction, "abort()"},
@@ -127,6 +127,7 @@ const Allowed kTransport[] = {
     {__NR_poll, "libssh's event loop, the relay"},
     {__NR_ppoll, "poll (glibc)"},
     {__NR_shutdown, "the client's socket at the end (window exceeded, stop)"},
+    {__NR_getrusage, "libgcrypt's own random pool, if its system one is not in effect"},
 };
 
 // The SFTP worker. Everything not named here or in kCommon kills the process
