@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <memory>
@@ -33,9 +34,10 @@ namespace {
 
 constexpr int kDataFd = 3;
 constexpr int kControlFd = 4;
-// One read of the data socket: the transport hands client bytes over 256 KiB at a time, and
-// every page of this buffer a read reaches stays resident for the session's life.
-constexpr std::size_t kReadSize = 256 * 1024;
+// The one buffer client bytes are read into and handled from (Processor::Consume): room for the
+// largest packet, so a partial packet moved to its start always leaves room to read the rest.
+// Every page a read reaches stays resident for the session's life.
+constexpr std::size_t kBufferSize = sftp::kMaxPacket + 4;
 // Usage goes to the session at most this often while data flows, and always at the end.
 constexpr long kReportIntervalNs = 1000L * 1000 * 1000;
 
@@ -162,10 +164,11 @@ void Worker::Report(sftp::SftpProtocol& protocol, bool final_report) {
 }
 
 ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol) {
-  std::unique_ptr<uint8_t[]> buf(new uint8_t[kReadSize]);
+  std::unique_ptr<uint8_t[]> buf(new uint8_t[kBufferSize]);
+  std::size_t held = 0;  // bytes at the start of buf not handled yet (a partial packet)
   std::string out;
   for (;;) {
-    ssize_t n = read(kDataFd, buf.get(), kReadSize);
+    ssize_t n = read(kDataFd, buf.get() + held, kBufferSize - held);
     if (n < 0 && errno == EINTR) {
       continue;
     }
@@ -173,21 +176,26 @@ ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol) {
       // A transport that exits with replies of ours unread resets the socket: a close too.
       return n == 0 || errno == ECONNRESET ? ipc::EndReason::kClosed : ipc::EndReason::kError;
     }
-    out.clear();
-    Status st = protocol.OnData(buf.get(), static_cast<std::size_t>(n), out);
+    held += static_cast<std::size_t>(n);
+    // Handle what is complete, send the replies, and go on with the packets held back by the
+    // replies' bound until only a partial packet is left.
+    std::size_t start = 0;
     for (;;) {
+      out.clear();
+      Result<std::size_t> used = protocol.Consume(buf.get() + start, held - start, out);
       if (auto ended = WriteAll(out)) {
         return *ended;
       }
-      if (!st) {
+      if (!used) {
         return ipc::EndReason::kProtocolError;  // the processor logged it
       }
-      if (!protocol.HasPendingRequests()) {
+      if (*used == 0) {
         break;
       }
-      out.clear();
-      st = protocol.OnData(nullptr, 0, out);
+      start += *used;
     }
+    std::memmove(buf.get(), buf.get() + start, held - start);
+    held -= start;
     Report(protocol, false);
   }
 }

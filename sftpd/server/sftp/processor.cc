@@ -150,26 +150,50 @@ Status Processor::Impl::OnData(const uint8_t* data, std::size_t len, std::string
   in_.clear();
   in_off_ = 0;
 
-  // 2. Whole packets straight from the caller's buffer (no copy on the hot path).
-  while (len >= 4) {
-    uint32_t plen = LoadU32(data);
-    Status s = CheckLength(plen);
-    if (!s) {
-      return s;
-    }
-    if (len - 4 < plen || out.size() >= out_limit) {
-      break;
-    }
-    s = HandlePacket(data + 4, plen, out);
-    if (!s) {
-      return s;
-    }
-    data += 4 + std::size_t{plen};
-    len -= 4 + std::size_t{plen};
+  // 2. Whole packets straight from the caller's buffer (no copy).
+  Result<std::size_t> used = HandleWhole(data, len, out, out_limit);
+  if (!used) {
+    return used.error();
   }
+  data += *used;
+  len -= *used;
   // 3. Keep the rest: a partial packet, or packets held back by backpressure.
   take(len);
   return {};
+}
+
+Result<std::size_t> Processor::Impl::HandleWhole(const uint8_t* data, std::size_t len,
+                                                 std::string& out, std::size_t out_limit) {
+  std::size_t used = 0;
+  while (len - used >= 4) {
+    uint32_t plen = LoadU32(data + used);
+    Status s = CheckLength(plen);
+    if (!s) {
+      return s.error();
+    }
+    if (len - used - 4 < plen || out.size() >= out_limit) {
+      break;
+    }
+    s = HandlePacket(data + used + 4, plen, out);
+    if (!s) {
+      return s.error();
+    }
+    used += 4 + std::size_t{plen};
+  }
+  return used;
+}
+
+Result<std::size_t> Processor::Impl::Consume(const uint8_t* data, std::size_t len,
+                                             std::string& out) {
+  if (dead_) {
+    return Error::InvalidArgument("sftp session already ended by a frame error");
+  }
+  if (in_.size() > in_off_) {
+    // A caller uses OnData or Consume, never both: bytes OnData holds would come first.
+    dead_ = true;
+    return Error::InvalidArgument("sftp bytes handed to Consume while OnData holds some");
+  }
+  return HandleWhole(data, len, out, out.size() + limits_.max_output);
 }
 
 bool Processor::Impl::HasPendingRequests() const {
@@ -316,6 +340,9 @@ Status Processor::OnData(const uint8_t* data, std::size_t len, std::string& out)
 }
 
 bool Processor::HasPendingRequests() const { return impl_->HasPendingRequests(); }
+Result<std::size_t> Processor::Consume(const uint8_t* data, std::size_t len, std::string& out) {
+  return impl_->Consume(data, len, out);
+}
 bool Processor::TakeActivity() { return impl_->TakeActivity(); }
 void Processor::CloseAll() { impl_->CloseAll(); }
 

@@ -72,6 +72,15 @@ class Processor {
   // True when complete requests are buffered, unhandled (see OnData).
   bool HasPendingRequests() const;
 
+  // For a caller that reads channel bytes into a buffer of its own (the SFTP worker): handles
+  // the complete packets at the start of `data`, without copying them, until the replies
+  // appended to `out` reach Limits.max_output, and returns how many bytes it handled. The rest
+  // (a partial packet, or complete packets held back) stays the caller's: it hands them over
+  // again, at the start of `data`, with the bytes that follow. A packet never exceeds
+  // kMaxPacket + 4 bytes, so a buffer of that size always has room for more once the complete
+  // packets are handled. Frame errors as OnData. A caller uses OnData or Consume, not both.
+  Result<std::size_t> Consume(const uint8_t* data, std::size_t len, std::string& out);
+
   const TransferStats& stats() const { return stats_; }
   // True if a transfer (data read or written, file removed or created) happened since the last
   // call; resets the flag. The transport uses it to write last_activity_at in batches.

@@ -29,6 +29,7 @@ class Processor::Impl {
 
   Status OnData(const uint8_t* data, std::size_t len, std::string& out);
   bool HasPendingRequests() const;
+  Result<std::size_t> Consume(const uint8_t* data, std::size_t len, std::string& out);
   bool TakeActivity();
   void CloseAll();
 
@@ -50,6 +51,10 @@ class Processor::Impl {
 
  private:
   Status CheckLength(uint32_t len);
+  // Handles the complete packets at the start of `data` until `out` reaches `out_limit`; the
+  // count of bytes handled (OnData's step 2 and Consume).
+  Result<std::size_t> HandleWhole(const uint8_t* data, std::size_t len, std::string& out,
+                                  std::size_t out_limit);
   Status HandlePacket(const uint8_t* p, std::size_t len, std::string& out);
   void Dispatch(uint8_t type, uint32_t id, Reader& r, std::string& out);
   // Dispatch, then tells the observer what the request was and how it was answered.

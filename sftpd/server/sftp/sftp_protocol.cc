@@ -13,6 +13,10 @@ Status SftpProtocol::OnData(const uint8_t* data, std::size_t len, std::string& o
 
 bool SftpProtocol::HasPendingRequests() const { return processor_.HasPendingRequests(); }
 
+Result<std::size_t> SftpProtocol::Consume(const uint8_t* data, std::size_t len, std::string& out) {
+  return processor_.Consume(data, len, out);
+}
+
 usage::Counters SftpProtocol::counters() const {
   const TransferStats& t = processor_.stats();
   usage::Counters c;

@@ -28,6 +28,8 @@ class SftpProtocol final : public server::ChannelProtocol {
   // Returns an Error (after appending what was answered) on a frame error.
   Status OnData(const uint8_t* data, std::size_t len, std::string& out) override;
   bool HasPendingRequests() const override;
+  // Processor::Consume: the worker's path, on its own read buffer.
+  Result<std::size_t> Consume(const uint8_t* data, std::size_t len, std::string& out);
   usage::Counters counters() const override;
   bool TakeActivity() override;
   void CloseAll() override;

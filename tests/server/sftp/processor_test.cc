@@ -755,6 +755,54 @@ TEST_F(ProcessorTest, BackpressureHoldsRequests) {
   EXPECT_EQ(p_->stats().bytes_out, 10u * 32768);
 }
 
+// Consume (the worker's path, on its own buffer) handles only complete packets, copies nothing,
+// stops at Limits.max_output, and leaves the rest to the caller, who hands it over again.
+TEST_F(ProcessorTest, ConsumeHandlesCompletePacketsAndLeavesTheRest) {
+  Make(Limits{.max_output = 64 * 1024});
+  Init();
+  WriteFile(Host("big"), std::string(1024 * 1024, 'b'));
+  std::string h = OpenHandle("big", kOpenRead);
+  std::string stream;
+  for (uint32_t i = 0; i < 4; ++i) {
+    stream += ReadPacket(100 + i, h, i * 32768, 32768);
+  }
+  std::string partial = ReadPacket(104, h, 4 * 32768, 32768);
+  stream += partial.substr(0, partial.size() - 1);  // its last byte has not come yet
+  auto consume = [&](std::size_t from) {
+    out_.clear();
+    Result<std::size_t> used = p_->Consume(reinterpret_cast<const uint8_t*>(stream.data()) + from,
+                                           stream.size() - from, out_);
+    EXPECT_TRUE(used) << (used ? "" : used.error().ToString());
+    return used.value_or(0);
+  };
+  const std::size_t one = ReadPacket(0, h, 0, 0).size();
+  EXPECT_EQ(consume(0), 2 * one);  // 2 x 32 KiB of replies reach 64 KiB
+  EXPECT_EQ(out_.size(), 2 * (32768 + 13u));
+  EXPECT_EQ(consume(2 * one), 2 * one);
+  EXPECT_EQ(consume(4 * one), 0u);  // a partial packet: nothing handled, nothing answered
+  EXPECT_TRUE(out_.empty());
+  EXPECT_FALSE(p_->HasPendingRequests());  // nothing was copied into the processor
+  stream = partial;                        // the caller hands it over whole
+  EXPECT_EQ(consume(0), partial.size());
+  EXPECT_EQ(p_->stats().bytes_out, 5u * 32768);
+}
+
+// Consume checks a frame's length as soon as its 4 bytes are there; a session fed with OnData
+// cannot switch to Consume while OnData holds bytes (they would come first).
+TEST_F(ProcessorTest, ConsumeKeepsTheFrameChecks) {
+  Init();
+  std::string oversize = Body().u32(static_cast<uint32_t>(kMaxPacket + 1)).bytes();
+  out_.clear();
+  EXPECT_FALSE(p_->Consume(reinterpret_cast<const uint8_t*>(oversize.data()), 4, out_));
+  Make(Limits{});
+  Init();
+  std::string stat = PathPacket(kFxpStat, 7, "/");
+  out_.clear();
+  ASSERT_TRUE(SendBad(stat.substr(0, 5)));  // OnData holds a partial packet
+  EXPECT_FALSE(p_->Consume(reinterpret_cast<const uint8_t*>(stat.data()), stat.size(), out_));
+  EXPECT_FALSE(SendBad(stat.substr(5)));  // and the session has ended
+}
+
 // errno maps to SFTP status as OpenSSH's errno_to_portable, with EXDEV as a refusal.
 TEST(StatusTest, ErrnoToStatus) {
   EXPECT_EQ(ErrnoToStatus(0), kFxOk);
