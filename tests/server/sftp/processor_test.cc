@@ -91,6 +91,22 @@ class ProcessorTest : public ::testing::Test {
   static std::string ReadPacket(uint32_t id, const std::string& h, uint64_t off, uint32_t len) {
     return Packet(kFxpRead, Body().u32(id).str(h).u64(off).u32(len));
   }
+  // `count` READs of 32 KiB from the start of `h`, ids 100, 101...
+  static std::string Reads(const std::string& h, uint32_t count) {
+    std::string stream;
+    for (uint32_t i = 0; i < count; ++i) {
+      stream += ReadPacket(100 + i, h, uint64_t{i} * 32768, 32768);
+    }
+    return stream;
+  }
+  // A session whose replies are bounded at 64 KiB per call, with a 1 MiB file open for
+  // reading: its handle.
+  std::string BoundedSessionReading1MiB() {
+    Make(Limits{.max_output = 64 * 1024});
+    Init();
+    WriteFile(Host("big"), std::string(1024 * 1024, 'b'));
+    return OpenHandle("big", kOpenRead);
+  }
   static std::string ClosePacket(uint32_t id, const std::string& h) {
     return Packet(kFxpClose, Body().u32(id).str(h));
   }
@@ -728,14 +744,8 @@ TEST_F(ProcessorTest, WritesSplitAtEveryByteBoundary) {
 
 // Past Limits.max_output, requests stay buffered until the transport asks again.
 TEST_F(ProcessorTest, BackpressureHoldsRequests) {
-  Make(Limits{.max_output = 64 * 1024});
-  Init();
-  WriteFile(Host("big"), std::string(1024 * 1024, 'b'));
-  std::string h = OpenHandle("big", kOpenRead);
-  std::string stream;
-  for (uint32_t i = 0; i < 10; ++i) {
-    stream += ReadPacket(100 + i, h, i * 32768, 32768);
-  }
+  std::string h = BoundedSessionReading1MiB();
+  std::string stream = Reads(h, 10);
   auto first = Send(stream);
   EXPECT_EQ(first.size(), 2u);  // 2 x 32 KiB reaches 64 KiB
   EXPECT_TRUE(p_->HasPendingRequests());
@@ -758,14 +768,8 @@ TEST_F(ProcessorTest, BackpressureHoldsRequests) {
 // Consume (the worker's path, on its own buffer) handles only complete packets, copies nothing,
 // stops at Limits.max_output, and leaves the rest to the caller, who hands it over again.
 TEST_F(ProcessorTest, ConsumeHandlesCompletePacketsAndLeavesTheRest) {
-  Make(Limits{.max_output = 64 * 1024});
-  Init();
-  WriteFile(Host("big"), std::string(1024 * 1024, 'b'));
-  std::string h = OpenHandle("big", kOpenRead);
-  std::string stream;
-  for (uint32_t i = 0; i < 4; ++i) {
-    stream += ReadPacket(100 + i, h, i * 32768, 32768);
-  }
+  std::string h = BoundedSessionReading1MiB();
+  std::string stream = Reads(h, 4);
   std::string partial = ReadPacket(104, h, 4 * 32768, 32768);
   stream += partial.substr(0, partial.size() - 1);  // its last byte has not come yet
   auto consume = [&](std::size_t from) {
