@@ -5,7 +5,7 @@ find_package(libssh 0.10 CONFIG REQUIRED)          # imported target: ssh
 # The transport (sftpd-session) runs libssh's libgcrypt build (Debian: libssh-gcrypt-4, the same
 # libssh source and headers): a process exec'd per connection pays for OpenSSL 3's relocated
 # tables and provider set-up on its own, twice the memory of a transport on libgcrypt
-# (docs/performance.md, "Transport crypto library"). The -dev packages of the two builds
+# (docs/architecture.md, "The transport's crypto library"). The -dev packages of the two builds
 # conflict; their headers are the same, so the transport compiles against libssh-dev's.
 find_library(SFTPLC_LIBSSH_GCRYPT NAMES libssh-gcrypt.so.4 REQUIRED)
 add_library(sftplc_libssh_gcrypt SHARED IMPORTED)
