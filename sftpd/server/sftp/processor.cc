@@ -64,9 +64,7 @@ Processor::Impl::Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, L
       clock_(clock),
       stats_(stats),
       observer_(observer),
-      handles_(limits.max_handles) {
-  in_.reserve(kMaxPacket + 4);
-}
+      handles_(limits.max_handles) {}
 
 Processor::Impl::~Impl() {
   if (observer_ != nullptr && handles_.open_count() > 0) {
