@@ -119,20 +119,40 @@ TEST_F(CorpusTest, MalformedFramesKeepInvariants) {
   }
 }
 
-// The valid seeds, whole and split per byte, keep the invariants (the symlink to ".." included).
+// The valid seeds, whole, split per byte and read into the worker's buffer for Consume, keep the
+// invariants (the symlink to ".." included).
 TEST_F(CorpusTest, SeedsKeepInvariants) {
   for (const std::string& s : Seeds()) {
-    EXPECT_EQ(Run(std::string(1, '\x01') + s), "");
-    EXPECT_EQ(Run(std::string(1, '\x03') + s), "");
+    for (char mode : {'\x01', '\x03', '\x07'}) {
+      EXPECT_EQ(Run(mode + s), "") << "mode " << int{mode};
+    }
   }
   for (const std::string& s : HandleSeeds()) {
-    EXPECT_EQ(Run(std::string(1, '\x0b') + s), "");
-    EXPECT_EQ(Run(std::string(1, '\x09') + s), "");
-    // The markers became live handles: the handlers behind validation ran.
-    const auto& types = harness_->reply_types();
-    EXPECT_TRUE(std::find(types.begin(), types.end(), kFxpData) != types.end() ||
-                std::find(types.begin(), types.end(), kFxpName) != types.end());
+    for (char mode : {'\x09', '\x0b', '\x0f'}) {
+      EXPECT_EQ(Run(mode + s), "") << "mode " << int{mode};
+      // The markers became live handles: the handlers behind validation ran.
+      const auto& types = harness_->reply_types();
+      EXPECT_TRUE(std::find(types.begin(), types.end(), kFxpData) != types.end() ||
+                  std::find(types.begin(), types.end(), kFxpName) != types.end())
+          << "mode " << int{mode};
+    }
   }
+}
+
+// Consume as the worker calls it: reads of 1 KiB split the packets, and a pipeline of READs whose
+// replies pass Limits.max_output is handled over several calls, every reply whole and none lost.
+TEST_F(CorpusTest, ConsumeLikeTheWorkerAnswersEveryRequest) {
+  std::string s = Packet(
+      kFxpWrite, Body().u32(1).str(std::string(kFileMarker)).u64(0).str(std::string(60000, 'x')));
+  const int reads = 40;  // 40 x 30,000 bytes of DATA: past the harness's 64 KiB bound
+  for (int i = 0; i < reads; ++i) {
+    s += Packet(kFxpRead, Body().u32(2 + i).str(std::string(kFileMarker)).u64(0).u32(30000));
+  }
+  // Byte 1, the read size, is the first length byte: 0, reads of 1 KiB.
+  ASSERT_EQ(Run('\x0f' + s), "");
+  const auto& types = harness_->reply_types();
+  EXPECT_EQ(std::count(types.begin(), types.end(), kFxpData), reads);
+  EXPECT_EQ(types.size(), std::size_t{reads} + 1);
 }
 
 // 1500 seeded mutations of the seeds (bit flips, cuts, splices, interesting lengths) keep them.

@@ -1,5 +1,7 @@
 #include "tests/server/sftp/fuzz_harness.h"
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -27,6 +29,55 @@ std::string Slurp(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Hands `stream` to Consume as the SFTP worker does (sftpd/sftp_worker_main.cc, Worker::Serve):
+// reads of up to `read_size` bytes land in one buffer of kMaxPacket + 4 bytes after the bytes it
+// holds, complete packets are handled in place until Consume takes none, and the rest moves to
+// the front. Appends the reply types to `types`. Returns what broke, or "".
+std::string ConsumeLikeTheWorker(Processor& p, const std::string& stream, std::size_t read_size,
+                                 std::size_t max_output, std::vector<uint8_t>& types) {
+  std::vector<uint8_t> buf(kMaxPacket + 4);
+  std::size_t held = 0;
+  std::string out;
+  for (std::size_t at = 0; at < stream.size();) {
+    if (held == buf.size()) {
+      return "Consume left a full buffer with no room to read";
+    }
+    std::size_t n = std::min({read_size, buf.size() - held, stream.size() - at});
+    std::memcpy(buf.data() + held, stream.data() + at, n);
+    at += n;
+    held += n;
+    std::size_t start = 0;
+    for (;;) {
+      out.clear();
+      Result<std::size_t> used = p.Consume(buf.data() + start, held - start, out);
+      bool whole = false;
+      for (const Reply& r : SplitReplies(out, &whole)) {
+        types.push_back(r.type);
+      }
+      if (!whole) {
+        return "replies are not whole packets";
+      }
+      if (out.size() > max_output + kMaxPacket + 4) {
+        return "one call buffered " + std::to_string(out.size()) + " bytes of replies";
+      }
+      if (!used) {
+        out.clear();
+        return p.Consume(buf.data(), held, out) ? "a failed session accepted more data" : "";
+      }
+      if (*used > held - start) {
+        return "Consume took more bytes than it was given";
+      }
+      if (*used == 0) {
+        break;
+      }
+      start += *used;
+    }
+    std::memmove(buf.data(), buf.data() + start, held - start);
+    held -= start;
+  }
+  return "";
 }
 
 }  // namespace
@@ -107,6 +158,9 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
         for (std::size_t i = 0; i < stream.size() && why.empty(); i += chunk) {
           feed(stream.data() + i, std::min(chunk, stream.size() - i));
         }
+        break;
+      case 3:
+        why = ConsumeLikeTheWorker(p, stream, chunk * 1024, limits.max_output, reply_types_);
         break;
       default:
         feed(stream.data(), stream.size());

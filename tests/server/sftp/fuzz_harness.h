@@ -5,8 +5,9 @@
 // never buffers much more than Limits.max_output, a failed session stays failed, and nothing
 // outside the account root changes. Shared by the libFuzzer target and the corpus replay test.
 //
-// Input layout: byte 0 = mode (bit 0: send a valid INIT first; bits 1-2: how the rest is split:
-// whole, every byte, or chunks of byte 1 + 1 bytes; bit 3: also open a file and a directory
+// Input layout: byte 0 = mode (bit 0: send a valid INIT first; bits 1-2: how the rest is handed
+// over: whole, every byte, chunks of byte 1 + 1 bytes to OnData, or reads of (byte 1 + 1) KiB into
+// one buffer handed to Consume as the SFTP worker does; bit 3: also open a file and a directory
 // first and replace every kFileMarker / kDirMarker in the input with their handles), then the
 // channel bytes.
 
