@@ -105,20 +105,6 @@ std::set<pid_t> WaitForSpares(pid_t parent, std::size_t n) {
   return spares;
 }
 
-// True once `pid` waits in system call `nr` (/proc/PID/syscall starts with its number), within
-// 30 s.
-bool WaitBlockedIn(pid_t pid, long want) {
-  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < until) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
-    long nr = -1;
-    if (in >> nr && nr == want) {
-      return true;
-    }
-    std::this_thread::yield();
-  }
-  return false;
-}
 bool WaitBlockedInRead(pid_t pid) { return WaitBlockedIn(pid, SYS_read); }
 
 // The new member of `now` that `before` lacks, within 30 s of asking `list` again; -1 if none.

@@ -8,9 +8,25 @@
 #include <sys/user.h>
 #include <sys/wait.h>
 
+#include <chrono>
 #include <cstring>
+#include <fstream>
+#include <thread>
 
 namespace sftplc::testing {
+
+bool WaitBlockedIn(pid_t pid, long nr) {
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < until) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/syscall");
+    long now = -1;
+    if (in >> now && now >= 0 && (nr < 0 || now == nr)) {
+      return true;
+    }
+    std::this_thread::yield();
+  }
+  return false;
+}
 
 #if defined(__x86_64__)
 static_assert(sizeof(user_regs_struct) == 27 * 8);
@@ -25,28 +41,40 @@ bool SyscallInjector::Attach(pid_t pid) {
     return false;
   }
   pid_ = pid;
-  if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0) {
-    error_ = std::string("PTRACE_INTERRUPT: ") + std::strerror(errno);
-    return false;
+  // A process seen blocked may be woken (a request arrives) before the interrupt lands, and
+  // then stops wherever it runs: let it go on and try again once it blocks again.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (!WaitBlockedIn(pid)) {
+      error_ = "the process did not block in a system call";
+      return false;
+    }
+    if (ptrace(PTRACE_INTERRUPT, pid, nullptr, nullptr) != 0) {
+      error_ = std::string("PTRACE_INTERRUPT: ") + std::strerror(errno);
+      return false;
+    }
+    int status = 0;
+    if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status)) {
+      error_ = "the process did not stop";
+      return false;
+    }
+    user_regs_struct regs{};
+    if (ptrace(PTRACE_GETREGS, pid, nullptr, &regs) != 0) {
+      error_ = std::string("PTRACE_GETREGS: ") + std::strerror(errno);
+      return false;
+    }
+    errno = 0;
+    long text = ptrace(PTRACE_PEEKTEXT, pid, reinterpret_cast<void*>(regs.rip - 2), nullptr);
+    if (errno == 0 && static_cast<long long>(regs.orig_rax) >= 0 && (text & 0xffff) == 0x050f) {
+      std::memcpy(saved_.data(), &regs, sizeof(regs));
+      return true;
+    }
+    if (ptrace(PTRACE_CONT, pid, nullptr, nullptr) != 0) {
+      error_ = std::string("PTRACE_CONT: ") + std::strerror(errno);
+      return false;
+    }
   }
-  int status = 0;
-  if (waitpid(pid, &status, __WALL) != pid || !WIFSTOPPED(status)) {
-    error_ = "the process did not stop";
-    return false;
-  }
-  user_regs_struct regs{};
-  if (ptrace(PTRACE_GETREGS, pid, nullptr, &regs) != 0) {
-    error_ = std::string("PTRACE_GETREGS: ") + std::strerror(errno);
-    return false;
-  }
-  errno = 0;
-  long text = ptrace(PTRACE_PEEKTEXT, pid, reinterpret_cast<void*>(regs.rip - 2), nullptr);
-  if (errno != 0 || static_cast<long long>(regs.orig_rax) < 0 || (text & 0xffff) != 0x050f) {
-    error_ = "the process was not stopped in a system call";
-    return false;
-  }
-  std::memcpy(saved_.data(), &regs, sizeof(regs));
-  return true;
+  error_ = "the process was not stopped in a system call in 100 tries";
+  return false;
 }
 
 bool SyscallInjector::Poke(uint64_t addr, const std::string& bytes) {

@@ -16,6 +16,10 @@
 
 namespace sftplc::testing {
 
+// True once `pid` waits in system call `nr` (any, when nr < 0) per /proc/PID/syscall, within
+// 30 s.
+bool WaitBlockedIn(pid_t pid, long nr = -1);
+
 class SyscallInjector {
  public:
   struct Outcome {
@@ -31,8 +35,9 @@ class SyscallInjector {
   SyscallInjector(const SyscallInjector&) = delete;
   SyscallInjector& operator=(const SyscallInjector&) = delete;
 
-  // Attaches to `pid` and stops it inside a blocking system call (it must be blocked in one:
-  // an idle worker waits in read). False with error() set otherwise.
+  // Attaches to `pid` and stops it inside a blocking system call: it waits (30 s at most) for
+  // the process to block in one (an idle worker waits in read), and tries again when the
+  // process was woken before the stop landed. False with error() set otherwise.
   bool Attach(pid_t pid);
   // The process issues `nr` with `args`.
   Outcome Syscall(long nr, const std::array<uint64_t, 6>& args);
