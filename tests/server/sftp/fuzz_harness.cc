@@ -31,6 +31,23 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
+// The checks on the replies of one OnData or Consume call: whole packets, at most one packet
+// past `max_output`. Appends their types to `types`. Returns what broke, or "".
+std::string CheckReplies(const std::string& out, std::size_t max_output,
+                         std::vector<uint8_t>& types) {
+  bool whole = false;
+  for (const Reply& r : SplitReplies(out, &whole)) {
+    types.push_back(r.type);
+  }
+  if (!whole) {
+    return "replies are not whole packets";
+  }
+  if (out.size() > max_output + kMaxPacket + 4) {
+    return "one call buffered " + std::to_string(out.size()) + " bytes of replies";
+  }
+  return "";
+}
+
 // Hands `stream` to Consume as the SFTP worker does (sftpd/sftp_worker_main.cc, Worker::Serve):
 // reads of up to `read_size` bytes land in one buffer of kMaxPacket + 4 bytes after the bytes it
 // holds, complete packets are handled in place until Consume takes none, and the rest moves to
@@ -52,15 +69,8 @@ std::string ConsumeLikeTheWorker(Processor& p, const std::string& stream, std::s
     for (;;) {
       out.clear();
       Result<std::size_t> used = p.Consume(buf.data() + start, held - start, out);
-      bool whole = false;
-      for (const Reply& r : SplitReplies(out, &whole)) {
-        types.push_back(r.type);
-      }
-      if (!whole) {
-        return "replies are not whole packets";
-      }
-      if (out.size() > max_output + kMaxPacket + 4) {
-        return "one call buffered " + std::to_string(out.size()) + " bytes of replies";
+      if (std::string why = CheckReplies(out, max_output, types); !why.empty()) {
+        return why;
       }
       if (!used) {
         out.clear();
@@ -137,15 +147,8 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
       if (!s) {
         failed = true;
       }
-      if (out.size() > limits.max_output + kMaxPacket + 4) {
-        why = "one call buffered " + std::to_string(out.size()) + " bytes of replies";
-      }
-      bool whole = false;
-      for (const Reply& r : SplitReplies(out, &whole)) {
-        reply_types_.push_back(r.type);
-      }
-      if (!whole) {
-        why = "replies are not whole packets";
+      if (std::string broke = CheckReplies(out, limits.max_output, reply_types_); !broke.empty()) {
+        why = broke;
       }
     };
     switch ((mode >> 1) & 3) {
