@@ -28,6 +28,7 @@
 #include "sftpd/server/confine/confine.h"
 #include "sftpd/server/ipc/ipc.h"
 #include "sftpd/server/sftp/sftp_protocol.h"
+#include "sftpd/server/sftp/splice_sender.h"
 
 namespace sftplc {
 namespace {
@@ -47,22 +48,10 @@ long NowNs() {
   return ts.tv_sec * 1000L * 1000 * 1000 + ts.tv_nsec;
 }
 
-// Writes the replies. nullopt: written; else why the worker ends: kClosed when the transport has
+// Why the worker ends when its data socket failed with `err`: kClosed when the transport has
 // closed its end (the client left while replies were coming), kError otherwise.
-std::optional<ipc::EndReason> WriteAll(const std::string& out) {
-  std::size_t off = 0;
-  while (off < out.size()) {
-    ssize_t n = write(kDataFd, out.data() + off, out.size() - off);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return n < 0 && (errno == EPIPE || errno == ECONNRESET) ? ipc::EndReason::kClosed
-                                                              : ipc::EndReason::kError;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  return std::nullopt;
+ipc::EndReason DataSocketEnd(int err) {
+  return err == EPIPE || err == ECONNRESET ? ipc::EndReason::kClosed : ipc::EndReason::kError;
 }
 
 // The requests answered since the last report, summed per type and status: one Requests
@@ -123,7 +112,7 @@ class Worker {
 
  private:
   bool Confine(const files::AccountRoot& root, int max_handles);
-  ipc::EndReason Serve(sftp::SftpProtocol& protocol);
+  ipc::EndReason Serve(sftp::SftpProtocol& protocol, sftp::SpliceSender& sender);
   void Report(sftp::SftpProtocol& protocol, bool final_report);
 
   Logger log_;
@@ -163,7 +152,7 @@ void Worker::Report(sftp::SftpProtocol& protocol, bool final_report) {
   }
 }
 
-ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol) {
+ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol, sftp::SpliceSender& sender) {
   std::unique_ptr<uint8_t[]> buf(new uint8_t[kBufferSize]);
   std::size_t held = 0;  // bytes at the start of buf not handled yet (a partial packet)
   std::string out;
@@ -183,8 +172,8 @@ ipc::EndReason Worker::Serve(sftp::SftpProtocol& protocol) {
     for (;;) {
       out.clear();
       Result<std::size_t> used = protocol.Consume(buf.get() + start, held - start, out);
-      if (auto ended = WriteAll(out)) {
-        return *ended;
+      if (sender.error() != 0 || !sender.Write(out)) {
+        return DataSocketEnd(sender.error());
       }
       if (!used) {
         return ipc::EndReason::kProtocolError;  // the processor logged it
@@ -218,6 +207,10 @@ int Worker::Run() {
     return 1;
   }
   const int max_handles = static_cast<int>(start.max_handles);
+  sftp::SpliceSender sender(kDataFd);  // its pipe is made now: the confined worker cannot
+  if (Status st = sender.pipe_status(); !st) {
+    SPDLOG_LOGGER_WARN(log_, "{} sftp worker copies READ data: {}", tag_, st.error());
+  }
   if (!Confine(**root, max_handles)) {
     (void)ipc::Send(kControlFd, ipc::End{ipc::EndReason::kError});
     return 1;
@@ -229,8 +222,8 @@ int Worker::Run() {
   sftp::Limits limits;
   limits.max_handles = max_handles;
   limits.read_only = start.read_only;
-  sftp::SftpProtocol protocol(std::move(*root), limits, log_, tag_, &tally_);
-  ipc::EndReason reason = Serve(protocol);
+  sftp::SftpProtocol protocol(std::move(*root), limits, log_, tag_, &tally_, &sender);
+  ipc::EndReason reason = Serve(protocol, sender);
   protocol.CloseAll();
   Report(protocol, true);
   (void)ipc::Send(kControlFd, ipc::End{reason});

@@ -138,6 +138,7 @@ const Allowed kWorker[] = {
     {__NR_sendto, "control messages (send with MSG_NOSIGNAL)"},
     // The data and control sockets (already open), files and directories of the root.
     {__NR_pread64, "SFTP READ"},
+    {__NR_splice, "SFTP READ: the file's pages to the data socket (splice_sender.h)"},
     {__NR_pwrite64, "SFTP WRITE"},
     {__NR_lseek, "directory streams"},
     {__NR_dup, "directory streams"},

@@ -23,7 +23,8 @@
 namespace sftplc::confine {
 
 // Descriptors a worker needs besides its handles: stdin/out/err, the data and control
-// sockets, the root, and the transient parent-directory descriptors of one request.
+// sockets, the root, the two ends of its READ pipe (splice_sender.h), and the transient
+// parent-directory descriptors of one request.
 inline constexpr int kFdMargin = 16;
 // The transport's descriptors: stdin/out/err, its client's socket, the control socket, the
 // worker's data socket, and a margin for libssh.

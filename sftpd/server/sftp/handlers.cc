@@ -24,6 +24,7 @@ constexpr std::size_t kDataHeader = 4 + 1 + 4 + 4;  // length, type, id, string 
 // --- replies ---
 
 void Processor::Impl::SendStatus(std::string& out, uint32_t id, uint32_t code) {
+  status_ = code;
   std::size_t at = BeginPacket(out, kFxpStatus);
   PutU32(out, id);
   PutU32(out, code);
@@ -217,6 +218,9 @@ void Processor::Impl::Read(uint32_t id, Reader& r, std::string& out) {
   }
   len = std::min<uint32_t>(len, kMaxReadLength);
   h->read_any = true;
+  if (sender_ != nullptr && ReadSent(h, id, offset, len, out)) {
+    return;
+  }
   // pread into a buffer that is never zeroed, then copy what came: a read past the end (every
   // download's last requests) or of a small file costs what it returns, not `len`.
   if (!read_buf_) {
@@ -230,16 +234,41 @@ void Processor::Impl::Read(uint32_t id, Reader& r, std::string& out) {
     SendStatus(out, id, n == 0 ? kFxEof : ErrnoToStatus(errno));
     return;
   }
+  PutDataHeader(out, id, static_cast<std::size_t>(n));
+  out.append(read_buf_.get(), static_cast<std::size_t>(n));
+  h->bytes_read += static_cast<uint64_t>(n);
+  stats_.bytes_out += static_cast<uint64_t>(n);
+  activity_ = true;
+}
+
+bool Processor::Impl::ReadSent(OpenHandle* h, uint32_t id, uint64_t offset, uint32_t len,
+                               std::string& out) {
+  const int64_t n = sender_->Stage(h->fd.get(), offset, len);
+  if (n == -EINVAL) {
+    return false;
+  }
+  if (n <= 0) {
+    SendStatus(out, id, n == 0 ? kFxEof : ErrnoToStatus(static_cast<int>(-n)));
+    return true;
+  }
+  PutDataHeader(out, id, static_cast<std::size_t>(n));
+  if (!sender_->Send(out)) {
+    dead_ = true;
+    return true;
+  }
+  h->bytes_read += static_cast<uint64_t>(n);
+  stats_.bytes_out += static_cast<uint64_t>(n);
+  activity_ = true;
+  return true;
+}
+
+void Processor::Impl::PutDataHeader(std::string& out, uint32_t id, std::size_t n) {
   const std::size_t at = out.size();
   out.resize(at + kDataHeader);
   StoreU32(out.data() + at, static_cast<uint32_t>(1 + 4 + 4 + n));
   out[at + 4] = static_cast<char>(kFxpData);
   StoreU32(out.data() + at + 5, id);
   StoreU32(out.data() + at + 9, static_cast<uint32_t>(n));
-  out.append(read_buf_.get(), static_cast<std::size_t>(n));
-  h->bytes_read += static_cast<uint64_t>(n);
-  stats_.bytes_out += static_cast<uint64_t>(n);
-  activity_ = true;
 }
 
 void Processor::Impl::Write(uint32_t id, Reader& r, std::string& out) {

@@ -56,7 +56,7 @@ constexpr std::size_t kMinPacket = 5;  // type + request id (or INIT's version)
 
 Processor::Impl::Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
                       std::string tag, const Clock& clock, TransferStats& stats,
-                      RequestObserver* observer)
+                      RequestObserver* observer, DataSender* sender)
     : root_(std::move(root)),
       limits_(limits),
       log_(log ? std::move(log) : GetLogger("sftp")),
@@ -64,6 +64,7 @@ Processor::Impl::Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, L
       clock_(clock),
       stats_(stats),
       observer_(observer),
+      sender_(sender),
       handles_(limits.max_handles) {}
 
 Processor::Impl::~Impl() {
@@ -240,24 +241,22 @@ Status Processor::Impl::HandlePacket(const uint8_t* p, std::size_t len, std::str
   } else {
     Dispatch(type, id, r, out);
   }
+  if (dead_) {
+    return Error::Unavailable("sftp replies could not be sent");  // sender_ failed
+  }
   return {};
 }
 
 void Processor::Impl::DispatchObserved(uint8_t type, uint32_t id, Reader& r, std::string& out) {
-  const std::size_t at = out.size();
   const uint64_t in_before = stats_.bytes_in;
   const uint64_t out_before = stats_.bytes_out;
   const std::size_t handles_before = handles_.open_count();
+  // Every request gets exactly one reply: a STATUS (its code, from SendStatus) or another type.
+  status_ = kFxOk;
   Dispatch(type, id, r, out);
   RequestOutcome o;
   o.type = type;
-  // Every request gets exactly one reply: length, type, id, then for STATUS the code.
-  constexpr std::size_t kStatusCodeAt = 4 + 1 + 4;
-  if (out.size() >= at + kStatusCodeAt + 4 && static_cast<uint8_t>(out[at + 4]) == kFxpStatus) {
-    o.status = LoadU32(reinterpret_cast<const uint8_t*>(out.data()) + at + kStatusCodeAt);
-  } else {
-    o.status = kFxOk;
-  }
+  o.status = status_;
   o.bytes_in = stats_.bytes_in - in_before;
   o.bytes_out = stats_.bytes_out - out_before;
   o.handles_delta = static_cast<int>(handles_.open_count()) - static_cast<int>(handles_before);
@@ -327,9 +326,10 @@ std::string_view RequestTypeName(uint8_t type) {
 }
 
 Processor::Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
-                     std::string tag, const Clock& clock, RequestObserver* observer)
+                     std::string tag, const Clock& clock, RequestObserver* observer,
+                     DataSender* sender)
     : impl_(std::make_unique<Impl>(std::move(root), limits, std::move(log), std::move(tag), clock,
-                                   stats_, observer)) {}
+                                   stats_, observer, sender)) {}
 
 Processor::~Processor() = default;
 

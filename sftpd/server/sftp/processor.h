@@ -47,14 +47,33 @@ struct TransferStats {
   uint64_t requests = 0;
 };
 
+// How READ data can leave without being copied through the process: the SFTP worker moves the
+// file's pages to its data socket through a pipe (splice_sender.h). A Processor without one
+// copies the data into `out`.
+class DataSender {
+ public:
+  virtual ~DataSender() = default;
+  // Takes up to `len` (<= kMaxReadLength) bytes of `fd` from `offset` for the next Send: the
+  // count, 0 at the end of the file, or -errno. -EINVAL: this file cannot be taken so (the
+  // Processor copies it instead).
+  virtual int64_t Stage(int fd, uint64_t offset, std::size_t len) = 0;
+  // Sends `out` (the replies so far, the staged bytes' DATA header last), then the staged
+  // bytes, and clears `out`. False if the data socket failed: the session ends.
+  virtual bool Send(std::string& out) = 0;
+};
+
 class Processor {
  public:
   // `root` is the account's confined root (REQUIRES: not null); `tag` ("[c42]") starts every
   // log line; a null `log` means GetLogger("sftp"). `clock` only
   // dates the READDIR longnames (time of day within six months, else the year). `observer`
   // (may be null; REQUIRES: outlives the Processor) is told about every answered request.
+  // `sender` (may be null; REQUIRES: outlives the Processor) sends READ data: each DATA reply
+  // then leaves during the call that answers it, with every reply before it, and `out` is
+  // cleared.
   Processor(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
-            const Clock& clock = SystemClock::Instance(), RequestObserver* observer = nullptr);
+            const Clock& clock = SystemClock::Instance(), RequestObserver* observer = nullptr,
+            DataSender* sender = nullptr);
   ~Processor();
 
   // Consumes channel bytes (any split), handles every complete packet, and appends the replies

@@ -23,7 +23,7 @@ namespace sftplc::sftp {
 class Processor::Impl {
  public:
   Impl(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
-       const Clock& clock, TransferStats& stats, RequestObserver* observer);
+       const Clock& clock, TransferStats& stats, RequestObserver* observer, DataSender* sender);
   // Handles still open here close with the table: the observer is told.
   ~Impl();
 
@@ -80,6 +80,10 @@ class Processor::Impl {
   OpenHandle* AnyHandle(std::string_view h, uint32_t id, std::string& out);
   int CloseHandle(OpenHandle* h);
   void SendStatvfs(std::string& out, uint32_t id, const struct statvfs& sv);
+  // The DATA reply's header for `n` bytes that follow it.
+  void PutDataHeader(std::string& out, uint32_t id, std::size_t n);
+  // READ through sender_: false if the file cannot be taken so (copy it instead).
+  bool ReadSent(OpenHandle* h, uint32_t id, uint64_t offset, uint32_t len, std::string& out);
 
   // Handlers.
   void Open(uint32_t id, Reader& r, std::string& out);
@@ -119,12 +123,14 @@ class Processor::Impl {
   const Clock& clock_;
   TransferStats& stats_;
   RequestObserver* observer_;  // may be null
+  DataSender* sender_;         // may be null
   HandleTable handles_;
   std::vector<uint8_t> in_;           // a partial packet, or packets held back by backpressure
   std::size_t in_off_ = 0;            // start of unhandled bytes in in_
   std::unique_ptr<char[]> read_buf_;  // kMaxReadLength, uninitialised, made at the first READ
   bool init_done_ = false;
-  bool dead_ = false;  // a frame error happened: every later call fails
+  bool dead_ = false;    // a frame error happened, or sender_ failed: every later call fails
+  uint32_t status_ = 0;  // the code of the last STATUS reply (SendStatus), for the observer
   bool activity_ = false;
 };
 

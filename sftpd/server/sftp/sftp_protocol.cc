@@ -3,9 +3,9 @@
 namespace sftplc::sftp {
 
 SftpProtocol::SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log,
-                           std::string tag, RequestObserver* observer)
+                           std::string tag, RequestObserver* observer, DataSender* sender)
     : processor_(std::move(root), limits, std::move(log), std::move(tag), SystemClock::Instance(),
-                 observer) {}
+                 observer, sender) {}
 
 Status SftpProtocol::OnData(const uint8_t* data, std::size_t len, std::string& out) {
   return processor_.OnData(data, len, out);

@@ -18,9 +18,9 @@ namespace sftplc::sftp {
 // Not thread-safe: one per SFTP channel, used by its session's thread.
 class SftpProtocol final : public server::ChannelProtocol {
  public:
-  // `observer` may be null (REQUIRES: outlives the protocol).
+  // `observer` and `sender` may be null (REQUIRES: they outlive the protocol); see Processor.
   SftpProtocol(std::unique_ptr<files::AccountRoot> root, Limits limits, Logger log, std::string tag,
-               RequestObserver* observer = nullptr);
+               RequestObserver* observer = nullptr, DataSender* sender = nullptr);
 
   // Processor::OnData: answers complete requests until the replies reach Limits.max_output,
   // and holds the rest back (HasPendingRequests) for the transport to ask for once it has sent

@@ -10,25 +10,7 @@
 
 #include "sftpd/core/base/log.h"
 #include "sftpd/server/sftp/processor.h"
-
-namespace {
-
-bool WriteAll(const std::string& out) {
-  std::size_t done = 0;
-  while (done < out.size()) {
-    ssize_t n = write(STDOUT_FILENO, out.data() + done, out.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    done += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-}  // namespace
+#include "sftpd/server/sftp/splice_sender.h"
 
 int main(int argc, char** argv) {
   using namespace sftplc;
@@ -47,7 +29,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", root.error().ToString().c_str());
     return 1;
   }
-  sftp::Processor p(std::move(*root), sftp::Limits{}, GetLogger("sftp"), "[stdio]");
+  // READ data leaves as the SFTP worker's does: spliced from the file to stdout.
+  sftp::SpliceSender sender(STDOUT_FILENO);
+  if (Status st = sender.pipe_status(); !st) {
+    std::fprintf(stderr, "%s\n", st.error().ToString().c_str());
+    return 1;
+  }
+  sftp::Processor p(std::move(*root), sftp::Limits{}, GetLogger("sftp"), "[stdio]",
+                    SystemClock::Instance(), nullptr, &sender);
   std::vector<uint8_t> buf(256 * 1024);
   std::string out;
   for (;;) {
@@ -61,13 +50,13 @@ int main(int argc, char** argv) {
     out.clear();
     Status s = p.OnData(buf.data(), static_cast<std::size_t>(n), out);
     while (s && p.HasPendingRequests()) {
-      if (!WriteAll(out)) {
+      if (!sender.Write(out)) {
         return 1;
       }
       out.clear();
       s = p.OnData(nullptr, 0, out);
     }
-    if (!WriteAll(out) || !s) {
+    if (!sender.Write(out) || !s) {
       p.CloseAll();
       return 1;
     }
