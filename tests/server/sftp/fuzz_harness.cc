@@ -7,6 +7,8 @@
 #include <sstream>
 
 #include "sftpd/server/sftp/processor.h"
+#include "sftpd/server/sftp/protocol.h"
+#include "sftpd/server/sftp/request_observer.h"
 #include "tests/server/sftp/sftp_wire.h"
 
 namespace sftplc::sftp::testing {
@@ -31,14 +33,37 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
+// What the processor tells its observer of each request: the status of its reply.
+class StatusRecorder final : public RequestObserver {
+ public:
+  void OnRequest(const RequestOutcome& o) noexcept override {
+    statuses.insert(statuses.end(), o.count, o.status);
+  }
+  void OnHandlesClosed(int) noexcept override {}
+  std::vector<uint32_t> statuses;
+};
+
+// Appends, for each reply but VERSION (INIT is no request the observer hears of), the status an
+// observer must be told: a STATUS reply's code, SSH_FX_OK for any other reply.
+void AppendStatuses(const std::vector<Reply>& replies, std::vector<uint32_t>& statuses) {
+  for (const Reply& r : replies) {
+    if (r.type != kFxpVersion) {
+      statuses.push_back(r.type == kFxpStatus ? r.status() : kFxOk);
+    }
+  }
+}
+
 // The checks on the replies of one OnData or Consume call: whole packets, at most one packet
-// past `max_output`. Appends their types to `types`. Returns what broke, or "".
+// past `max_output`. Appends their types to `types` and their statuses to `statuses`
+// (AppendStatuses). Returns what broke, or "".
 std::string CheckReplies(const std::string& out, std::size_t max_output,
-                         std::vector<uint8_t>& types) {
+                         std::vector<uint8_t>& types, std::vector<uint32_t>& statuses) {
   bool whole = false;
-  for (const Reply& r : SplitReplies(out, &whole)) {
+  std::vector<Reply> replies = SplitReplies(out, &whole);
+  for (const Reply& r : replies) {
     types.push_back(r.type);
   }
+  AppendStatuses(replies, statuses);
   if (!whole) {
     return "replies are not whole packets";
   }
@@ -53,7 +78,8 @@ std::string CheckReplies(const std::string& out, std::size_t max_output,
 // holds, complete packets are handled in place until Consume takes none, and the rest moves to
 // the front. Appends the reply types to `types`. Returns what broke, or "".
 std::string ConsumeLikeTheWorker(Processor& p, const std::string& stream, std::size_t read_size,
-                                 std::size_t max_output, std::vector<uint8_t>& types) {
+                                 std::size_t max_output, std::vector<uint8_t>& types,
+                                 std::vector<uint32_t>& statuses) {
   std::vector<uint8_t> buf(kMaxPacket + 4);
   std::size_t held = 0;
   std::string out;
@@ -69,7 +95,7 @@ std::string ConsumeLikeTheWorker(Processor& p, const std::string& stream, std::s
     for (;;) {
       out.clear();
       Result<std::size_t> used = p.Consume(buf.data() + start, held - start, out);
-      if (std::string why = CheckReplies(out, max_output, types); !why.empty()) {
+      if (std::string why = CheckReplies(out, max_output, types, statuses); !why.empty()) {
         return why;
       }
       if (!used) {
@@ -107,6 +133,8 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
   AccountId id = AccountId::New();
   std::string why;
   reply_types_.clear();
+  std::vector<uint32_t> statuses;  // what the observer must be told, in order
+  StatusRecorder recorder;
   {
     auto root = files::AccountRoot::Open(storage_, id);
     if (!root) {
@@ -114,7 +142,8 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
     }
     Limits limits{.max_handles = 4, .max_output = 64 * 1024};
     // A logger with no sink output below "off" keeps the fuzzer quiet.
-    Processor p(std::move(*root), limits, GetLogger("sftp-fuzz"), "[fuzz]");
+    Processor p(std::move(*root), limits, GetLogger("sftp-fuzz"), "[fuzz]", SystemClock::Instance(),
+                &recorder);
     std::string out;
     bool failed = false;
     if (mode & (1 | kWithHandles)) {
@@ -130,6 +159,7 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
       if (!s || replies.size() != ((mode & kWithHandles) ? 3u : 1u)) {
         return "the prologue failed";
       }
+      AppendStatuses(replies, statuses);
       if (mode & kWithHandles) {
         if (replies[1].type != 102 || replies[2].type != 102) {
           return "the prologue got no handles";
@@ -147,7 +177,8 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
       if (!s) {
         failed = true;
       }
-      if (std::string broke = CheckReplies(out, limits.max_output, reply_types_); !broke.empty()) {
+      if (std::string broke = CheckReplies(out, limits.max_output, reply_types_, statuses);
+          !broke.empty()) {
         why = broke;
       }
     };
@@ -163,7 +194,8 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
         }
         break;
       case 3:
-        why = ConsumeLikeTheWorker(p, stream, chunk * 1024, limits.max_output, reply_types_);
+        why = ConsumeLikeTheWorker(p, stream, chunk * 1024, limits.max_output, reply_types_,
+                                   statuses);
         break;
       default:
         feed(stream.data(), stream.size());
@@ -173,6 +205,9 @@ std::string FuzzHarness::Run(const uint8_t* data, std::size_t size) {
       feed(nullptr, 0);
     }
     p.CloseAll();
+  }
+  if (why.empty() && recorder.statuses != statuses) {
+    why = "the observer was told other statuses than the replies carried";
   }
   if (Slurp(storage_ + "/canary") != kCanary) {
     why = "the canary outside the root changed";

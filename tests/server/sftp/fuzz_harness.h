@@ -2,8 +2,9 @@
 
 // Runs one arbitrary byte stream through a fresh sftp::Processor over a fresh account root and
 // checks what must hold for any input: the process survives, replies are whole packets, one call
-// never buffers much more than Limits.max_output, a failed session stays failed, and nothing
-// outside the account root changes. Shared by the libFuzzer target and the corpus replay test.
+// never buffers much more than Limits.max_output, a failed session stays failed, the observer
+// hears of each request with the status its reply carried, and nothing outside the account root
+// changes. Shared by the libFuzzer target and the corpus replay test.
 //
 // Input layout: byte 0 = mode (bit 0: send a valid INIT first; bits 1-2: how the rest is handed
 // over: whole, every byte, chunks of byte 1 + 1 bytes to OnData, or reads of (byte 1 + 1) KiB into
