@@ -24,7 +24,11 @@ SpliceSender::SpliceSender(int out_fd) : out_fd_(out_fd) {
   files::UniqueFd r(p[0]);
   files::UniqueFd w(p[1]);
   if (fcntl(w.get(), F_SETPIPE_SZ, kPipeSize) < 0) {
-    pipe_status_ = files::SysError(errno, "F_SETPIPE_SZ");
+    // EPERM: the user's pipes already hold fs.pipe-user-pages-soft pages (16,384 by default:
+    // 128 workers' pipes), and no pipe of this user may grow past its default size.
+    pipe_status_ = files::SysError(
+        errno, errno == EPERM ? "F_SETPIPE_SZ (the user's pipe quota, fs.pipe-user-pages-soft)"
+                              : "F_SETPIPE_SZ");
     return;
   }
   pipe_read_ = std::move(r);

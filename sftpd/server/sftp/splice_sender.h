@@ -23,8 +23,8 @@ class SpliceSender final : public DataSender {
  public:
   // `out_fd` (not owned, blocking) gets every reply. Makes the pipe and sizes it for a whole
   // READ (kMaxReadLength, which can span one page more than its length): without such a pipe
-  // (no descriptor left, the size refused) every Stage answers -EINVAL, READ data is copied, and
-  // pipe_status() says why.
+  // (no descriptor left, the size refused: the user's pipes past fs.pipe-user-pages-soft) every
+  // Stage answers -EINVAL, READ data is copied, and pipe_status() says why.
   explicit SpliceSender(int out_fd);
 
   const Status& pipe_status() const { return pipe_status_; }

@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +17,7 @@
 #include "sftpd/server/sftp/processor.h"
 #include "sftpd/server/sftp/protocol.h"
 #include "tests/server/sftp/sftp_wire.h"
+#include "tests/testing/service_user.h"
 #include "tests/testing/temp_dir.h"
 
 namespace sftplc::sftp {
@@ -140,6 +143,49 @@ TEST_F(SpliceSenderTest, ADescriptorThatCannotBeSplicedAnswersEinval) {
   files::UniqueFd dir(open(tmp_.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   SpliceSender sender(near_.get());
   EXPECT_EQ(sender.Stage(dir.get(), 0, 100), -EINVAL);
+}
+
+// The service user's pipes hold fs.pipe-user-pages-soft pages (128 workers' pipes at the
+// default): a worker started then gets no pipe of its size, says why, and copies.
+TEST_F(SpliceSenderTest, PastTheUsersPipeQuotaTheDataIsCopied) {
+  const sftplc::testing::ServiceUser& user = sftplc::testing::TestServiceUser();
+  files::UniqueFd f = OpenFile(Pattern(4096));
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    // As the service user (whose quota this is), without gtest: exit codes say what failed.
+    if (user.drop && !sftplc::testing::DropToServiceUserInChild(user)) {
+      _exit(10);
+    }
+    rlimit fds{4096, 4096};
+    setrlimit(RLIMIT_NOFILE, &fds);
+    bool full = false;
+    for (int i = 0; i < 2000 && !full; ++i) {  // keeps every pipe open until the end
+      int p[2];
+      if (pipe2(p, O_CLOEXEC) != 0) {
+        _exit(11);
+      }
+      full = fcntl(p[1], F_SETPIPE_SZ, 2 * static_cast<int>(kMaxReadLength)) < 0;
+    }
+    if (!full) {
+      _exit(12);  // no quota reached: nothing to check
+    }
+    SpliceSender sender(near_.get());
+    if (sender.pipe_status()) {
+      _exit(13);
+    }
+    if (sender.pipe_status().error().message().find("pipe-user-pages-soft") == std::string::npos) {
+      _exit(14);
+    }
+    _exit(sender.Stage(f.get(), 0, 4096) == -EINVAL ? 0 : 15);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 12) {
+    GTEST_SKIP() << "fs.pipe-user-pages-soft is 0 or above what 2,000 pipes reach";
+  }
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "see the _exit codes in the child";
 }
 
 // A processor with a SpliceSender, and one without, answer the same requests with the same bytes.
