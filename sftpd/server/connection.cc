@@ -323,6 +323,10 @@ bool Connection::FromTransport() {
       return true;
     }
     if (!Handle(std::move(**got))) {
+      // A Violation has reaped it; otherwise an answer could not be sent: the transport is
+      // gone, or going (it crashed while its request was on the way). Reaped the same way as
+      // when its socket closes, so a crash is recorded as one.
+      Reap(/*kill_first=*/false);
       return false;
     }
   }
