@@ -236,9 +236,7 @@ void Processor::Impl::Read(uint32_t id, Reader& r, std::string& out) {
   }
   PutDataHeader(out, id, static_cast<std::size_t>(n));
   out.append(read_buf_.get(), static_cast<std::size_t>(n));
-  h->bytes_read += static_cast<uint64_t>(n);
-  stats_.bytes_out += static_cast<uint64_t>(n);
-  activity_ = true;
+  CountRead(h, static_cast<std::size_t>(n));
 }
 
 bool Processor::Impl::ReadSent(OpenHandle* h, uint32_t id, uint64_t offset, uint32_t len,
@@ -256,10 +254,14 @@ bool Processor::Impl::ReadSent(OpenHandle* h, uint32_t id, uint64_t offset, uint
     dead_ = true;
     return true;
   }
-  h->bytes_read += static_cast<uint64_t>(n);
-  stats_.bytes_out += static_cast<uint64_t>(n);
-  activity_ = true;
+  CountRead(h, static_cast<std::size_t>(n));
   return true;
+}
+
+void Processor::Impl::CountRead(OpenHandle* h, std::size_t n) {
+  h->bytes_read += n;
+  stats_.bytes_out += n;
+  activity_ = true;
 }
 
 void Processor::Impl::PutDataHeader(std::string& out, uint32_t id, std::size_t n) {

@@ -84,6 +84,8 @@ class Processor::Impl {
   void PutDataHeader(std::string& out, uint32_t id, std::size_t n);
   // READ through sender_: false if the file cannot be taken so (copy it instead).
   bool ReadSent(OpenHandle* h, uint32_t id, uint64_t offset, uint32_t len, std::string& out);
+  // `n` bytes of `h` sent as DATA: the handle's and the session's counts, and activity.
+  void CountRead(OpenHandle* h, std::size_t n);
 
   // Handlers.
   void Open(uint32_t id, Reader& r, std::string& out);
