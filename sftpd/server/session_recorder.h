@@ -13,7 +13,7 @@
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/ids.h"
 #include "sftpd/core/base/result.h"
-#include "sftpd/core/usage/usage_store.h"
+#include "sftpd/core/usage/counters.h"
 
 namespace sftplc::server {
 

@@ -14,7 +14,7 @@
 #include "sftpd/core/accounts/account.h"
 #include "sftpd/core/base/result.h"
 #include "sftpd/core/files/account_root.h"
-#include "sftpd/core/usage/usage_store.h"
+#include "sftpd/core/usage/counters.h"
 
 namespace sftplc::server {
 

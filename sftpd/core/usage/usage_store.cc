@@ -142,15 +142,6 @@ std::vector<FailedLogin> QueryFailedLogins(soci::session& sql, const AccountId& 
 
 }  // namespace
 
-Counters& Counters::operator+=(const Counters& o) {
-  bytes_in += o.bytes_in;
-  bytes_out += o.bytes_out;
-  files_uploaded += o.files_uploaded;
-  files_downloaded += o.files_downloaded;
-  files_removed += o.files_removed;
-  return *this;
-}
-
 UsageStore::UsageStore(db::Database& db, const Clock& clock, std::string node)
     : db_(db), clock_(clock), node_(node.empty() ? HostName() : std::move(node)) {}
 

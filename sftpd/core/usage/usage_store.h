@@ -18,6 +18,7 @@
 #include "sftpd/core/base/clock.h"
 #include "sftpd/core/base/ids.h"
 #include "sftpd/core/base/result.h"
+#include "sftpd/core/usage/counters.h"
 
 namespace soci {
 class session;
@@ -28,18 +29,6 @@ class Database;
 }
 
 namespace sftplc::usage {
-
-// Transfer counters of one session (or a sum of sessions).
-struct Counters {
-  uint64_t bytes_in = 0;   // file data written by the client
-  uint64_t bytes_out = 0;  // file data read by the client
-  uint64_t files_uploaded = 0;
-  uint64_t files_downloaded = 0;
-  uint64_t files_removed = 0;
-
-  Counters& operator+=(const Counters& o);
-  friend bool operator==(const Counters&, const Counters&) = default;
-};
 
 struct NewSession {
   AccountId account;

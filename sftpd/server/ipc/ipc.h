@@ -61,7 +61,7 @@
 #include <vector>
 
 #include "sftpd/core/base/result.h"
-#include "sftpd/core/usage/usage_store.h"
+#include "sftpd/core/usage/counters.h"
 #include "sftpd/server/sftp/request_observer.h"
 
 namespace sftplc::ipc {
