@@ -192,6 +192,42 @@ TEST_F(SftpdTest, PublicKeyLogin) {
   EXPECT_TRUE(d_.WaitForLog("method=publickey"));
 }
 
+// PuTTY's psftp, whose SSH and SFTP code WinSCP and FileZilla (fzsftp) are built on: a password
+// login (from a file, never argv) and a key login (the key converted to PuTTY's format) make a
+// folder, upload 3 MB, list, rename, download it intact, and remove both; the host key is pinned
+// by its fingerprint, as those clients do after the first connection.
+TEST_F(SftpdTest, PuttyPsftpPasswordAndKeyLogins) {
+  std::string f = d_.dir().Sub("p3m");
+  RunCommand("head -c 3000000 /dev/urandom > '" + f + "'");
+  auto fp = RunCommand("ssh-keygen -y -f '" + d_.dir().Sub("var/ssh_host_ed25519_key") +
+                       "' | ssh-keygen -E sha256 -lf - | cut -d' ' -f2");
+  ASSERT_EQ(fp.exit_code, 0) << fp.err;
+  std::string key = d_.dir().Sub("id");
+  RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + key + "'");
+  ASSERT_EQ(RunCommand("puttygen '" + key + "' -O private -o '" + key + ".ppk'").exit_code, 0);
+  ASSERT_EQ(d_.Sftpctl("account add-key alice '" + key + ".pub'").exit_code, 0);
+  WriteFile(d_.dir().Sub("batch"), "mkdir d\ncd d\nput " + f + " p\nls\nrename p q\nget q " + f +
+                                       ".back\nrm q\ncd ..\nrmdir d\n");
+  const std::string psftp = "psftp -batch -P " + std::to_string(d_.port()) + " -l alice -hostkey " +
+                            fp.out.substr(0, fp.out.find('\n')) + " -b '" + d_.dir().Sub("batch") +
+                            "' ";
+  for (const std::string& login :
+       {"-pwfile '" + d_.dir().Sub("pw") + "'", "-i '" + key + ".ppk'"}) {
+    SCOPED_TRACE(login);
+    std::filesystem::remove(f + ".back");
+    auto r = RunCommand(psftp + login + " 127.0.0.1");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err << d_.Log();
+    EXPECT_THAT(r.out, ::testing::HasSubstr("3000000"));  // the listing
+    EXPECT_EQ(Sha(f + ".back"), Sha(f));
+    EXPECT_FALSE(std::filesystem::exists(Home() + "/d"));
+  }
+  // A wrong password is refused.
+  WriteFile(d_.dir().Sub("bad"), "not the password\n");
+  EXPECT_NE(RunCommand(psftp + "-pwfile '" + d_.dir().Sub("bad") + "' 127.0.0.1").exit_code, 0);
+  auto u = Usage("alice");
+  ASSERT_EQ(u["sessions"].size(), 2u);
+}
+
 // The transport runs libssh's libgcrypt build with the kernel's random generator (session_main.cc:
 // libgcrypt's own would cost a pool mix for every packet's padding). With each cipher a client
 // picks by default, a file goes up and comes back intact, and every transport says in its debug
