@@ -228,6 +228,39 @@ TEST_F(SftpdTest, PuttyPsftpPasswordAndKeyLogins) {
   ASSERT_EQ(u["sessions"].size(), 2u);
 }
 
+// asyncssh, an SSH and SFTP implementation of its own (pure Python): 128 requests of 64 KiB in
+// flight each way, a 20 MB upload and download intact, and the directory calls around them.
+TEST_F(SftpdTest, AsyncsshPipelinedTransfers) {
+  std::string f = d_.dir().Sub("a20m");
+  RunCommand("head -c 20000000 /dev/urandom > '" + f + "'");
+  WriteFile(d_.dir().Sub("a.py"),
+            "import asyncio, asyncssh, sys\n"
+            "async def main(port, pwfile, src):\n"
+            "    async with asyncssh.connect('127.0.0.1', port, username='alice',\n"
+            "            password=open(pwfile).read().strip(), known_hosts=None,\n"
+            "            client_keys=None, agent_path=None) as conn:\n"
+            "        async with conn.start_sftp_client() as s:\n"
+            "            await s.mkdir('d')\n"
+            "            await s.put(src, 'd/x', block_size=65536, max_requests=128)\n"
+            "            print(sorted(await s.listdir('d')), (await s.stat('d/x')).size)\n"
+            "            await s.rename('d/x', 'd/y')\n"
+            "            await s.get('d/y', src + '.back', block_size=65536, max_requests=128)\n"
+            "            await s.remove('d/y')\n"
+            "            await s.rmdir('d')\n"
+            "asyncio.run(main(int(sys.argv[1]), sys.argv[2], sys.argv[3]))\n");
+  auto r = RunCommand("/usr/bin/python3 -W ignore '" + d_.dir().Sub("a.py") + "' " +
+                      std::to_string(d_.port()) + " '" + d_.dir().Sub("pw") + "' '" + f + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << d_.Log();
+  EXPECT_EQ(r.out, "['.', '..', 'x'] 20000000\n");
+  EXPECT_EQ(Sha(f + ".back"), Sha(f));
+  EXPECT_FALSE(std::filesystem::exists(Home() + "/d"));
+  EXPECT_TRUE(d_.WaitForLog("session ended"));
+  auto u = Usage("alice");
+  ASSERT_EQ(u["sessions"].size(), 1u);
+  EXPECT_EQ(u["sessions"][0]["counters"]["bytes_in"], 20000000);
+  EXPECT_EQ(u["sessions"][0]["counters"]["bytes_out"], 20000000);
+}
+
 // The transport runs libssh's libgcrypt build with the kernel's random generator (session_main.cc:
 // libgcrypt's own would cost a pool mix for every packet's padding). With each cipher a client
 // picks by default, a file goes up and comes back intact, and every transport says in its debug
