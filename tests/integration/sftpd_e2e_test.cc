@@ -192,10 +192,11 @@ TEST_F(SftpdTest, PublicKeyLogin) {
   EXPECT_TRUE(d_.WaitForLog("method=publickey"));
 }
 
-// PuTTY's psftp, whose SSH and SFTP code WinSCP and FileZilla (fzsftp) are built on: a password
-// login (from a file, never argv) and a key login (the key converted to PuTTY's format) make a
-// folder, upload 3 MB, list, rename, download it intact, and remove both; the host key is pinned
-// by its fingerprint, as those clients do after the first connection.
+// PuTTY's psftp: FileZilla's SFTP helper (fzsftp) is derived from it, and WinSCP runs its SFTP
+// over PuTTY's SSH code. A password login (from a file, never argv) and a key login (the key
+// converted to PuTTY's format) make a folder, upload 3 MB, list, rename, download it intact, and
+// remove both; the host key is pinned by its fingerprint, as those clients do after the first
+// connection.
 TEST_F(SftpdTest, PuttyPsftpPasswordAndKeyLogins) {
   std::string f = d_.dir().Sub("p3m");
   RunCommand("head -c 3000000 /dev/urandom > '" + f + "'");
