@@ -72,6 +72,19 @@ class SftpdTest : public ::testing::Test {
     auto show = nlohmann::json::parse(d_.Sftpctl("account show alice --json").out);
     return d_.storage_root() + "/" + show["id"].get<std::string>();
   }
+  // A file of `bytes` random bytes in the test's folder; its path.
+  std::string RandomFile(const std::string& name, long long bytes) {
+    std::string path = d_.dir().Sub(name);
+    RunCommand("head -c " + std::to_string(bytes) + " /dev/urandom > '" + path + "'");
+    return path;
+  }
+  // A new ed25519 key pair in the test's folder (private key `id`, public `id.pub`), its public
+  // half added to alice's account with sftpctl.
+  void AddClientKey() {
+    RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + ClientKey() + "'");
+    ASSERT_EQ(d_.Sftpctl("account add-key alice '" + ClientKey() + ".pub'").exit_code, 0);
+  }
+  std::string ClientKey() const { return d_.dir().Sub("id"); }
 
   DaemonHarness d_;
 };
@@ -79,8 +92,7 @@ class SftpdTest : public ::testing::Test {
 // A password login uploads and downloads 10 MiB intact; the session is recorded with its bytes
 // and the login is on the account.
 TEST_F(SftpdTest, PasswordPutGetRecorded) {
-  std::string f = d_.dir().Sub("f10m");
-  RunCommand("head -c 10485760 /dev/urandom > '" + f + "'");
+  std::string f = RandomFile("f10m", 10485760);
   auto r = Sftp("put " + f + " f\nls -l\nget f " + f + ".back\n");
   ASSERT_EQ(r.exit_code, 0) << r.err << d_.Log();
   EXPECT_EQ(r.err, "");
@@ -118,8 +130,7 @@ unsigned long long NumberBelow(const std::string& out, const std::string& header
 // only the missing bytes crossed the wire (the session's usage counters).
 TEST_F(SftpdTest, ChmodStatvfsAndResume) {
   constexpr long long kSize = 3 * 1024 * 1024 + 12345;
-  std::string src = d_.dir().Sub("src.bin");
-  RunCommand("head -c " + std::to_string(kSize) + " /dev/urandom > '" + src + "'");
+  std::string src = RandomFile("src.bin", kSize);
   std::string content = ReadFile(src);
   ASSERT_EQ(static_cast<long long>(content.size()), kSize);
   std::string home = Home();
@@ -182,9 +193,8 @@ TEST_F(SftpdTest, ChmodStatvfsAndResume) {
 
 // A key added with sftpctl logs in.
 TEST_F(SftpdTest, PublicKeyLogin) {
-  std::string key = d_.dir().Sub("id");
-  RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + key + "'");
-  ASSERT_EQ(d_.Sftpctl("account add-key alice '" + key + ".pub'").exit_code, 0);
+  ASSERT_NO_FATAL_FAILURE(AddClientKey());
+  const std::string key = ClientKey();
   WriteFile(d_.dir().Sub("batch"), "pwd\n");
   auto r = RunCommand("sftp -i '" + key + "' -o IdentitiesOnly=yes -o PasswordAuthentication=no" +
                       Opts() + "-b '" + d_.dir().Sub("batch") + "' alice@127.0.0.1");
@@ -198,15 +208,13 @@ TEST_F(SftpdTest, PublicKeyLogin) {
 // remove both; the host key is pinned by its fingerprint, as those clients do after the first
 // connection.
 TEST_F(SftpdTest, PuttyPsftpPasswordAndKeyLogins) {
-  std::string f = d_.dir().Sub("p3m");
-  RunCommand("head -c 3000000 /dev/urandom > '" + f + "'");
+  std::string f = RandomFile("p3m", 3000000);
   auto fp = RunCommand("ssh-keygen -y -f '" + d_.dir().Sub("var/ssh_host_ed25519_key") +
                        "' | ssh-keygen -E sha256 -lf - | cut -d' ' -f2");
   ASSERT_EQ(fp.exit_code, 0) << fp.err;
-  std::string key = d_.dir().Sub("id");
-  RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + key + "'");
+  ASSERT_NO_FATAL_FAILURE(AddClientKey());
+  const std::string key = ClientKey();
   ASSERT_EQ(RunCommand("puttygen '" + key + "' -O private -o '" + key + ".ppk'").exit_code, 0);
-  ASSERT_EQ(d_.Sftpctl("account add-key alice '" + key + ".pub'").exit_code, 0);
   WriteFile(d_.dir().Sub("batch"), "mkdir d\ncd d\nput " + f + " p\nls\nrename p q\nget q " + f +
                                        ".back\nrm q\ncd ..\nrmdir d\n");
   const std::string psftp = "psftp -batch -P " + std::to_string(d_.port()) + " -l alice -hostkey " +
@@ -232,8 +240,7 @@ TEST_F(SftpdTest, PuttyPsftpPasswordAndKeyLogins) {
 // asyncssh, an SSH and SFTP implementation of its own (pure Python): 128 requests of 64 KiB in
 // flight each way, a 20 MB upload and download intact, and the directory calls around them.
 TEST_F(SftpdTest, AsyncsshPipelinedTransfers) {
-  std::string f = d_.dir().Sub("a20m");
-  RunCommand("head -c 20000000 /dev/urandom > '" + f + "'");
+  std::string f = RandomFile("a20m", 20000000);
   WriteFile(d_.dir().Sub("a.py"),
             "import asyncio, asyncssh, sys\n"
             "async def main(port, pwfile, src):\n"
@@ -272,11 +279,9 @@ class SftpdDebugLogTest : public SftpdTest {
 };
 
 TEST_F(SftpdDebugLogTest, TransportCryptoUsesTheKernelsRandomNumbers) {
-  std::string key = d_.dir().Sub("id");
-  RunCommand("ssh-keygen -q -t ed25519 -N '' -f '" + key + "'");
-  ASSERT_EQ(d_.Sftpctl("account add-key alice '" + key + ".pub'").exit_code, 0);
-  std::string src = d_.dir().Sub("src.bin");
-  RunCommand("head -c 3000000 /dev/urandom > '" + src + "'");
+  ASSERT_NO_FATAL_FAILURE(AddClientKey());
+  const std::string key = ClientKey();
+  std::string src = RandomFile("src.bin", 3000000);
   for (const char* cipher : {"aes128-gcm@openssh.com", "chacha20-poly1305@openssh.com"}) {
     std::string back = d_.dir().Sub(std::string("back-") + cipher);
     WriteFile(d_.dir().Sub("batch"), "put '" + src + "' up.bin\nget up.bin '" + back + "'\n");
